@@ -1,0 +1,334 @@
+"""The user API: signature(), jax_gpu_signature(), and the rules that pick target and strategy.
+
+Inputs and outputs (the convention of iisignature, signax, signatory, pysiglib and keras_sig):
+a path is ``(..., L, d)``, L points; the signature is ``(..., siglen)`` with levels 1..depth
+concatenated, each row-major, no scalar term; ``stream=True`` gives ``(..., L-1, siglen)``, the
+signature of every prefix of two or more points. The output is an array of the input's library
+(numpy in, numpy out; jax, torch and tensorflow likewise) and keeps its float dtype.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import numpy as np
+
+from .spec import KernelSpec, check_choice, check_dim_depth
+
+__all__ = ["signature", "jax_gpu_signature", "choose_target", "choose_strategy"]
+
+
+# ---- what kind of array is this? ----------------------------------------------------------
+
+
+def _library(x) -> str:
+    """'numpy', 'jax', 'torch', 'tensorflow' or 'keras' (a symbolic KerasTensor), judged by the
+    type's module so that no array library is imported to find out."""
+    if isinstance(x, np.ndarray):
+        return "numpy"
+    module = type(x).__module__.split(".")[0]
+    if module in ("jax", "jaxlib"):
+        return "jax"
+    if module == "torch":
+        return "torch"
+    if module == "tensorflow":
+        return "tensorflow"
+    if module == "keras":
+        return "keras"
+    return "numpy"  # lists, tuples, scalars, array-likes: converted with np.asarray
+
+
+def _dtype_name(x, library: str) -> str:
+    dtype = x.dtype
+    if library == "torch":
+        return str(dtype).removeprefix("torch.")
+    if library in ("tensorflow", "keras"):
+        return getattr(dtype, "name", str(dtype))
+    return np.dtype(dtype).name if library == "numpy" else str(dtype)
+
+
+def _compute_dtype(name: str, library: str) -> str:
+    """The float dtype the kernels run in for an input dtype: float32 and float64 are kept,
+    narrower floats run (and return) in float32, integers and bools in the library's default
+    float. Complex and non-numeric inputs are refused."""
+    if name in ("float32", "float64"):
+        return name
+    if name in ("float16", "bfloat16"):
+        return "float32"
+    if name == "bool" or name.startswith(("int", "uint")):
+        return _default_float(library)
+    if name.startswith("complex"):
+        raise TypeError(
+            f"signature: complex paths are not supported (got {name}); pass the real and "
+            f"imaginary parts as separate channels, e.g. np.concatenate([x.real, x.imag], -1)"
+        )
+    raise TypeError(f"signature: expected a numeric path, got dtype {name}")
+
+
+def _check_shape(shape, depth, stream) -> tuple[int, int]:
+    if len(shape) < 2:
+        raise ValueError(
+            f"signature: a path has shape (..., L, d) with L points of dimension d; got shape "
+            f"{tuple(shape)}. A single path of scalars is path[:, None]"
+        )
+    length, dim = shape[-2], shape[-1]
+    if dim is not None and dim < 1:
+        raise ValueError(f"signature: the path's last axis (dimension d) is empty: {tuple(shape)}")
+    if length is not None and length < 1:
+        raise ValueError(
+            f"signature: the path has no points (L = 0 in shape {tuple(shape)}); a signature "
+            f"needs at least one point (L = 1 gives zeros)"
+        )
+    if dim is None:
+        raise ValueError(f"signature: the path's last axis (d) must be known, got {tuple(shape)}")
+    check_dim_depth(dim, depth)
+    return length, dim
+
+
+# ---- choices ------------------------------------------------------------------------------
+
+
+def choose_target(library: str) -> str:
+    """The target used when ``target=None``:
+
+    - numpy arrays, lists and jax arrays: ``jax`` (XLA, jitted);
+    - torch tensors: ``jax`` through DLPack with torch autograd kept (``keras`` on Keras' torch
+      backend when jax is not installed);
+    - tensorflow tensors and Keras symbolic tensors: ``keras`` (Keras must run on tensorflow
+      for tensorflow tensors).
+    """
+    if library in ("tensorflow", "keras"):
+        return "keras"
+    if library == "torch":
+        import importlib.util
+
+        return "jax" if importlib.util.find_spec("jax") else "keras"
+    return "jax"
+
+
+def choose_strategy(on_gpu: bool = False) -> str:
+    """The strategy used when ``strategy=None``: ``levelwise`` on GPUs (whole-sequence per-degree
+    work, time-blocked), ``chunked`` on CPUs (which is ``horner`` when the batch alone fills the
+    vector lanes: see ``sigcodegen plan``)."""
+    return "levelwise" if on_gpu else "chunked"
+
+
+# ---- running the targets ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _x64(enabled: bool):
+    """JAX float64 for this call only (jax drops float64 to float32 without it)."""
+    if not enabled:
+        yield
+        return
+    import jax
+
+    with jax.enable_x64(True):
+        yield
+
+
+def _load(dim, depth, target, kind="signature"):
+    from .loader import load_module
+
+    return load_module(KernelSpec(dim=dim, depth=depth, kind=kind, target=target))
+
+
+def _run_jax_on_numpy(module, x: np.ndarray, stream: bool, strategy: str) -> np.ndarray:
+    import jax.numpy as jnp
+
+    with _x64(x.dtype == np.float64):
+        out = module.signature(jnp.asarray(x), stream=stream, strategy=strategy)
+        return np.array(out)  # a writable copy in the input's dtype
+
+
+@functools.lru_cache(maxsize=None)
+def _torch_function(module, stream: bool, strategy: str):
+    """A torch.autograd.Function running the jax module; gradients by jax.vjp."""
+    import jax
+    import torch
+
+    def forward_fn(x):
+        return module.signature(x, stream=stream, strategy=strategy)
+
+    vjp = jax.jit(lambda x, g: jax.vjp(forward_fn, x)[1](g)[0])
+
+    def to_jax(t):
+        return jax.dlpack.from_dlpack(t.detach().contiguous().cpu())
+
+    def to_torch(a, like):
+        return torch.from_dlpack(a).to(like.device)
+
+    class JaxSignature(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            with _x64(x.dtype == torch.float64):
+                return to_torch(forward_fn(to_jax(x)), x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            with _x64(x.dtype == torch.float64):
+                return to_torch(vjp(to_jax(x), to_jax(grad)), x)
+
+    return JaxSignature
+
+
+def _keras_backend() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
+def _run_keras(module, x, library: str, stream: bool, strategy: str):
+    from keras import ops
+
+    backend = _keras_backend()
+    native = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}
+    if library in native and native[library] != backend:
+        raise ValueError(
+            f"signature: target='keras' runs on the active Keras backend ({backend!r}), which "
+            f"cannot take {library} tensors; set KERAS_BACKEND={native[library]} before "
+            f"importing keras, or pass target='jax'"
+        )
+    if library == "numpy":
+        with _x64(backend == "jax" and x.dtype == np.float64):
+            return ops.convert_to_numpy(
+                module.signature(ops.convert_to_tensor(x), stream=stream, strategy=strategy))
+    return module.signature(x, stream=stream, strategy=strategy)
+
+
+def _cast(x, library: str, dtype: str):
+    if library == "numpy":
+        return x.astype(dtype, copy=False)
+    if library == "torch":
+        import torch
+
+        return x.to(getattr(torch, dtype))
+    if library == "jax":
+        import jax.numpy as jnp
+
+        return x.astype(jnp.dtype(dtype))
+    from keras import ops
+
+    return ops.cast(x, dtype)
+
+
+def _default_float(library: str) -> str:
+    if library == "torch":
+        import torch
+
+        return str(torch.get_default_dtype()).removeprefix("torch.")
+    if library == "jax":
+        import jax
+
+        return "float64" if jax.config.jax_enable_x64 else "float32"
+    if library in ("tensorflow", "keras"):
+        import keras
+
+        return keras.config.floatx()
+    return "float64"
+
+
+def signature(path, depth, stream=False, *, target=None, strategy=None):
+    """Truncated signature of one path or a batch of paths.
+
+    Args:
+        path: array of shape ``(..., L, d)`` (L points in R^d): numpy, jax, torch or tensorflow,
+            a Keras symbolic tensor, or a nested list. ``(L, d)`` is one path.
+        depth: truncation depth m >= 1.
+        stream: if True, return the signature of every prefix ``path[..., :k+1, :]`` for
+            k = 1..L-1, shape ``(..., L-1, siglen)``.
+        target: ``"jax"`` or ``"keras"``; None picks one from the input (see
+            :func:`choose_target`).
+        strategy: ``"horner"``, ``"chunked"`` or ``"levelwise"``; None picks one (see
+            :func:`choose_strategy`). All give the same values.
+
+    Returns:
+        ``(..., siglen)`` (or ``(..., L-1, siglen)`` when ``stream``) with
+        ``siglen = d + d**2 + ... + d**depth``, levels concatenated, each level row-major
+        (word i1..ik at index i1*d**(k-1) + ... + ik). Same library and float dtype as the
+        input; float16/bfloat16 compute and return float32, integer and bool inputs the
+        library's default float. L = 1 gives zeros (the signature of a constant path).
+
+    Traceable: with jax arrays it works inside ``jax.jit``, ``jax.grad`` and ``jax.vmap``; with
+    torch tensors gradients flow through autograd; with tensorflow tensors (Keras on the
+    tensorflow backend) inside ``tf.function``; with Keras symbolic tensors it adds a
+    :class:`SigLayer` to the functional model.
+
+    Example:
+        >>> import numpy as np, sigcodegen as sc
+        >>> sc.signature(np.array([[0.0, 0.0], [1.0, 2.0]]), depth=2)   # exp of (1, 2)
+        array([1. , 2. , 0.5, 1. , 1. , 2. ])
+    """
+    library = _library(path)
+    if library == "numpy" and not isinstance(path, np.ndarray):
+        path = np.asarray(path)
+    if not isinstance(stream, bool):
+        raise TypeError(f"signature: stream must be True or False, got {stream!r}")
+    if target is not None:
+        check_choice("target", target)
+    if strategy is not None:
+        check_choice("strategy", strategy)
+    if library == "keras":
+        from .layers import SigLayer
+
+        return SigLayer(depth, stream=stream, strategy=strategy)(path)
+
+    shape = tuple(path.shape)
+    if library == "tensorflow":
+        shape = tuple(path.shape.as_list()) if path.shape.rank is not None else ()
+    _, dim = _check_shape(shape, depth, stream)
+    name = _dtype_name(path, library)
+    dtype = _compute_dtype(name, library)
+    if dtype != name:
+        path = _cast(path, library, dtype)
+
+    target = target or choose_target(library)
+    strategy = strategy or choose_strategy(_on_gpu(path, library))
+    module = _load(dim, depth, target)
+    if target == "keras":
+        return _run_keras(module, path, library, stream, strategy)
+    if library == "numpy":
+        return _run_jax_on_numpy(module, path, stream, strategy)
+    if library == "torch":
+        return _torch_function(module, stream, strategy).apply(path)
+    if library == "jax":
+        return module.signature(path, stream=stream, strategy=strategy)
+    raise ValueError(
+        f"signature: target='jax' cannot take {library} tensors; pass target='keras' (Keras on "
+        f"the {library} backend) or convert the input to numpy"
+    )
+
+
+def _on_gpu(path, library: str) -> bool:
+    if library == "torch":
+        return path.is_cuda
+    if library == "jax":
+        try:
+            return any(d.platform == "gpu" for d in path.devices())
+        except Exception:  # tracers have no devices; follow the default backend
+            import jax
+
+            return jax.default_backend() == "gpu"
+    return False
+
+
+def jax_gpu_signature(paths, depth, stream=False):
+    """The seed's pure-JAX entry point (keras_sig's ``jax_gpu_signature``): the levelwise
+    (gpu_optimized) strategy on the jax target, now in bounded-memory time blocks.
+
+    Args:
+        paths: jax or numpy array ``(batch, L, d)`` or ``(L, d)``.
+        depth: truncation depth.
+        stream: return every prefix's signature, ``(..., L-1, siglen)``.
+
+    Example:
+        >>> import jax.numpy as jnp, sigcodegen as sc
+        >>> sc.jax_gpu_signature(jnp.zeros((4, 10, 3)), 2).shape
+        (4, 12)
+    """
+    return signature(paths, depth, stream, target="jax", strategy="levelwise")
+

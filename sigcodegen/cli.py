@@ -1,0 +1,171 @@
+"""sigcodegen build | show | plan | cache — the command line.
+
+    sigcodegen build --dim 5 --depth 4              emit + cache the modules, print where
+    sigcodegen build --reference --out generated    refresh the committed reference kernels
+    sigcodegen show  --dim 5 --depth 4 --target jax print an emitted module
+    sigcodegen plan  --dim 5 --depth 4 [--batch 128 --length 100]
+    sigcodegen cache path | list | clear
+
+Errors exit with status 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .spec import TARGETS, KernelSpec, check_choice
+
+__all__ = ["main", "REFERENCE_SPECS"]
+
+#: The (dim, depth) pairs committed in generated/ (refresh: sigcodegen build --reference --out generated).
+REFERENCE_SPECS = ((2, 3), (5, 4))
+
+
+class CliError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage block
+        raise CliError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sigcodegen", description="A compiler for truncated path signatures.")
+    parser.add_argument("--version", action="version", version=f"sigcodegen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{build,show,plan,cache}", parser_class=_Parser)
+
+    def spec_args(p, target_default, allow_all):
+        p.add_argument("--dim", type=_positive_int, required=not allow_all, help="path dimension d")
+        p.add_argument("--depth", type=_positive_int, required=not allow_all, help="truncation depth m")
+        choices = (*TARGETS, "all") if allow_all else TARGETS
+        p.add_argument("--target", default=target_default, help=f"one of {', '.join(choices)}")
+
+    build = sub.add_parser("build", help="emit and cache kernel modules (ahead of time)")
+    spec_args(build, "all", allow_all=True)
+    build.add_argument("--out", type=Path, help="write into this folder instead of the cache")
+    build.add_argument("--reference", action="store_true",
+                       help=f"the reference specs {REFERENCE_SPECS} (with --out generated: refresh it)")
+
+    show = sub.add_parser("show", help="print an emitted module")
+    spec_args(show, "jax", allow_all=False)
+
+    plan = sub.add_parser("plan", help="print the plan: per-degree products, shapes, FLOPs")
+    plan.add_argument("--dim", type=_positive_int, required=True)
+    plan.add_argument("--depth", type=_positive_int, required=True)
+    plan.add_argument("--batch", type=_positive_int, help="paths, for total work per strategy")
+    plan.add_argument("--length", type=_positive_int, help="points per path, with --batch")
+    plan.add_argument("--stream", action="store_true", help="costs for stream output")
+
+    cache = sub.add_parser("cache", help="the kernel cache: path | list | clear")
+    cache.add_argument("action", choices=("path", "list", "clear"))
+    return parser
+
+
+def _spec(args, target: str) -> KernelSpec:
+    return KernelSpec(dim=args.dim, depth=args.depth, target=target)
+
+
+def _targets(name: str) -> tuple[str, ...]:
+    if name == "all":
+        return TARGETS
+    check_choice("target", name, owner="--target")
+    return (name,)
+
+
+def _cmd_build(args) -> int:
+    from .loader import build, write_to
+
+    if args.reference:
+        pairs = REFERENCE_SPECS
+    elif args.dim is None or args.depth is None:
+        raise CliError("sigcodegen build: --dim and --depth are required (or --reference)")
+    else:
+        pairs = ((args.dim, args.depth),)
+    specs = [KernelSpec(dim=d, depth=m, target=t) for d, m in pairs for t in _targets(args.target)]
+    written = []
+    for spec in specs:
+        path = write_to(spec, args.out) if args.out else build(spec)[0]
+        written.append(path)
+        print(f"{spec.target:<6} dim={spec.dim} depth={spec.depth}  {path}")
+    if args.reference and args.out:
+        keep = {p.stem for p in written}
+        for old in Path(args.out).glob("*sig_d*_m*_*.*"):
+            if old.stem not in keep and old.suffix in (".py", ".json"):
+                old.unlink()
+                print(f"removed stale {old}")
+    return 0
+
+
+def _cmd_show(args) -> int:
+    from .loader import build
+
+    _, data = build(_spec(args, _targets(args.target)[0]))
+    sys.stdout.write(data.decode())
+    return 0
+
+
+def _cmd_plan(args) -> int:
+    from .plan import explain, make_plan
+
+    if (args.batch is None) != (args.length is None):
+        raise CliError("sigcodegen plan: give --batch and --length together")
+    plan = make_plan(KernelSpec(dim=args.dim, depth=args.depth))
+    print(explain(plan, args.batch, args.length, args.stream))
+    return 0
+
+
+def _cmd_cache(args) -> int:
+    from .cache import default_cache
+    from .loader import clear_memo
+
+    cache = default_cache()
+    if args.action == "path":
+        print(cache.root)
+    elif args.action == "list":
+        entries = cache.entries()
+        for e in entries:
+            fields = e.get("key_material", {}).get("module", {})
+            print(f"{e.get('stem', '?'):<40} {fields.get('target', '?'):<6} "
+                  f"dim={fields.get('dim', '?')} depth={fields.get('depth', '?')} {e['bytes']:>8,} B")
+        print(f"{len(entries)} entries in {cache.root}")
+    else:
+        removed = cache.clear()
+        clear_memo()
+        print(f"removed {removed} files from {cache.root}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise CliError("sigcodegen: a command is required: build, show, plan or cache "
+                           "(see `sigcodegen --help`)")
+        command = {"build": _cmd_build, "show": _cmd_show, "plan": _cmd_plan, "cache": _cmd_cache}
+        return command[args.command](args)
+    except CliError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, NotImplementedError, OSError) as err:
+        message = " ".join(str(err).split())
+        print(f"sigcodegen: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Every environment variable sigcodegen reads, read here and nowhere else.
+
+Values are read when asked for (not at import time), so a test or a user can change the
+environment between calls.
+
+| variable                    | meaning                                                     |
+|-----------------------------|-------------------------------------------------------------|
+| ``SIGCODEGEN_CACHE_DIR``    | cache folder for emitted kernels (default: XDG cache)       |
+| ``XDG_CACHE_HOME``          | base of the default cache folder (default ``~/.cache``)     |
+| ``SIGCODEGEN_PREBUILT``     | ``0`` ignores the committed kernels in ``generated/``       |
+| ``SIGCODEGEN_LOCK_TIMEOUT`` | seconds to wait for another process building the same key   |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["cache_dir", "use_prebuilt", "lock_timeout"]
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``$SIGCODEGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/sigcodegen``,
+    else ``~/.cache/sigcodegen``."""
+    explicit = os.environ.get("SIGCODEGEN_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "sigcodegen"
+
+
+def use_prebuilt() -> bool:
+    """Whether the loader may import the committed modules in ``generated/``."""
+    return os.environ.get("SIGCODEGEN_PREBUILT", "1").strip().lower() not in ("0", "false", "no")
+
+
+def lock_timeout() -> float:
+    """Seconds to wait on another process's build lock before giving up (default 600)."""
+    raw = os.environ.get("SIGCODEGEN_LOCK_TIMEOUT", "600")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(
+            f"SIGCODEGEN_LOCK_TIMEOUT={raw!r} is not a number of seconds; unset it or set e.g. 600"
+        ) from None

@@ -1,0 +1,107 @@
+"""Keras 3 layers. Importing this module imports keras (which fixes the Keras backend)."""
+
+from __future__ import annotations
+
+import keras
+
+from .algebra import level_offsets
+from .api import choose_strategy
+from .loader import load_module
+from .spec import KernelSpec, check_choice, check_dim_depth
+
+__all__ = ["SigLayer"]
+
+
+def _backend_has_gpu(backend: str) -> bool:
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU"))
+    return False
+
+
+@keras.saving.register_keras_serializable(package="sigcodegen")
+class SigLayer(keras.layers.Layer):
+    """Signature of paths as a Keras layer: ``(batch, L, d) -> (batch, siglen)``.
+
+    Args:
+        depth: truncation depth m >= 1.
+        stream: return the signature of every prefix, ``(batch, L-1, siglen)``.
+        gpu_optimized: as in keras_sig: True uses the per-degree whole-sequence (``levelwise``)
+            strategy, False the scan (``horner``); None picks (levelwise on a GPU, chunked on a
+            CPU, see :func:`sigcodegen.api.choose_strategy`).
+        strategy: name a strategy directly instead (``horner``, ``chunked``, ``levelwise``).
+
+    On the JAX backend the layer runs the ``jax`` target (jitted XLA), on tensorflow and torch
+    the ``keras`` target (keras.ops). The kernel module is loaded once, in ``build``.
+
+    Example:
+        >>> import keras, sigcodegen as sc
+        >>> model = keras.Sequential([keras.Input((100, 5)), sc.SigLayer(3), keras.layers.Dense(1)])
+        >>> model.output_shape
+        (None, 1)
+    """
+
+    def __init__(self, depth, stream=False, gpu_optimized=None, strategy=None, **kwargs):
+        super().__init__(**kwargs)
+        check_dim_depth(1, depth, owner="SigLayer")
+        if strategy is not None:
+            check_choice("strategy", strategy, owner="SigLayer")
+        implied = {True: "levelwise", False: "horner"}.get(gpu_optimized)
+        if strategy is not None and implied is not None and strategy != implied:
+            raise ValueError(
+                f"SigLayer: gpu_optimized={gpu_optimized} means strategy={implied!r}, which "
+                f"contradicts strategy={strategy!r}; pass one of the two"
+            )
+        self.depth = int(depth)
+        self.stream = bool(stream)
+        self.gpu_optimized = gpu_optimized
+        self.strategy = strategy
+        self._module = None
+        self._strategy = None
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        if dim is None:
+            raise ValueError(
+                f"SigLayer: the last axis (path dimension) must be known, got input shape "
+                f"{input_shape}; give keras.Input a shape such as (None, {3})"
+            )
+        backend = keras.backend.backend()
+        target = "jax" if backend == "jax" else "keras"
+        self._module = load_module(KernelSpec(dim=dim, depth=self.depth, target=target))
+        self._strategy = (
+            self.strategy
+            or {True: "levelwise", False: "horner"}.get(self.gpu_optimized)
+            or choose_strategy(_backend_has_gpu(backend))
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return self._module.signature(inputs, stream=self.stream, strategy=self._strategy)
+
+    def compute_output_shape(self, input_shape):
+        *lead, length, dim = input_shape
+        if dim is None:
+            raise ValueError(f"SigLayer: the last axis must be known, got {input_shape}")
+        siglen = level_offsets(dim, self.depth)[-1]
+        if self.stream:
+            return (*lead, None if length is None else length - 1, siglen)
+        return (*lead, siglen)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "depth": self.depth,
+            "stream": self.stream,
+            "gpu_optimized": self.gpu_optimized,
+            "strategy": self.strategy,
+        }

@@ -1,0 +1,165 @@
+"""load_module(spec): in-process memo -> disk cache -> prebuilt (generated/) -> build.
+
+The key of a module is the sha256 of its key material (DESIGN.md §5): a schema number, the
+package version, the hash of the generator's own sources (planner, emitters, templates), the
+spec fields that decide the source, and the toolchain identity for targets whose artifact
+depends on one. The emitted Python of the jax and keras targets does not depend on the installed
+jax or keras, so their versions are not part of the key (a new jax does not invalidate the cache,
+and generated/ is the same on every machine).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+
+from . import __version__, config
+from .cache import Cache, CacheEntry, default_cache, read_verified, sha256_bytes
+from .emit import Provenance, emitter_for
+from .plan import make_plan
+from .resources import generated_dir, generator_hash
+from .spec import KernelSpec
+
+__all__ = ["SCHEMA", "key_material", "cache_key", "stem", "render", "load_module", "build",
+           "write_to", "clear_memo"]
+
+log = logging.getLogger("sigcodegen.loader")
+
+SCHEMA = 1
+_KIND_PREFIX = {"signature": "sig", "logsignature": "logsig"}
+#: What each target needs installed to import its modules.
+_REQUIRES = {"jax": ("jax", "sigcodegen[jax]"), "keras": ("keras", "sigcodegen[keras]")}
+
+_memo: dict[tuple, ModuleType] = {}
+_memo_lock = threading.RLock()
+
+
+def key_material(spec: KernelSpec) -> dict:
+    return {
+        "schema": SCHEMA,
+        "package": __version__,
+        "generator": generator_hash(spec.target),
+        "module": spec.module_fields(),
+        "toolchain": {},
+    }
+
+
+def cache_key(spec: KernelSpec) -> str:
+    material = json.dumps(key_material(spec), sort_keys=True, separators=(",", ":"))
+    return sha256_bytes(material.encode())
+
+
+def stem(spec: KernelSpec, key: str | None = None) -> str:
+    """Readable file name without suffix: ``sig_d5_m4_jax_<digest12>``."""
+    key = key or cache_key(spec)
+    return f"{_KIND_PREFIX[spec.kind]}_d{spec.dim}_m{spec.depth}_{spec.target}_{key[:12]}"
+
+
+def render(spec: KernelSpec) -> tuple[str, dict]:
+    """The module source for ``spec`` and the meta that goes with it."""
+    key = cache_key(spec)
+    plan = make_plan(spec)
+    prov = Provenance(
+        key=key,
+        package_version=__version__,
+        generator=generator_hash(spec.target),
+        module_fields=tuple(spec.module_fields().items()),
+    )
+    source = emitter_for(spec.target).render(plan, prov)
+    meta = {"key": key, "stem": stem(spec, key), "key_material": key_material(spec),
+            "plan": plan.summary()}
+    return source, meta
+
+
+def _entry(folder: Path, spec: KernelSpec, key: str) -> CacheEntry:
+    return CacheEntry(folder, stem(spec, key), emitter_for(spec.target).suffix)
+
+
+def build(spec: KernelSpec, cache: Cache | None = None) -> tuple[Path, bytes]:
+    """Make sure the module for ``spec`` is on disk and verified; return its path and bytes.
+
+    Order: the cache, then a prebuilt module in generated/ with the same key, then a build into
+    the cache under the entry's lock (re-checked once the lock is held, so concurrent processes
+    build each key once).
+    """
+    cache = cache or default_cache()
+    key = cache_key(spec)
+    entry = _entry(cache.root, spec, key)
+    data = read_verified(entry, key)
+    if data is not None:
+        return entry.source, data
+    prebuilt = generated_dir()
+    if prebuilt is not None and config.use_prebuilt():
+        shipped = _entry(prebuilt, spec, key)
+        data = read_verified(shipped, key) if shipped.meta.exists() else None
+        if data is not None:
+            return shipped.source, data
+    with cache.lock(entry):
+        data = read_verified(entry, key)
+        if data is None:
+            source, meta = render(spec)
+            data = source.encode()
+            cache.write(entry, data, meta)
+            log.info("sigcodegen: built %s", entry.source)
+    return entry.source, data
+
+
+def write_to(spec: KernelSpec, folder: Path) -> Path:
+    """Render ``spec`` into ``folder`` (e.g. generated/) with its meta; returns the source path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    source, meta = render(spec)
+    out = Cache(folder)
+    entry = _entry(folder, spec, meta["key"])
+    with out.lock(entry):
+        out.write(entry, source.encode(), meta)
+    entry.lock_path.unlink(missing_ok=True)
+    return entry.source
+
+
+def _import(path: Path, data: bytes, spec: KernelSpec) -> ModuleType:
+    package, hint = _REQUIRES[spec.target]
+    if importlib.util.find_spec(package) is None:
+        raise ImportError(
+            f"sigcodegen: target {spec.target!r} ({spec}) needs {package}, which is not "
+            f"installed; install it with `pip install '{hint}'` or choose another target"
+        )
+    name = f"sigcodegen._kernels.{path.stem}"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    code = compile(data, str(path), "exec", dont_inherit=True)  # exactly the verified bytes
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except Exception as err:
+        del sys.modules[name]
+        raise ImportError(
+            f"sigcodegen: the emitted module {path} for {spec} failed to import: {err!r}. "
+            f"Run `sigcodegen cache clear` and retry; if it persists, report it with that file"
+        ) from err
+    return module
+
+
+def load_module(spec: KernelSpec) -> ModuleType:
+    """The imported module for ``spec`` (memoised per process: later calls touch no disk)."""
+    fields = tuple(spec.module_fields().items())
+    module = _memo.get(fields)
+    if module is not None:
+        return module
+    with _memo_lock:
+        module = _memo.get(fields)
+        if module is None:
+            path, data = build(spec)
+            module = _memo[fields] = _import(path, data, spec)
+    return module
+
+
+def clear_memo() -> None:
+    """Forget the modules imported in this process (tests; after `sigcodegen cache clear`)."""
+    with _memo_lock:
+        _memo.clear()

@@ -1,0 +1,218 @@
+"""The plan IR: frozen dataclasses, printable, shared by every emitter.
+
+A plan is a list of *routines* (straight-line functions over named tensors) and a list of
+*schedules* (how each strategy drives those routines over time). Every tensor is a truncated
+tensor-algebra level of some degree k for a batch of paths: ``dim**k`` coefficients per path,
+with an optional time axis. Emitters choose the memory layout (batch-last for jax, batch-first
+for keras); the plan only fixes names, degrees, the order of operations and their cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+__all__ = [
+    "Value",
+    "Scale",
+    "Add",
+    "OuterAdd",
+    "Shift",
+    "Cumsum",
+    "Stage",
+    "Routine",
+    "Schedule",
+    "Plan",
+]
+
+
+@dataclass(frozen=True)
+class Value:
+    """A named tensor of one degree (dim**degree coefficients per path)."""
+
+    name: str
+    degree: int
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Scale:
+    """``out = x * factor`` (a scaled increment such as dx/3)."""
+
+    out: Value
+    x: Value
+    factor: Fraction
+    kind: str = field(default="scale", init=False)
+
+    def macs(self, dim: int) -> int:
+        return dim**self.out.degree
+
+    def __str__(self) -> str:
+        return f"{self.out} = {self.x} * {self.factor}"
+
+
+@dataclass(frozen=True)
+class Add:
+    """``out = x + y`` (same degree)."""
+
+    out: Value
+    x: Value
+    y: Value
+    kind: str = field(default="add", init=False)
+
+    def macs(self, dim: int) -> int:
+        return dim**self.out.degree
+
+    def __str__(self) -> str:
+        return f"{self.out} = {self.x} + {self.y}"
+
+
+@dataclass(frozen=True)
+class OuterAdd:
+    """``out = acc + left ⊗ right`` (``acc`` may be absent): the tensor product of a degree-i and
+    a degree-j tensor is the degree-(i+j) tensor whose word ``u v`` is ``left[u] * right[v]``."""
+
+    out: Value
+    acc: Value | None
+    left: Value
+    right: Value
+    kind: str = field(default="outer_add", init=False)
+
+    def __post_init__(self):
+        assert self.out.degree == self.left.degree + self.right.degree
+        assert self.acc is None or self.acc.degree == self.out.degree
+
+    def macs(self, dim: int) -> int:
+        return dim**self.out.degree
+
+    def __str__(self) -> str:
+        prod = f"{self.left} ⊗ {self.right}"
+        return f"{self.out} = {self.acc} + {prod}" if self.acc else f"{self.out} = {prod}"
+
+
+@dataclass(frozen=True)
+class Shift:
+    """``out[t] = x[t-1]``, ``out[0] = 0`` along the time axis: the state before each step."""
+
+    out: Value
+    x: Value
+    kind: str = field(default="shift", init=False)
+
+    def macs(self, dim: int) -> int:
+        return 0
+
+    def __str__(self) -> str:
+        return f"{self.out} = shift({self.x})"
+
+
+@dataclass(frozen=True)
+class Cumsum:
+    """``out = cumsum(x)`` along the time axis."""
+
+    out: Value
+    x: Value
+    kind: str = field(default="cumsum", init=False)
+
+    def macs(self, dim: int) -> int:
+        return dim**self.out.degree
+
+    def __str__(self) -> str:
+        return f"{self.out} = cumsum({self.x})"
+
+
+Op = Scale | Add | OuterAdd | Shift | Cumsum
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Ops that build one degree (or a prologue), emitted as one commented block."""
+
+    title: str
+    ops: tuple[Op, ...]
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A straight-line function: ``results = name(*params)``.
+
+    ``time_axis`` says whether its tensors carry a time axis (the levelwise routine does; the
+    per-step routines work on one time step).
+    """
+
+    name: str
+    doc: str
+    params: tuple[Value, ...]
+    results: tuple[Value, ...]
+    stages: tuple[Stage, ...]
+    time_axis: bool = False
+    unit: str = "per path per time step"
+
+    @property
+    def ops(self) -> tuple[Op, ...]:
+        return tuple(op for stage in self.stages for op in stage.ops)
+
+    def macs(self, dim: int) -> int:
+        """Multiply-adds per path (per time step when ``time_axis``)."""
+        return sum(op.macs(dim) for op in self.ops)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How one strategy drives the routines over a path of T = L-1 increments.
+
+    ``params`` are the constants the emitted driver uses (chunk and block rules); ``summary``
+    says in one line what runs.
+    """
+
+    strategy: str
+    summary: str
+    routines: tuple[str, ...]
+    params: tuple[tuple[str, int], ...] = ()
+
+    def param(self, name: str) -> int:
+        return dict(self.params)[name]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything an emitter needs for one (kind, dim, depth)."""
+
+    kind: str
+    dim: int
+    depth: int
+    level_sizes: tuple[int, ...]
+    routines: tuple[Routine, ...]
+    schedules: tuple[Schedule, ...]
+
+    @property
+    def siglen(self) -> int:
+        return sum(self.level_sizes)
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        return tuple(s.strategy for s in self.schedules)
+
+    def routine(self, name: str) -> Routine:
+        for routine in self.routines:
+            if routine.name == name:
+                return routine
+        raise KeyError(name)
+
+    def schedule(self, strategy: str) -> Schedule:
+        for schedule in self.schedules:
+            if schedule.strategy == strategy:
+                return schedule
+        raise KeyError(strategy)
+
+    def summary(self) -> str:
+        """One line for provenance headers."""
+        sizes = " + ".join(str(s) for s in self.level_sizes)
+        costs = ", ".join(f"{r.name} {r.macs(self.dim):,}" for r in self.routines)
+        return f"siglen {self.siglen} ({sizes}); multiply-adds per path: {costs}"
+
+    def __str__(self) -> str:
+        from .explain import explain
+
+        return explain(self)

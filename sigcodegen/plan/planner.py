@@ -1,0 +1,164 @@
+"""The planner: unrolls the truncated tensor algebra of one (dim, depth) into routines.
+
+Routines (DESIGN.md §4):
+
+``exp_step``         state ⊗ exp(dx) for one increment, fused Horner form, levels updated from
+                     the top down so each uses the old lower levels:
+                     T1 = A1 + dx/n; Tk = Ak + T(k-1) ⊗ dx/(n-k+1); An += T(n-1) ⊗ dx; A1 += dx.
+                     Cost H(d,m) + O(m d) multiply-adds (signatory, signax).
+``chen``             the truncated product (Chen's identity) of two signatures:
+                     Cn = An + Bn + sum_{i=1}^{n-1} Ai ⊗ B(n-i). Cost sum_n (n-1) d^n.
+``levelwise_block``  keras_sig's gpu_optimized step, for every time step of a block at once:
+                     S1 = cumsum(dx); level n's increment at t is the Horner chain above on the
+                     lower levels at t-1 (``shift``), then cumsum over time.
+
+Schedules say how each strategy drives them; their constants (chunk and block rules) are plan
+parameters, so ``sigcodegen plan`` shows them and the emitted drivers read them from the plan.
+"""
+
+from __future__ import annotations
+
+import functools
+from fractions import Fraction
+
+from ..algebra import level_sizes
+from ..spec import KernelSpec
+from .ir import Add, Cumsum, OuterAdd, Plan, Routine, Scale, Schedule, Shift, Stage, Value
+
+__all__ = ["make_plan", "CHUNK_LANES", "CHUNK_MIN_STEPS", "BLOCK_ELEMENTS", "BLOCK_MIN_STEPS"]
+
+#: chunked: paths × chunks to aim for per scan step (fills the vector units, amortises the
+#: per-iteration loop cost), and the fewest time steps a chunk may have.
+CHUNK_LANES = 256
+CHUNK_MIN_STEPS = 8
+#: levelwise: a time block holds at most this many coefficients per level array
+#: (paths × steps × siglen), so peak memory is bounded by the block, not by L; blocks have at
+#: least BLOCK_MIN_STEPS steps.
+BLOCK_ELEMENTS = 2**22
+BLOCK_MIN_STEPS = 16
+
+
+def _levels(prefix: str, depth: int) -> tuple[Value, ...]:
+    return tuple(Value(f"{prefix}{k}", k) for k in range(1, depth + 1))
+
+
+def _scaled_increments(depth: int) -> tuple[dict[int, Value], tuple]:
+    """``dx`` and ``dx/k`` for k = 2..depth, computed once per step."""
+    dx = Value("dx", 1)
+    scaled = {1: dx}
+    ops = []
+    for k in range(2, depth + 1):
+        scaled[k] = Value(f"dx{k}", 1)
+        ops.append(Scale(scaled[k], dx, Fraction(1, k)))
+    return scaled, tuple(ops)
+
+
+def _horner_chain(n: int, lower: tuple[Value, ...], scaled: dict[int, Value], out: Value, acc):
+    """Ops for ``out = acc + sum_{k<n} lower[k] ⊗ dx^{⊗(n-k)}/(n-k)!`` (lower[0] is the scalar
+    1), Horner form: t = L1 + dx/n; t = Lk + t ⊗ dx/(n-k+1); out = acc + t ⊗ dx."""
+    ops = [Add(Value("t1", 1), lower[0], scaled[n])]
+    for k in range(2, n):
+        prev = Value(f"t{k - 1}", k - 1)
+        ops.append(OuterAdd(Value(f"t{k}", k), lower[k - 1], prev, scaled[n - k + 1]))
+    ops.append(OuterAdd(out, acc, Value(f"t{n - 1}", n - 1), scaled[1]))
+    return ops
+
+
+def _exp_step(depth: int) -> Routine:
+    a = _levels("a", depth)
+    scaled, prologue = _scaled_increments(depth)
+    stages = [Stage("scaled increments dx/k", prologue)] if prologue else []
+    for n in range(depth, 1, -1):
+        stages.append(
+            Stage(f"degree {n}: Horner chain on the old levels 1..{n - 1}",
+                  tuple(_horner_chain(n, a, scaled, a[n - 1], a[n - 1])))
+        )
+    stages.append(Stage("degree 1", (Add(a[0], a[0], scaled[1]),)))
+    return Routine(
+        name="exp_step",
+        doc="One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).",
+        params=a + (scaled[1],),
+        results=a,
+        stages=tuple(stages),
+    )
+
+
+def _chen(depth: int) -> Routine:
+    a, b, c = _levels("a", depth), _levels("b", depth), _levels("c", depth)
+    stages = []
+    for n in range(1, depth + 1):
+        ops = [Add(c[n - 1], a[n - 1], b[n - 1])]
+        ops += [OuterAdd(c[n - 1], c[n - 1], a[i - 1], b[n - i - 1]) for i in range(1, n)]
+        stages.append(Stage(f"degree {n}", tuple(ops)))
+    return Routine(
+        name="chen",
+        doc="Truncated product a ⊗ b of two signatures (Chen's identity).",
+        params=a + b,
+        results=c,
+        stages=tuple(stages),
+        unit="per path per product",
+    )
+
+
+def _levelwise_block(depth: int) -> Routine:
+    s, p = _levels("s", depth), _levels("p", depth)
+    scaled, prologue = _scaled_increments(depth)
+    stages = [Stage("scaled increments dx/k", prologue)] if prologue else []
+    stages.append(Stage("degree 1: running sum of the increments", (Cumsum(s[0], scaled[1]),)))
+    for n in range(2, depth + 1):
+        inc = Value(f"i{n}", n)
+        ops = [Shift(p[n - 2], s[n - 2])]
+        ops += _horner_chain(n, p, scaled, inc, None)
+        ops.append(Cumsum(s[n - 1], inc))
+        stages.append(Stage(f"degree {n}: increments from levels 1..{n - 1} at t-1, then cumsum",
+                            tuple(ops)))
+    return Routine(
+        name="levelwise_block",
+        doc="Signatures of every prefix of a block of increments, degree by degree.",
+        params=(scaled[1],),
+        results=s,
+        stages=tuple(stages),
+        time_axis=True,
+    )
+
+
+def _schedules() -> tuple[Schedule, ...]:
+    return (
+        Schedule(
+            "horner",
+            "scan over the T increments, one exp_step per increment",
+            ("exp_step",),
+        ),
+        Schedule(
+            "chunked",
+            "cut time into P chunks (P a power of two, paths × P ≤ lanes, chunks ≥ min_steps "
+            "long) run side by side as extra batch, then a log2(P)-deep tree of chen; stream "
+            "mode reruns each chunk from its prefix",
+            ("exp_step", "chen"),
+            (("lanes", CHUNK_LANES), ("min_steps", CHUNK_MIN_STEPS)),
+        ),
+        Schedule(
+            "levelwise",
+            "time blocks of Tb steps (paths × Tb × siglen ≤ block_elements): levelwise_block "
+            "inside a block, chen across blocks (one block when it fits: keras_sig's method)",
+            ("levelwise_block", "chen"),
+            (("block_elements", BLOCK_ELEMENTS), ("min_steps", BLOCK_MIN_STEPS)),
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _make_plan(kind: str, dim: int, depth: int) -> Plan:
+    return Plan(
+        kind=kind,
+        dim=dim,
+        depth=depth,
+        level_sizes=level_sizes(dim, depth),
+        routines=(_exp_step(depth), _chen(depth), _levelwise_block(depth)),
+        schedules=_schedules(),
+    )
+
+
+def make_plan(spec: KernelSpec) -> Plan:
+    """The plan for a spec's module (every strategy; see :meth:`KernelSpec.module_fields`)."""
+    return _make_plan(spec.kind, spec.dim, spec.depth)

@@ -1,0 +1,169 @@
+"""KernelSpec: what to compile, validated once with errors that say what to change."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import operator
+from dataclasses import dataclass
+
+__all__ = [
+    "KernelSpec",
+    "KINDS",
+    "TARGETS",
+    "DTYPES",
+    "STRATEGIES",
+    "MAX_SIGLEN",
+    "MAX_DEPTH",
+    "check_dim_depth",
+    "check_choice",
+]
+
+KINDS = ("signature",)
+#: Kinds that are designed but not built yet: asking for one raises NotImplementedError.
+PLANNED_KINDS = {"logsignature": "log-signatures are not implemented yet"}
+
+TARGETS = ("jax", "keras")
+PLANNED_TARGETS = {
+    "triton": "the triton (GPU) target is not implemented yet",
+    "c": "the native c target is not implemented yet",
+}
+
+DTYPES = ("float32", "float64")
+
+#: horner    -- scan over time, one fused multiply-exp (Horner) step per increment
+#: chunked   -- time cut into chunks run side by side as extra batch, joined by a Chen tree
+#: levelwise -- keras_sig's gpu_optimized method: per degree over the whole sequence (cumsum),
+#:              in time blocks of bounded size joined by Chen's identity
+STRATEGIES = ("horner", "chunked", "levelwise")
+
+#: Largest signature (coefficients per path, no scalar term) a spec may ask for: 2**24, i.e.
+#: 64 MiB per path in float32. Larger truncations do not fit a batch in memory on any machine
+#: this library targets; ask for a smaller depth (or dim).
+MAX_SIGLEN = 2**24
+#: Largest depth: the emitted code grows as depth**2 statements.
+MAX_DEPTH = 64
+
+
+def _as_int(value, name: str, owner: str) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be an integer, got the bool {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{owner}: {name} must be an integer, got {type(value).__name__} {value!r}"
+        ) from None
+
+
+def _siglen_or_none(dim: int, depth: int) -> int | None:
+    """Exact siglen, or None once it is certainly above MAX_SIGLEN (never builds huge ints)."""
+    total, power = 0, 1
+    for _ in range(depth):
+        power *= dim
+        total += power
+        if total > MAX_SIGLEN:
+            return None
+    return total
+
+
+def _describe_size(dim: int, depth: int) -> str:
+    """'about 1.2e+32 coefficients per path (4.9e+32 bytes in float32)' without huge ints."""
+    log10 = depth * math.log10(dim) + math.log10(dim / (dim - 1))  # dim >= 2 here
+    return (
+        f"about {_sci(log10)} coefficients per path "
+        f"({_sci(log10 + math.log10(4))} bytes per path in float32)"
+    )
+
+
+def _sci(log10: float) -> str:
+    return f"{10 ** (log10 % 1):.1f}e+{int(log10 // 1):02d}"
+
+
+def check_dim_depth(dim, depth, owner: str = "signature") -> tuple[int, int]:
+    """Validate a (dim, depth) pair; return them as ints or raise TypeError/ValueError."""
+    dim = _as_int(dim, "dim", owner)
+    depth = _as_int(depth, "depth", owner)
+    if dim < 1:
+        raise ValueError(f"{owner}: dim must be >= 1 (the path's last axis), got {dim}")
+    if depth < 1:
+        raise ValueError(f"{owner}: depth must be >= 1, got {depth}")
+    if _siglen_or_none(dim, depth) is None:
+        raise ValueError(
+            f"{owner}: dim={dim}, depth={depth} needs {_describe_size(dim, depth)}, above the "
+            f"limit MAX_SIGLEN=2**24=16,777,216 coefficients per path "
+            f"(sigcodegen.spec.MAX_SIGLEN); lower depth or dim"
+        )
+    if depth > MAX_DEPTH:
+        raise ValueError(
+            f"{owner}: depth={depth} is above the limit MAX_DEPTH={MAX_DEPTH} "
+            f"(sigcodegen.spec.MAX_DEPTH); ask for a smaller depth"
+        )
+    return dim, depth
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One kernel to compile.
+
+    ``dim`` and ``depth`` fix the tensor algebra; ``target`` the code generator; ``kind``,
+    ``stream``, ``dtype`` and ``strategy`` select what the emitted module computes. For the Python
+    targets (jax, keras) one module per (kind, dim, depth, target) holds every strategy, stream
+    mode and dtype: see :meth:`module_fields`.
+    """
+
+    dim: int
+    depth: int
+    kind: str = "signature"
+    stream: bool = False
+    target: str = "jax"
+    dtype: str = "float32"
+    strategy: str = "horner"
+
+    def __post_init__(self):
+        owner = f"KernelSpec(dim={self.dim!r}, depth={self.depth!r})"
+        dim, depth = check_dim_depth(self.dim, self.depth, owner)
+        object.__setattr__(self, "dim", dim)
+        object.__setattr__(self, "depth", depth)
+        for name in _CHOICES:
+            check_choice(name, getattr(self, name), owner)
+        if not isinstance(self.stream, bool):
+            raise TypeError(f"{owner}: stream must be True or False, got {self.stream!r}")
+
+    @property
+    def siglen(self) -> int:
+        return _siglen_or_none(self.dim, self.depth)
+
+    def module_fields(self) -> dict:
+        """The fields that decide the emitted source (and so the cache entry)."""
+        return {"kind": self.kind, "dim": self.dim, "depth": self.depth, "target": self.target}
+
+    def replace(self, **changes) -> "KernelSpec":
+        return dataclasses.replace(self, **changes)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.kind}(dim={self.dim}, depth={self.depth}, target={self.target}, "
+            f"strategy={self.strategy}, stream={self.stream}, dtype={self.dtype})"
+        )
+
+
+_CHOICES = {
+    "kind": (KINDS, PLANNED_KINDS),
+    "target": (TARGETS, PLANNED_TARGETS),
+    "dtype": (DTYPES, {}),
+    "strategy": (STRATEGIES, {}),
+}
+
+
+def check_choice(name: str, value, owner: str = "signature") -> None:
+    """Refuse an unknown kind/target/dtype/strategy (ValueError) or a planned but not yet
+    built one (NotImplementedError), naming the allowed values."""
+    allowed, planned = _CHOICES[name]
+    if value in allowed:
+        return
+    if value in planned:
+        raise NotImplementedError(
+            f"{owner}: {name}={value!r}: {planned[value]}; use one of {', '.join(allowed)}"
+        )
+    raise ValueError(f"{owner}: unknown {name} {value!r}; use one of {', '.join(allowed)}")
