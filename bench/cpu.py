@@ -1,0 +1,595 @@
+"""Side-by-side CPU benchmark: sigcodegen's forward signature against the peer libraries.
+
+Methodology (DESIGN.md §7):
+
+- Workloads are the configurations (B, L, d, m) of DESIGN.md §7, A-F: a batch of B float32
+  Brownian paths of L points in R^d (cumulative sums of standard normal increments divided by
+  sqrt(L)), signature truncated at depth m. Forward pass only, in two modes: ``final`` (the
+  signature of the whole path, ``(B, siglen)``) and ``stream`` (the signature of every prefix,
+  ``(B, L-1, siglen)``).
+- Every candidate runs in this one process, one after the other on the same input, so that they
+  share the machine's state. Inputs are placed beforehand (numpy for numpy libraries, a jax array
+  for jax libraries), so no conversion is timed. Each candidate is called once to warm up (this
+  compiles the jitted ones), then timed ``--repeats`` times with ``time.perf_counter``; the table
+  gives the median. JAX results are waited for with ``block_until_ready()``.
+- A candidate whose warm-up call raises, or whose single call takes longer than ``--budget``
+  seconds (3x that for the warm-up, which includes compilation), is reported as
+  ``failed: <reason>`` and the run goes on. Calls cannot be interrupted in-process, so the budget
+  is checked after each call returns and the candidate's remaining repeats are skipped.
+- Correctness is checked once per configuration and mode: the warm-up output against a float64
+  reference (iisignature on the float64 path, or a numpy Chen-identity fallback), as
+  max|out - ref| / max|ref|. Above ``1e-3`` the cell is flagged with ``!`` and named in the
+  ``check`` column; flagged candidates are not eligible as "best ours".
+- Reported: median time per candidate (ms); for the fastest "ours" entry, its achieved GFLOP/s
+  with the Horner-step FLOP count 2*B*(L-1)*H(d, m), H(d, m) = sum_{j=2..m} (m-j+1) d^j
+  (DESIGN.md §4.1; the same count is used in stream mode, whose extra cost is writing the
+  output), and the ratio best-ours / peer per peer (< 1: we are faster).
+
+Output: a table per mode on stdout, ``<out>/cpu_<mode>.csv`` (one row per configuration and
+candidate) and ``<out>/cpu.png`` (log-scale bar chart; needs matplotlib).
+
+Run: ``python bench/cpu.py`` (all), ``--configs A,C``, ``--modes stream``, ``--quick`` (smoke
+test: 3 repeats, configs A and B).
+"""
+
+import os
+
+os.environ["KERAS_BACKEND"] = "jax"  # before anything imports keras: keras.ops are jax ops
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import dataclasses  # noqa: E402
+import functools  # noqa: E402
+import gc  # noqa: E402
+import importlib.metadata  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import sigcodegen  # noqa: E402
+
+MODES = ("final", "stream")
+RTOL = 1e-3
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+
+# ---- workloads ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    name: str
+    batch: int
+    length: int
+    dim: int
+    depth: int
+
+    @property
+    def siglen(self) -> int:
+        return sum(self.dim**k for k in range(1, self.depth + 1))
+
+    @property
+    def flops(self) -> int:
+        """2 * B * (L-1) * H(d, m): one multiply-add per Horner-step coefficient update."""
+        d, m = self.dim, self.depth
+        horner = sum((m - j + 1) * d**j for j in range(2, m + 1))
+        return 2 * self.batch * (self.length - 1) * horner
+
+
+CONFIGS = {
+    c.name: c
+    for c in [
+        Config("A", 128, 100, 5, 4),
+        Config("B", 128, 20, 5, 4),
+        Config("C", 32, 500, 5, 4),
+        Config("D", 16, 1000, 3, 6),
+        Config("E", 64, 100, 10, 3),
+        Config("F", 8, 200, 2, 10),
+    ]
+}
+
+
+@dataclasses.dataclass
+class Problem:
+    """One (configuration, mode) workload, with its input in both array libraries."""
+
+    config: Config
+    stream: bool
+    x_np: np.ndarray  # float32 (B, L, d)
+    x_jax: jax.Array  # the same values, already on the device
+
+    @property
+    def depth(self) -> int:
+        return self.config.depth
+
+
+def brownian_paths(config: Config, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    increments = rng.standard_normal((config.batch, config.length, config.dim))
+    return (np.cumsum(increments, axis=1) / math.sqrt(config.length)).astype(np.float32)
+
+
+def make_problem(config: Config, stream: bool, x_np: np.ndarray) -> Problem:
+    x_jax = jnp.asarray(x_np)
+    x_jax.block_until_ready()
+    return Problem(config, stream, x_np, x_jax)
+
+
+# ---- reference ----------------------------------------------------------------------------
+
+
+def numpy_signature(x: np.ndarray, depth: int, stream: bool) -> np.ndarray:
+    """Float64 signature by Chen's identity, one step at a time (fallback reference)."""
+    x = np.asarray(x, dtype=np.float64)
+    batch, length, dim = x.shape
+    dx = np.diff(x, axis=1)
+    state = [np.zeros((batch, dim**k)) for k in range(1, depth + 1)]  # flat levels 1..m
+    rows = []
+    for t in range(length - 1):
+        delta = dx[:, t]
+        exp = [delta]  # exp(delta) levels: delta^{(x)k} / k!
+        for k in range(2, depth + 1):
+            exp.append((exp[-1][:, :, None] * delta[:, None, :]).reshape(batch, -1) / k)
+        new = []
+        for n in range(1, depth + 1):
+            level = state[n - 1] + exp[n - 1]
+            for i in range(1, n):
+                level = level + (state[i - 1][:, :, None] * exp[n - i - 1][:, None, :]).reshape(
+                    batch, -1)
+            new.append(level)
+        state = new
+        if stream:
+            rows.append(np.concatenate(state, axis=1))
+    if stream:
+        return np.stack(rows, axis=1)
+    return np.concatenate(state, axis=1)
+
+
+def reference(x_np: np.ndarray, depth: int, stream: bool) -> np.ndarray:
+    x64 = x_np.astype(np.float64)
+    try:
+        import iisignature
+    except ImportError:
+        return numpy_signature(x64, depth, stream)
+    return iisignature.sig(x64, depth, 2 if stream else 0)
+
+
+def relative_error(out, ref: np.ndarray) -> float:
+    out = np.asarray(out, dtype=np.float64)
+    if out.shape != ref.shape:
+        return math.inf
+    scale = max(float(np.abs(ref).max()), 1e-30)
+    return float(np.abs(out - ref).max()) / scale
+
+
+# ---- candidates ---------------------------------------------------------------------------
+
+
+# A factory takes a Problem and returns a zero-argument callable computing the (synchronised)
+# output.
+Factory = Callable[[Problem], Callable[[], object]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    name: str
+    ours: bool
+    make: Factory
+
+
+def _jax_thunk(fn, x):
+    return lambda: fn(x).block_until_ready()
+
+
+def make_ours_jax(p: Problem, strategy):
+    def fn(x):
+        return sigcodegen.signature(x, p.depth, p.stream, target="jax", strategy=strategy)
+
+    return _jax_thunk(fn, p.x_jax)
+
+
+def make_ours_keras(p: Problem):
+    fn = jax.jit(lambda x: sigcodegen.signature(
+        x, p.depth, p.stream, target="keras", strategy="horner"))
+    return _jax_thunk(fn, p.x_jax)
+
+
+def ours_candidates() -> tuple[list[Candidate], list[str]]:
+    cands = [
+        Candidate(f"ours-jax-{s}", True, functools.partial(make_ours_jax, strategy=s))
+        for s in ("horner", "chunked", "levelwise")
+    ]
+    cands.append(Candidate("ours-jax-auto", True, functools.partial(make_ours_jax, strategy=None)))
+    try:
+        import keras  # noqa: F401
+    except Exception as exc:  # noqa: BLE001
+        return cands, [f"ours-keras-horner: skipped, keras import failed ({_short(exc)})"]
+    cands.append(Candidate("ours-keras-horner", True, make_ours_keras))
+    return cands, []
+
+
+def make_pysiglib(p: Problem):
+    import pysiglib
+
+    m = p.depth
+    if not p.stream:
+        return lambda: pysiglib.sig(p.x_np, degree=m, n_jobs=-1)
+    # pysiglib.sig has no stream output: extend the signature one segment at a time with
+    # sig_join (its cheapest per-step API), batched over paths.
+    batch, length, dim = p.x_np.shape
+
+    def stream():
+        x = p.x_np
+        dx = np.ascontiguousarray(np.moveaxis(np.diff(x, axis=1), 1, 0))  # (L-1, B, d)
+        out = np.empty((batch, length - 1, p.config.siglen), dtype=x.dtype)
+        s = pysiglib.sig(np.ascontiguousarray(x[:, :2]), degree=m, n_jobs=-1)
+        out[:, 0] = s
+        for t in range(1, length - 1):
+            s = pysiglib.sig_join(s, dx[t].copy(), dim, m, n_jobs=-1)  # it wants owned arrays
+            out[:, t] = s
+        return out
+
+    return stream
+
+
+def make_signax(p: Problem):
+    import signax
+
+    fn = jax.jit(lambda x: signax.signature(x, p.depth, stream=p.stream))
+    return _jax_thunk(fn, p.x_jax)
+
+
+def make_keras_sig_gpu(p: Problem):
+    import keras_sig
+
+    # keras_sig.jax_gpu_signature is quick_sig.batch_signature_pure_jax, jitted with static
+    # depth and stream.
+    return lambda: keras_sig.jax_gpu_signature(p.x_jax, p.depth, p.stream).block_until_ready()
+
+
+def make_keras_sig(p: Problem):
+    import keras_sig
+
+    fn = jax.jit(lambda x: keras_sig.signature(x, p.depth, p.stream, gpu_optimized=False))
+    return _jax_thunk(fn, p.x_jax)
+
+
+def make_iisignature(p: Problem):
+    import iisignature
+
+    fmt = 2 if p.stream else 0
+    return lambda: iisignature.sig(p.x_np, p.depth, fmt)
+
+
+PEERS = [  # (candidate name, module to import, factory)
+    ("pysiglib", "pysiglib", make_pysiglib),
+    ("signax", "signax", make_signax),
+    ("keras-sig-gpu", "keras_sig", make_keras_sig_gpu),
+    ("keras-sig", "keras_sig", make_keras_sig),
+    ("iisignature", "iisignature", make_iisignature),
+]
+
+
+def peer_candidates() -> tuple[list[Candidate], list[str]]:
+    cands, skipped = [], []
+    for name, module, factory in PEERS:
+        try:
+            __import__(module)
+        except Exception as exc:  # noqa: BLE001  (an import can fail in many ways)
+            skipped.append(f"{name}: skipped, `import {module}` failed ({_short(exc)})")
+            continue
+        cands.append(Candidate(name, False, factory))
+    return cands, skipped
+
+
+# ---- timing -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Result:
+    config: Config
+    mode: str
+    candidate: Candidate
+    status: str  # "ok" or "failed: <reason>"
+    median_s: float | None = None
+    repeats: int = 0
+    error: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def correct(self) -> bool:
+        return self.error is not None and self.error <= RTOL
+
+
+class TooSlow(Exception):
+    pass
+
+
+def _short(exc: BaseException, limit: int = 60) -> str:
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _timed(thunk) -> tuple[object, float]:
+    start = time.perf_counter()
+    out = thunk()
+    return out, time.perf_counter() - start
+
+
+def measure(thunk, repeats: int, budget_s: float) -> tuple[object, list[float]]:
+    """Warm up once (returns that output, for the correctness check), then time `repeats`
+    calls. Raises TooSlow when a call exceeds the budget."""
+    out, warm = _timed(thunk)
+    if warm > 3 * budget_s:
+        raise TooSlow(f"warm-up took {warm:.3g} s > {3 * budget_s:.3g} s")
+    times = []
+    for _ in range(repeats):
+        _, elapsed = _timed(thunk)
+        if elapsed > budget_s:
+            raise TooSlow(f"one call took {elapsed:.3g} s > {budget_s:.3g} s")
+        times.append(elapsed)
+    return out, times
+
+
+def run_candidate(cand: Candidate, problem: Problem, ref: np.ndarray, repeats: int,
+                  budget_s: float) -> Result:
+    mode = "stream" if problem.stream else "final"
+    result = Result(problem.config, mode, cand, status="ok")
+    gc.collect()
+    try:
+        thunk = cand.make(problem)
+        out, times = measure(thunk, repeats, budget_s)
+    except TooSlow as exc:
+        result.status = f"failed: {exc}"
+        return result
+    except Exception as exc:  # noqa: BLE001  (out of memory, shape errors, ...)
+        result.status = f"failed: {_short(exc)}"
+        return result
+    result.median_s = statistics.median(times)
+    result.repeats = len(times)
+    result.error = relative_error(out, ref)
+    return result
+
+
+def run_problem(cands: list[Candidate], problem: Problem, repeats: int,
+                budget_s: float) -> list[Result]:
+    ref = reference(problem.x_np, problem.depth, problem.stream)
+    results = []
+    for cand in cands:
+        res = run_candidate(cand, problem, ref, repeats, budget_s)
+        print(f"  {problem.config.name} {res.mode:6s} {cand.name:20s} {_cell(res):>10s}"
+              + ("" if res.ok else f"  {res.status}"), flush=True)
+        results.append(res)
+    return results
+
+
+# ---- summaries ----------------------------------------------------------------------------
+
+
+def best_ours(results: list[Result]) -> Result | None:
+    ours = [r for r in results if r.candidate.ours and r.ok and r.correct]
+    return min(ours, key=lambda r: r.median_s, default=None)
+
+
+def ratio(best: Result | None, peer: Result) -> float | None:
+    if best is None or not peer.ok:
+        return None
+    return best.median_s / peer.median_s
+
+
+def gflops(res: Result | None) -> float | None:
+    if res is None:
+        return None
+    return res.config.flops / res.median_s / 1e9
+
+
+def _cell(res: Result) -> str:
+    if res.ok:
+        return f"{res.median_s * 1e3:.2f}" + ("" if res.correct else "!")
+    return "failed"
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def print_mode_tables(mode: str, by_config: dict[str, list[Result]]) -> None:
+    names = [r.candidate.name for r in next(iter(by_config.values()))]
+    peers = [r.candidate.name for r in next(iter(by_config.values())) if not r.candidate.ours]
+
+    print(f"\n=== {mode}: median time (ms); '!' = off the float64 reference by > {RTOL:g}")
+    rows = []
+    for cfg_name, results in by_config.items():
+        cfg = results[0].config
+        off = [f"{r.candidate.name}({r.error:.1e})" for r in results if r.ok and not r.correct]
+        rows.append([cfg_name, f"({cfg.batch},{cfg.length},{cfg.dim},{cfg.depth})"]
+                    + [_cell(r) for r in results] + [" ".join(off) or "ok"])
+    print(format_table(["cfg", "(B,L,d,m)"] + names + ["check"], rows))
+
+    print(f"\n=== {mode}: best ours vs peers, ratio = ours/peer time (< 1: ours faster)")
+    rows = []
+    for cfg_name, results in by_config.items():
+        best = best_ours(results)
+        peer_results = [r for r in results if not r.candidate.ours]
+        rows.append([cfg_name, best.candidate.name if best else "-",
+                     _fmt(best.median_s * 1e3 if best else None, ".2f"),
+                     _fmt(gflops(best), ".2f")]
+                    + [_fmt(ratio(best, r), ".2f") for r in peer_results])
+    print(format_table(["cfg", "best ours", "ms", "GFLOP/s"] + [f"/{p}" for p in peers], rows))
+
+    notes = sorted({f"{r.candidate.name}: {r.status}" for rs in by_config.values() for r in rs
+                    if not r.ok})
+    for note in notes:
+        print(f"  note: {note}")
+
+
+# ---- output files -------------------------------------------------------------------------
+
+CSV_FIELDS = ["mode", "config", "B", "L", "d", "m", "candidate", "status", "median_ms",
+              "repeats", "rel_error", "correct", "gflops", "best_ours", "ratio_best_ours_over"]
+
+
+def csv_rows(results: list[Result]):
+    best = best_ours(results)
+    for r in results:
+        cfg = r.config
+        yield {
+            "mode": r.mode, "config": cfg.name, "B": cfg.batch, "L": cfg.length, "d": cfg.dim,
+            "m": cfg.depth, "candidate": r.candidate.name, "status": r.status,
+            "median_ms": _fmt(r.median_s * 1e3 if r.ok else None, ".4f"),
+            "repeats": r.repeats, "rel_error": _fmt(r.error, ".3e"),
+            "correct": r.correct if r.ok else "",
+            "gflops": _fmt(cfg.flops / r.median_s / 1e9 if r.ok else None, ".3f"),
+            "best_ours": best.candidate.name if best else "",
+            "ratio_best_ours_over": _fmt(ratio(best, r), ".4f"),
+        }
+
+
+def write_csv(path: Path, by_config: dict[str, list[Result]]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for results in by_config.values():
+            writer.writerows(csv_rows(results))
+
+
+def write_plot(path: Path, all_results: dict[str, dict[str, list[Result]]]) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(len(all_results), 1, figsize=(12, 4.5 * len(all_results)),
+                             squeeze=False)
+    for ax, (mode, by_config) in zip(axes[:, 0], all_results.items()):
+        configs = list(by_config)
+        names = [r.candidate.name for r in by_config[configs[0]]]
+        width = 0.8 / len(names)
+        for i, name in enumerate(names):
+            xs, ys = [], []
+            for j, cfg in enumerate(configs):
+                res = by_config[cfg][i]
+                if res.ok:
+                    xs.append(j + (i - (len(names) - 1) / 2) * width)
+                    ys.append(res.median_s * 1e3)
+            hatch = None if name.startswith("ours") else "//"
+            ax.bar(xs, ys, width, label=name, hatch=hatch)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(configs)))
+        ax.set_xticklabels([f"{c}\n{_shape(by_config[c][0].config)}" for c in configs])
+        ax.set_ylabel("median time (ms, log)")
+        ax.set_title(f"CPU forward signature, {mode} mode (float32)")
+        ax.grid(axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def _shape(cfg: Config) -> str:
+    return f"({cfg.batch},{cfg.length},{cfg.dim},{cfg.depth})"
+
+
+# ---- main ---------------------------------------------------------------------------------
+
+
+def _choices(text: str, allowed, what: str) -> list[str]:
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in items if s not in allowed]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what} {bad or text!r}; choose from {','.join(allowed)}")
+    return items
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", type=lambda s: _choices(s, list(CONFIGS), "config"),
+                        help="comma-separated subset of " + ",".join(CONFIGS) + " (default all)")
+    parser.add_argument("--modes", type=lambda s: _choices(s, MODES, "mode"),
+                        default=list(MODES), help="final,stream (default both)")
+    parser.add_argument("--repeats", type=int, help="timed calls per candidate (default 7)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: 3 repeats, configs A,B (unless given explicitly)")
+    parser.add_argument("--budget", type=float, default=20.0,
+                        help="seconds one call may take before the candidate is failed")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
+    args = parser.parse_args(argv)
+    if args.configs is None:
+        args.configs = ["A", "B"] if args.quick else list(CONFIGS)
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 7
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    return args
+
+
+def print_environment(skipped: list[str]) -> None:
+    versions = []
+    for dist in ("sigcodegen", "jax", "keras", "pysiglib", "signax", "keras-sig",
+                 "iisignature"):
+        try:
+            versions.append(f"{dist} {importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"jax backend {jax.default_backend()}")
+    print("versions: " + ", ".join(versions))
+    for line in skipped:
+        print(line)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    ours, skipped_ours = ours_candidates()
+    peers, skipped_peers = peer_candidates()
+    cands = ours + peers
+    print_environment(skipped_ours + skipped_peers)
+    print(f"configs {','.join(args.configs)}, modes {','.join(args.modes)}, "
+          f"median of {args.repeats} after 1 warm-up, budget {args.budget:g} s per call\n")
+
+    all_results: dict[str, dict[str, list[Result]]] = {mode: {} for mode in args.modes}
+    for cfg_name in args.configs:
+        cfg = CONFIGS[cfg_name]
+        x_np = brownian_paths(cfg, args.seed)
+        for mode in args.modes:
+            problem = make_problem(cfg, mode == "stream", x_np)
+            all_results[mode][cfg_name] = run_problem(cands, problem, args.repeats, args.budget)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for mode, by_config in all_results.items():
+        print_mode_tables(mode, by_config)
+        write_csv(args.out / f"cpu_{mode}.csv", by_config)
+    written = [str(args.out / f"cpu_{mode}.csv") for mode in all_results]
+    if write_plot(args.out / "cpu.png", all_results):
+        written.append(str(args.out / "cpu.png"))
+    else:
+        print("\nmatplotlib not installed: no plot (pip install matplotlib)")
+    print("\nwrote " + ", ".join(written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

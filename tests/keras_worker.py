@@ -1,0 +1,181 @@
+"""Runs the keras-side checks on one Keras backend, in its own process (switching backends in
+one process is unsafe). Usage: KERAS_BACKEND=<name> python keras_worker.py OUT_DIR
+
+Writes OUT_DIR/outputs.npz (every computed array, by case name) and OUT_DIR/report.json
+(dtypes, types, errors and the layer checks). It asserts nothing: tests/test_keras_backends.py
+compares the outputs with tests/reference.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+BACKEND = os.environ["KERAS_BACKEND"]
+if BACKEND == "jax":
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # float64 cases; this process only
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+import sigcodegen as sc  # noqa: E402
+from cases import long_cases, numeric_cases  # noqa: E402
+from sigcodegen.loader import load_module  # noqa: E402
+
+assert keras.backend.backend() == BACKEND
+
+outputs: dict[str, np.ndarray] = {}
+report: dict[str, dict] = {}
+
+
+def record(name, fn):
+    try:
+        value = fn()
+        outputs[name] = np.asarray(value)
+        report[name] = {"ok": True}
+    except Exception as err:  # reported per case, judged by the test
+        report[name] = {"ok": False, "error": f"{type(err).__name__}: {err}",
+                        "trace": traceback.format_exc()[-3000:]}
+
+
+def tensor(array, dtype):
+    return ops.convert_to_tensor(np.asarray(array, dtype), dtype)
+
+
+def numerics():
+    for name, dim, depth, strategy, stream, dtype, path in numeric_cases():
+        def run():
+            out = sc.signature(tensor(path, dtype), depth, stream, target="keras", strategy=strategy)
+            report.setdefault("dtypes", {})[name] = keras.backend.standardize_dtype(out.dtype)
+            return ops.convert_to_numpy(out)
+
+        record(name, run)
+    for name, dim, depth, strategy, stream, dtype, path, options in long_cases():
+        module = load_module(sc.KernelSpec(dim=dim, depth=depth, target="keras"))
+        record(name, lambda: ops.convert_to_numpy(
+            module.signature(tensor(path, dtype), stream, strategy, **options)))
+
+
+def gradient_of(fn, x):
+    """d sum(fn(x)) / dx with the backend's own autodiff."""
+    if BACKEND == "jax":
+        import jax
+
+        return jax.grad(lambda p: ops.sum(fn(p)))(x)
+    if BACKEND == "torch":
+        import torch
+
+        x = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(ops.sum(fn(x)), x)
+        return grad
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = ops.sum(fn(x))
+    return tape.gradient(loss, x)
+
+
+def gradients():
+    rng = np.random.default_rng(5)
+    path = np.cumsum(rng.standard_normal((2, 8, 2)), axis=1) / 3
+    weights = rng.standard_normal(sc.signature_channels(2, 3))
+    outputs["grad-path"], outputs["grad-weights"] = path, weights
+    for strategy in ("horner", "chunked", "levelwise"):
+        for stream in (False, True):
+            def run():
+                w = tensor(weights, "float64")
+
+                def fn(p):
+                    return sc.signature(p, 3, stream, target="keras", strategy=strategy) * w
+
+                return ops.convert_to_numpy(gradient_of(fn, tensor(path, "float64")))
+
+            record(f"grad-{strategy}-{'stream' if stream else 'final'}", run)
+
+
+def layer_checks():
+    rng = np.random.default_rng(11)
+    x = (np.cumsum(rng.standard_normal((64, 20, 4)), axis=1) / 4).astype("float32")
+    y = np.sin(x[:, -1, :1] * 3).astype("float32")
+    outputs["layer-x"] = x
+    checks = {}
+    for stream in (False, True):
+        tag = "stream" if stream else "final"
+        # SigLayer numerics against the reference, via the layer's own call
+        record(f"layer-{tag}", lambda: ops.convert_to_numpy(sc.SigLayer(3, stream=stream)(x)))
+    for gpu_optimized in (None, True, False):
+        tag = f"layer-gpu_optimized-{gpu_optimized}"
+        record(tag, lambda: ops.convert_to_numpy(sc.SigLayer(2, gpu_optimized=gpu_optimized)(x)))
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((20, 4)),
+        keras.layers.Dense(3),
+        sc.SigLayer(3),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(1),
+    ])
+    jit = BACKEND in ("jax", "tensorflow")
+    model.compile(keras.optimizers.Adam(0.01), "mse", jit_compile=jit)
+    history = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
+    checks["jit_compile"] = jit
+    checks["losses"] = [float(v) for v in history.history["loss"]]
+    before = model.predict(x, verbose=0)
+    path = Path(tempfile.mkdtemp()) / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    checks["reload_max_diff"] = float(np.max(np.abs(loaded.predict(x, verbose=0) - before)))
+    checks["reload_layer_class"] = type(loaded.layers[1]).__module__ + "." + type(loaded.layers[1]).__name__
+
+    layer = sc.SigLayer(3, stream=True)
+    checks["output_shape_unknown_length"] = list(layer.compute_output_shape((None, None, 4)))
+    checks["output_shape_known_length"] = list(layer.compute_output_shape((None, 20, 4)))
+    inputs = keras.Input((None, 4))
+    functional = keras.Model(inputs, sc.signature(inputs, 2, stream=True))
+    checks["functional_output_shape"] = list(functional.output_shape)
+    record("functional", lambda: ops.convert_to_numpy(functional(x)))
+    report["layer"] = checks
+
+
+def native_tensors():
+    """signature() on the backend's own tensor type, target chosen automatically."""
+    x = np.cumsum(np.random.default_rng(2).standard_normal((3, 10, 3)), axis=1)
+    outputs["native-x"] = x
+    for dtype in ("float32", "float64"):
+        def run():
+            t = tensor(x, dtype)
+            out = sc.signature(t, 3)
+            report.setdefault("native", {})[dtype] = {
+                "type": type(out).__module__.split(".")[0],
+                "input_type": type(t).__module__.split(".")[0],
+                "dtype": keras.backend.standardize_dtype(out.dtype),
+            }
+            return ops.convert_to_numpy(out)
+
+        record(f"native-{dtype}", run)
+
+
+def main(out_dir):
+    for part in (numerics, gradients, layer_checks, native_tensors):
+        try:
+            part()
+        except Exception as err:
+            report[f"part-{part.__name__}"] = {"ok": False, "error": repr(err),
+                                              "trace": traceback.format_exc()[-3000:]}
+    out = Path(out_dir)
+    np.savez(out / "outputs.npz", **outputs)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,185 @@
+"""signature() on every input kind, its tracing (jit / grad / vmap, torch autograd), dtypes and
+the errors it gives for bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sigcodegen as sc
+from reference import brownian, relative_error
+from reference import signature as reference_signature
+
+
+def _path(shape=(3, 12, 2), seed=0):
+    return brownian(np.random.default_rng(seed), shape)
+
+
+# ---- input kinds and dtypes -----------------------------------------------------------------
+
+
+def test_numpy_in_numpy_out_keeps_dtype():
+    path = _path()
+    for dtype in ("float32", "float64"):
+        out = sc.signature(path.astype(dtype), 3)
+        assert isinstance(out, np.ndarray) and out.dtype == dtype and out.flags.writeable
+
+
+def test_float64_is_not_downcast_without_jax_x64():
+    import jax
+
+    assert not jax.config.jax_enable_x64  # the default; keras_sig silently drops to float32 here
+    path = _path()
+    out = sc.signature(path, 4)
+    assert out.dtype == np.float64
+    assert relative_error(out, reference_signature(path, 4), 2, 4) <= 1e-12
+
+
+@pytest.mark.parametrize("dtype,expected", [("int64", "float64"), ("int32", "float64"),
+                                            ("bool", "float64"), ("float16", "float32")])
+def test_non_float_inputs_are_converted(dtype, expected):
+    path = (np.arange(24).reshape(2, 4, 3) % 3).astype(dtype)
+    out = sc.signature(path, 2)
+    assert out.dtype == expected
+    want = reference_signature(path.astype("float64"), 2)
+    assert relative_error(out, want, 3, 2) <= (1e-12 if expected == "float64" else 1e-5)
+
+
+def test_nested_list_input():
+    path = [[0.0, 0.0], [1.0, 2.0]]
+    out = sc.signature(path, 2)
+    # exp of the increment (1, 2): (1, 2, 1/2, 1, 1, 2), derived by hand
+    np.testing.assert_allclose(out, [1.0, 2.0, 0.5, 1.0, 1.0, 2.0], rtol=0, atol=1e-15)
+
+
+def test_single_point_gives_zeros_and_empty_stream():
+    path = np.ones((4, 1, 3))
+    assert np.array_equal(sc.signature(path, 3), np.zeros((4, 39)))
+    assert sc.signature(path, 3, stream=True).shape == (4, 0, 39)
+
+
+def test_empty_batch():
+    assert sc.signature(np.zeros((0, 5, 2)), 3).shape == (0, 14)
+    assert sc.signature(np.zeros((0, 5, 2)), 3, stream=True).shape == (0, 4, 14)
+
+
+def test_signature_channels():
+    assert sc.signature_channels(5, 4) == 5 + 25 + 125 + 625
+    assert sc.signature_channels(1, 7) == 7
+    with pytest.raises(ValueError, match="dim must be >= 1"):
+        sc.signature_channels(0, 2)
+
+
+def test_jax_gpu_signature_is_the_seeds_entry_point():
+    import jax.numpy as jnp
+
+    path = _path((4, 30, 3)).astype("float32")
+    out = sc.jax_gpu_signature(jnp.asarray(path), 3)
+    assert relative_error(np.asarray(out), reference_signature(path, 3), 3, 3) <= 1e-5
+    stream = sc.jax_gpu_signature(jnp.asarray(path), 3, stream=True)
+    assert stream.shape == (4, 29, 39)
+
+
+# ---- tracing ----------------------------------------------------------------------------------
+
+
+def _finite_difference_grad(path, depth, weights, eps=1e-6):
+    """d/dpath of sum(weights * reference signature), central differences in float64."""
+    grad = np.zeros_like(path)
+    for index in np.ndindex(path.shape):
+        up, down = path.copy(), path.copy()
+        up[index] += eps
+        down[index] -= eps
+        grad[index] = np.sum(weights * (reference_signature(up, depth)
+                                        - reference_signature(down, depth))) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("strategy", ["horner", "chunked", "levelwise"])
+def test_jax_jit_grad_vmap(strategy):
+    import jax
+    import jax.numpy as jnp
+
+    path = _path((2, 20, 2))
+    weights = np.random.default_rng(1).standard_normal(sc.signature_channels(2, 3))
+    with jax.enable_x64(True):
+        x = jnp.asarray(path)
+
+        def loss(p):
+            return jnp.sum(jnp.asarray(weights) * sc.signature(p, 3, strategy=strategy))
+
+        grad = np.asarray(jax.jit(jax.grad(loss))(x))
+        batched = np.asarray(jax.vmap(lambda p: sc.signature(p, 3, strategy=strategy))(x))
+    want = _finite_difference_grad(path, 3, weights)
+    assert np.max(np.abs(grad - want)) <= 1e-6 * np.max(np.abs(want))
+    assert relative_error(batched, reference_signature(path, 3), 2, 3) <= 1e-12
+
+
+def test_jax_float32_stays_jax_float32():
+    import jax.numpy as jnp
+
+    out = sc.signature(jnp.ones((2, 5, 3), jnp.float32), 2)
+    assert type(out).__module__.startswith("jax") and out.dtype == jnp.float32
+
+
+def test_torch_autograd_and_types():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    path = torch.tensor(_path((2, 15, 3)), dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda p: sc.signature(p, 3), (path,), eps=1e-6, atol=1e-7)
+    out = sc.signature(path.detach().float(), 3, stream=True)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+    want = reference_signature(path.detach().numpy(), 3, stream=True)
+    assert relative_error(out.numpy(), want, 3, 3) <= 1e-5
+
+
+def test_torch_noncontiguous_input():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    base = torch.tensor(_path((2, 10, 4)))
+    view = base.transpose(0, 1).transpose(0, 1)[:, ::3, 1:]
+    got = sc.signature(view, 3).numpy()
+    assert relative_error(got, reference_signature(view.numpy(), 3), 3, 3) <= 1e-12
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path,depth,error,match",
+    [
+        (np.zeros(5), 2, ValueError, r"shape \(\.\.\., L, d\)"),
+        (np.zeros((3, 0, 2)), 2, ValueError, "no points"),
+        (np.zeros((3, 4, 0)), 2, ValueError, "last axis"),
+        (np.zeros((3, 4, 2)), 0, ValueError, "depth must be >= 1"),
+        (np.zeros((3, 4, 2)), -2, ValueError, "depth must be >= 1"),
+        (np.zeros((3, 4, 2)), 2.5, TypeError, "depth must be an integer"),
+        (np.zeros((3, 4, 2)), True, TypeError, "depth must be an integer"),
+        (np.zeros((3, 4, 2)), 40, ValueError, r"needs about .* coefficients per path"),
+        (np.zeros((3, 4, 2), complex), 2, TypeError, "complex"),
+        (np.array([[["a", "b"]]]), 2, TypeError, "numeric"),
+    ],
+)
+def test_bad_input_is_refused_clearly(path, depth, error, match):
+    with pytest.raises(error, match=match):
+        sc.signature(path, depth)
+
+
+def test_bad_options_are_refused_clearly():
+    path = np.zeros((2, 4, 2))
+    with pytest.raises(ValueError, match="unknown target 'cuda'"):
+        sc.signature(path, 2, target="cuda")
+    with pytest.raises(NotImplementedError, match="triton"):
+        sc.signature(path, 2, target="triton")
+    with pytest.raises(ValueError, match="unknown strategy"):
+        sc.signature(path, 2, strategy="fast")
+    with pytest.raises(TypeError, match="stream must be True or False"):
+        sc.signature(path, 2, stream="yes")
+
+
+def test_module_refuses_wrong_last_axis():
+    import jax.numpy as jnp
+
+    from sigcodegen.loader import load_module
+
+    module = load_module(sc.KernelSpec(dim=3, depth=2))
+    with pytest.raises(ValueError, match=r"\(\.\.\., L, 3\)"):
+        module.signature(jnp.zeros((2, 5, 4)))

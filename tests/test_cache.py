@@ -1,0 +1,124 @@
+"""The cache: keys, atomic entries, verification before import, rebuilds, concurrency, memo,
+and refusal of unsafe folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import sigcodegen.loader as loader
+from sigcodegen.loader import cache_key, key_material, load_module
+from sigcodegen.spec import KernelSpec
+
+SPEC = KernelSpec(dim=3, depth=2, target="jax")  # not in generated/, so it is built
+
+
+def _entry_files(folder):
+    return sorted(p.name for p in folder.iterdir() if p.suffix in (".py", ".json", ".tmp"))
+
+
+def test_key_material_and_name():
+    material = key_material(SPEC)
+    assert set(material) == {"schema", "package", "generator", "module", "toolchain"}
+    assert material["module"] == {"kind": "signature", "dim": 3, "depth": 2, "target": "jax"}
+    # options that the module computes at run time do not split the cache
+    assert cache_key(SPEC.replace(stream=True, dtype="float64", strategy="levelwise")) == cache_key(SPEC)
+    assert cache_key(SPEC.replace(target="keras")) != cache_key(SPEC)
+    assert loader.stem(SPEC).startswith("sig_d3_m2_jax_")
+
+
+def test_build_writes_source_then_meta(fresh_cache):
+    module = load_module(SPEC)
+    stem = loader.stem(SPEC)
+    assert _entry_files(fresh_cache) == [f"{stem}.json", f"{stem}.py"]
+    meta = json.loads((fresh_cache / f"{stem}.json").read_text())
+    assert meta["key"] == cache_key(SPEC)
+    assert module.__file__ == str(fresh_cache / f"{stem}.py")
+    assert oct(fresh_cache.stat().st_mode & 0o777) == "0o700"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "drop_meta", "garbage_meta"])
+def test_damaged_entry_is_rebuilt_not_imported(fresh_cache, damage, caplog):
+    load_module(SPEC)
+    stem = loader.stem(SPEC)
+    source, meta = fresh_cache / f"{stem}.py", fresh_cache / f"{stem}.json"
+    good = source.read_bytes()
+    if damage == "truncate":
+        source.write_bytes(good[: len(good) // 2])  # a write cut short: a syntax error if imported
+    elif damage == "drop_meta":
+        meta.unlink()  # a writer killed before its commit marker
+    else:
+        meta.write_text("{not json")
+    loader.clear_memo()
+    module = load_module(SPEC)
+    assert source.read_bytes() == good
+    out = np.asarray(module.signature(np.ones((1, 3, 3), np.float32)))
+    assert out.shape == (1, 12)
+    if damage == "truncate":
+        assert "does not match the sha256" in caplog.text
+
+
+def test_memo_does_not_touch_disk(fresh_cache, monkeypatch):
+    first = load_module(SPEC)
+
+    def no_disk(*args, **kwargs):
+        raise AssertionError("load_module went to disk for a memoised module")
+
+    monkeypatch.setattr(loader, "build", no_disk)
+    assert load_module(SPEC.replace(strategy="chunked", stream=True)) is first
+
+
+def test_cache_dir_override(tmp_path, monkeypatch):
+    folder = tmp_path / "elsewhere" / "cache"
+    monkeypatch.setenv("SIGCODEGEN_CACHE_DIR", str(folder))
+    path, _ = loader.build(SPEC)
+    assert path.parent == folder
+
+
+def test_unsafe_folder_is_refused_with_fallback(tmp_path, monkeypatch):
+    import sigcodegen.cache as cache
+
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    os.chmod(folder, 0o777)
+    monkeypatch.setenv("SIGCODEGEN_CACHE_DIR", str(folder))
+    monkeypatch.setattr(cache, "_warned", set())
+    with pytest.warns(RuntimeWarning, match=r"writable by group or others.*chmod go-w"):
+        chosen = cache.default_cache()
+    assert chosen.root != folder and (chosen.root.stat().st_mode & 0o077) == 0
+    path, _ = loader.build(SPEC)
+    assert path.parent == chosen.root and not any(folder.iterdir())
+
+
+def test_two_processes_build_the_same_new_spec(fresh_cache):
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from sigcodegen.loader import load_module
+        from sigcodegen.spec import KernelSpec
+        start = float(sys.argv[1])
+        while time.time() < start:
+            pass
+        module = load_module(KernelSpec(dim=4, depth=3, target="keras"))
+        print(module.SIGLEN)
+        """
+    )
+    import time
+
+    start = time.time() + 2.0
+    env = {**os.environ, "SIGCODEGEN_CACHE_DIR": str(fresh_cache), "KERAS_BACKEND": "jax"}
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(start)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, results):
+        assert proc.returncode == 0, err
+        assert out.strip() == str(4 + 16 + 64)
+    stem = loader.stem(KernelSpec(dim=4, depth=3, target="keras"))
+    assert _entry_files(fresh_cache) == [f"{stem}.json", f"{stem}.py"]

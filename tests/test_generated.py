@@ -1,0 +1,58 @@
+"""generated/ holds the committed output of `sigcodegen build --reference --out generated`; it
+must equal what the generator emits now, and the loader uses it (verified) before building."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sigcodegen.cache import sha256_bytes
+from sigcodegen.cli import REFERENCE_SPECS
+from sigcodegen.loader import load_module, render
+from sigcodegen.spec import TARGETS, KernelSpec
+
+GENERATED = Path(__file__).resolve().parents[1] / "generated"
+REFRESH = "refresh it with `sigcodegen build --reference --out generated`"
+
+
+def _expected():
+    out = {}
+    for dim, depth in REFERENCE_SPECS:
+        for target in TARGETS:
+            source, meta = render(KernelSpec(dim=dim, depth=depth, target=target))
+            out[meta["stem"]] = (source, meta)
+    return out
+
+
+def test_generated_matches_the_generator():
+    expected = _expected()
+    present = {p.stem for p in GENERATED.glob("*.py")}
+    assert present == set(expected), f"generated/ is stale: {sorted(present ^ set(expected))}; {REFRESH}"
+    for stem, (source, meta) in expected.items():
+        text = (GENERATED / f"{stem}.py").read_text()
+        assert text == source, f"generated/{stem}.py differs from the generator; {REFRESH}"
+        stored = json.loads((GENERATED / f"{stem}.json").read_text())
+        assert stored["key"] == meta["key"]
+        assert stored["source_sha256"] == sha256_bytes(source.encode())
+
+
+def test_loader_imports_the_prebuilt_module(fresh_cache):
+    module = load_module(KernelSpec(dim=2, depth=3, target="jax"))
+    assert Path(module.__file__).parent == GENERATED
+    assert not any(fresh_cache.glob("*.py")) if fresh_cache.exists() else True
+
+
+def test_tampered_prebuilt_module_is_not_imported(fresh_cache, tmp_path, monkeypatch):
+    import shutil
+
+    import sigcodegen.loader as loader
+
+    copy = tmp_path / "generated"
+    shutil.copytree(GENERATED, copy)
+    target = next(copy.glob("sig_d2_m3_jax_*.py"))
+    target.write_text(target.read_text() + "\nraise SystemExit('tampered')\n")
+    monkeypatch.setattr(loader, "generated_dir", lambda: copy)
+    module = load_module(KernelSpec(dim=2, depth=3, target="jax"))
+    assert Path(module.__file__).parent == fresh_cache  # rebuilt into the cache instead

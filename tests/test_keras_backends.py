@@ -1,0 +1,114 @@
+"""The keras target and SigLayer on each Keras backend (jax, torch, tensorflow), each backend in
+its own subprocess (tests/keras_worker.py), compared here with the float64 reference: the same
+case matrix as the jax target, gradients, training, saving and loading."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cases import TOLERANCE, long_cases, numeric_cases
+from reference import relative_error
+from reference import signature as reference_signature
+
+BACKENDS = ("jax", "torch", "tensorflow")
+WORKER = Path(__file__).resolve().parent / "keras_worker.py"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def worker(request, tmp_path_factory):
+    backend = request.param
+    pytest.importorskip({"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}[backend],
+                        reason=f"the {backend} backend is not installed")
+    out = tmp_path_factory.mktemp(f"keras-{backend}")
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    result = subprocess.run([sys.executable, str(WORKER), str(out)], env=env,
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads((out / "report.json").read_text())
+    outputs = dict(np.load(out / "outputs.npz"))
+    broken = {k: v for k, v in report.items() if k.startswith("part-")}
+    assert not broken, broken
+    return backend, report, outputs
+
+
+def _get(worker, name):
+    _, report, outputs = worker
+    entry = report.get(name)
+    assert entry is not None, f"{name} was not run"
+    assert entry["ok"], f"{name}: {entry['error']}\n{entry['trace']}"
+    return outputs[name]
+
+
+@pytest.mark.parametrize("case", numeric_cases(), ids=lambda c: c[0])
+def test_keras_target_matches_reference(worker, case):
+    name, dim, depth, strategy, stream, dtype, path = case
+    got = _get(worker, name)
+    want = reference_signature(path, depth, stream)
+    assert got.shape == want.shape
+    assert worker[1]["dtypes"][name] == dtype
+    assert relative_error(got, want, dim, depth) <= TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("case", long_cases(), ids=lambda c: c[0])
+def test_keras_target_long_and_forced_splits(worker, case):
+    name, dim, depth, strategy, stream, dtype, path, _ = case
+    got = _get(worker, name)
+    assert relative_error(got, reference_signature(path, depth, stream), dim, depth) <= TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("strategy", ["horner", "chunked", "levelwise"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_keras_target_gradients(worker, strategy, stream):
+    got = _get(worker, f"grad-{strategy}-{'stream' if stream else 'final'}")
+    _, _, outputs = worker
+    path, weights = outputs["grad-path"], outputs["grad-weights"]
+    eps, want = 1e-6, np.zeros_like(path)
+    for index in np.ndindex(path.shape):  # central differences of the reference
+        up, down = path.copy(), path.copy()
+        up[index] += eps
+        down[index] -= eps
+        diff = reference_signature(up, 3, stream) - reference_signature(down, 3, stream)
+        want[index] = np.sum(diff * weights) / (2 * eps)
+    assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))
+
+
+def test_siglayer_values(worker):
+    x = worker[2]["layer-x"]
+    for stream in (False, True):
+        got = _get(worker, f"layer-{'stream' if stream else 'final'}")
+        assert relative_error(got, reference_signature(x, 3, stream), 4, 3) <= 1e-5
+    for gpu_optimized in (None, True, False):
+        got = _get(worker, f"layer-gpu_optimized-{gpu_optimized}")
+        assert relative_error(got, reference_signature(x, 2), 4, 2) <= 1e-5
+    got = _get(worker, "functional")
+    assert relative_error(got, reference_signature(x, 2, stream=True), 4, 2) <= 1e-5
+
+
+def test_siglayer_trains_saves_and_loads(worker):
+    backend, report, _ = worker
+    layer = report["layer"]
+    assert layer["jit_compile"] == (backend in ("jax", "tensorflow"))
+    losses = layer["losses"]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    assert layer["reload_max_diff"] == 0.0
+    assert layer["reload_layer_class"] == "sigcodegen.layers.SigLayer"
+    assert layer["output_shape_unknown_length"] == [None, None, 84]
+    assert layer["output_shape_known_length"] == [None, 19, 84]
+    assert layer["functional_output_shape"] == [None, None, 20]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_native_tensors_in_native_tensors_out(worker, dtype):
+    backend, report, outputs = worker
+    got = _get(worker, f"native-{dtype}")
+    info = report["native"][dtype]
+    assert info["type"] == info["input_type"] and info["dtype"] == dtype
+    want = reference_signature(outputs["native-x"].astype(dtype), 3)
+    assert relative_error(got, want, 3, 3) <= TOLERANCE[dtype]

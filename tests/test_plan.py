@@ -1,0 +1,75 @@
+"""The plan is data: frozen, printable, and its costs match the formulas of DESIGN.md §4."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sigcodegen.plan import explain, make_plan, num_chunks, block_steps, strategy_cost
+from sigcodegen.spec import KernelSpec
+
+
+def horner_cost(d, m):
+    """H(d, m) = sum_{j=2..m} (m-j+1) d^j multiply-adds per step (DESIGN.md §4.1), plus the
+    O(m d) adds and scalings of the degree-1 terms."""
+    top = sum((m - j + 1) * d**j for j in range(2, m + 1))
+    low = d * (m - 1)  # t1 = a1 + dx/n for n = 2..m
+    return top + low + d + d * (m - 1)  # + a1 += dx + dx/k for k = 2..m
+
+
+@pytest.mark.parametrize("d,m", [(1, 1), (2, 3), (5, 4), (3, 6), (10, 2)])
+def test_exp_step_cost_is_horner_formula(d, m):
+    plan = make_plan(KernelSpec(dim=d, depth=m))
+    assert plan.routine("exp_step").macs(d) == horner_cost(d, m)
+
+
+@pytest.mark.parametrize("d,m", [(2, 3), (5, 4), (3, 6)])
+def test_chen_cost(d, m):
+    plan = make_plan(KernelSpec(dim=d, depth=m))
+    expected = sum((n - 1) * d**n + d**n for n in range(1, m + 1))  # products + the a_n + b_n add
+    assert plan.routine("chen").macs(d) == expected
+
+
+def test_plan_is_frozen_and_hashable():
+    plan = make_plan(KernelSpec(dim=3, depth=3))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.dim = 4
+    hash(plan)
+    assert make_plan(KernelSpec(dim=3, depth=3, target="keras")) == plan
+
+
+def test_exp_step_updates_levels_top_down():
+    """Each degree's Horner chain must read the *old* lower levels: degree n is written before
+    any degree below it."""
+    routine = make_plan(KernelSpec(dim=2, depth=5)).routine("exp_step")
+    written = [op.out.name for op in routine.ops if op.out.name.startswith("a")]
+    assert written == ["a5", "a4", "a3", "a2", "a1"]
+
+
+def test_explain_shows_shapes_and_flops():
+    text = explain(make_plan(KernelSpec(dim=5, depth=4)), paths=128, length=100)
+    assert "a4 = a4 + t3 ⊗ dx" in text
+    assert "(625, paths)" in text
+    assert "siglen 780" in text
+    # config A: 2 * H(5,4) * 99 * 128 FLOP for horner, H = 950 (+ 35 low-order terms)
+    assert f"{2 * horner_cost(5, 4) * 99 * 128 / 1e6:.3f} MFLOP" in text
+    for strategy in ("horner", "chunked", "levelwise"):
+        assert strategy in text
+
+
+def test_chunk_rule():
+    schedule = make_plan(KernelSpec(dim=5, depth=4)).schedule("chunked")
+    assert num_chunks(schedule, steps=99, paths=128) == 2  # 256 lanes / 128 paths
+    assert num_chunks(schedule, steps=999, paths=16) == 16
+    assert num_chunks(schedule, steps=10, paths=1) == 1  # chunks need >= 8 steps
+    assert num_chunks(schedule, steps=10**6, paths=1024) == 1
+
+
+def test_block_rule_bounds_memory():
+    plan = make_plan(KernelSpec(dim=8, depth=3))
+    schedule = plan.schedule("levelwise")
+    tb = block_steps(schedule, steps=9999, paths=256, siglen=plan.siglen)
+    assert 256 * tb * plan.siglen <= 2**22 or tb == schedule.param("min_steps")
+    cost = strategy_cost(plan, "levelwise", 256, 9999, stream=False)
+    assert cost["peak_block_elements"] <= 2**22 * 2
