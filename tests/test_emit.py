@@ -3,6 +3,7 @@ StrictUndefined templates, and a standalone self-check."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -61,8 +62,11 @@ def test_templates_are_strict():
     assert emitter.render(plan, prov).startswith('"""sigcodegen kernel module')
 
 
-def test_emitted_jax_module_self_check_runs_standalone():
-    path, _ = build(KernelSpec(dim=3, depth=3, target="jax"))
-    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("target,backend", [("jax", None), ("keras", "torch")])
+def test_emitted_module_self_check_runs_standalone(target, backend):
+    path, _ = build(KernelSpec(dim=3, depth=3, target=target))
+    env = {**os.environ, **({"KERAS_BACKEND": backend} if backend else {})}
+    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                            timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok: dim=3 depth=3" in result.stdout
