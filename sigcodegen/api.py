@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
+import warnings
 
 import numpy as np
 
@@ -89,29 +91,35 @@ def _check_shape(shape, depth, stream) -> tuple[int, int]:
 # ---- choices ------------------------------------------------------------------------------
 
 
-def choose_target(library: str) -> str:
+def choose_target(library: str, on_gpu: bool = False, strategy: str | None = None) -> str:
     """The target used when ``target=None``:
 
-    - numpy arrays, lists and jax arrays: ``jax`` (XLA, jitted);
-    - torch tensors: ``jax`` through DLPack with torch autograd kept (``keras`` on Keras' torch
-      backend when jax is not installed);
     - tensorflow tensors and Keras symbolic tensors: ``keras`` (Keras must run on tensorflow
-      for tensorflow tensors).
+      for tensorflow tensors);
+    - on a CPU, numpy arrays, lists, jax arrays and torch tensors: ``c``, compiled C (jax arrays
+      through the XLA FFI inside jit/grad/vmap, torch tensors through a custom op with
+      autograd). When no C compiler works, one warning, then ``jax``;
+    - on a GPU, and for the ``levelwise`` strategy (which only the Python targets run): ``jax``
+      (torch tensors through DLPack with autograd; ``keras`` on Keras' torch backend when jax
+      is not installed).
     """
     if library in ("tensorflow", "keras"):
         return "keras"
-    if library == "torch":
-        import importlib.util
-
-        return "jax" if importlib.util.find_spec("jax") else "keras"
+    if not on_gpu and strategy != "levelwise":
+        return "c"
+    if library == "torch" and importlib.util.find_spec("jax") is None:
+        return "keras"
     return "jax"
 
 
-def choose_strategy(on_gpu: bool = False) -> str:
+def choose_strategy(on_gpu: bool = False, stream: bool = False) -> str:
     """The strategy used when ``strategy=None``: ``levelwise`` on GPUs (whole-sequence per-degree
-    work, time-blocked), ``chunked`` on CPUs (which is ``horner`` when the batch alone fills the
-    vector lanes: see ``sigcodegen plan``)."""
-    return "levelwise" if on_gpu else "chunked"
+    work, time-blocked); on CPUs ``chunked`` for final values (which is ``horner`` unless the batch
+    is small and the path long: see ``sigcodegen plan``) and ``horner`` for streams (the chunked
+    stream's second pass costs more than it saves on a CPU)."""
+    if on_gpu:
+        return "levelwise"
+    return "horner" if stream else "chunked"
 
 
 # ---- running the targets ------------------------------------------------------------------
@@ -133,6 +141,29 @@ def _load(dim, depth, target, kind="signature"):
     from .loader import load_module
 
     return load_module(KernelSpec(dim=dim, depth=depth, kind=kind, target=target))
+
+
+_native_failures: dict[tuple, str] = {}
+
+
+def load_native(dim: int, depth: int, library: str):
+    """The c target's module, or None (with one warning per spec) when it cannot be built or
+    cannot take this library's arrays; the caller then uses the jax target."""
+    from .native import CompileError, CompilerUnavailable
+
+    key = (dim, depth)
+    if key in _native_failures:
+        return None
+    try:
+        module = _load(dim, depth, "c")
+    except (CompilerUnavailable, CompileError) as err:
+        _native_failures[key] = str(err)
+        warnings.warn(f"{err}. Using the jax target instead for dim={dim}, depth={depth}.",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    if library == "jax" and not module.has_ffi:  # built before jaxlib was installed
+        return None
+    return module
 
 
 def _run_jax_on_numpy(module, x: np.ndarray, stream: bool, strategy: str) -> np.ndarray:
@@ -241,7 +272,7 @@ def signature(path, depth, stream=False, *, target=None, strategy=None):
         depth: truncation depth m >= 1.
         stream: if True, return the signature of every prefix ``path[..., :k+1, :]`` for
             k = 1..L-1, shape ``(..., L-1, siglen)``.
-        target: ``"jax"`` or ``"keras"``; None picks one from the input (see
+        target: ``"c"``, ``"jax"`` or ``"keras"``; None picks one from the input (see
             :func:`choose_target`).
         strategy: ``"horner"``, ``"chunked"`` or ``"levelwise"``; None picks one (see
             :func:`choose_strategy`). All give the same values.
@@ -286,8 +317,20 @@ def signature(path, depth, stream=False, *, target=None, strategy=None):
     if dtype != name:
         path = _cast(path, library, dtype)
 
-    target = target or choose_target(library)
-    strategy = strategy or choose_strategy(_on_gpu(path, library))
+    on_gpu = _on_gpu(path, library)
+    target = target or choose_target(library, on_gpu, strategy)
+    strategy = strategy or choose_strategy(on_gpu, stream)
+    if target == "c":
+        if strategy == "levelwise":
+            raise ValueError("signature: the c target runs the strategies 'horner' and "
+                             "'chunked'; use target='jax' or 'keras' for 'levelwise'")
+        if library not in ("numpy", "jax", "torch"):
+            raise ValueError(f"signature: target='c' takes numpy, jax and torch arrays, not "
+                             f"{library} tensors; use target='keras'")
+        native = load_native(dim, depth, library)
+        if native is not None:
+            return native.signature(path, stream=stream, strategy=strategy)
+        target = "jax"
     module = _load(dim, depth, target)
     if target == "keras":
         return _run_keras(module, path, library, stream, strategy)

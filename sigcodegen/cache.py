@@ -135,7 +135,7 @@ class Cache:
         """Delete every cache file; returns how many were removed."""
         removed = 0
         for path in self.root.iterdir():
-            if path.is_file() and (path.suffix in (".py", ".json", ".lock", ".tmp", ".c", ".so")):
+            if path.is_file() and (path.suffix in (".py", ".json", ".lock", ".tmp", ".c", ".so", ".log")):
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed

@@ -2,7 +2,7 @@
 
     sigcodegen build --dim 5 --depth 4              emit + cache the modules, print where
     sigcodegen build --reference --out generated    refresh the committed reference kernels
-    sigcodegen show  --dim 5 --depth 4 --target jax print an emitted module
+    sigcodegen show  --dim 5 --depth 4 --target c   print an emitted module (and a failed build's log)
     sigcodegen plan  --dim 5 --depth 4 [--batch 128 --length 100]
     sigcodegen cache path | list | clear
 
@@ -85,7 +85,8 @@ def _targets(name: str) -> tuple[str, ...]:
 
 
 def _cmd_build(args) -> int:
-    from .loader import build, write_to
+    from .loader import build, build_library, write_to
+    from .native import CompileError, CompilerUnavailable
 
     if args.reference:
         pairs = REFERENCE_SPECS
@@ -94,25 +95,41 @@ def _cmd_build(args) -> int:
     else:
         pairs = ((args.dim, args.depth),)
     specs = [KernelSpec(dim=d, depth=m, target=t) for d, m in pairs for t in _targets(args.target)]
-    written = []
+    written, failed = [], 0
     for spec in specs:
-        path = write_to(spec, args.out) if args.out else build(spec)[0]
+        label = f"{spec.target:<6} dim={spec.dim} depth={spec.depth}"
+        if args.out:
+            path = write_to(spec, args.out)
+        elif spec.target == "c":  # the source, then the library compiled from it
+            try:
+                path = build_library(spec)
+            except (CompilerUnavailable, CompileError) as err:
+                print(f"{label}  failed: {' '.join(str(err).split())}", file=sys.stderr)
+                failed += 1
+                continue
+        else:
+            path = build(spec)[0]
         written.append(path)
-        print(f"{spec.target:<6} dim={spec.dim} depth={spec.depth}  {path}")
+        print(f"{label}  {path}")
     if args.reference and args.out:
         keep = {p.stem for p in written}
         for old in Path(args.out).glob("*sig_d*_m*_*.*"):
-            if old.stem not in keep and old.suffix in (".py", ".json"):
+            if old.stem not in keep and old.suffix in (".py", ".c", ".json"):
                 old.unlink()
                 print(f"removed stale {old}")
-    return 0
+    return 1 if failed else 0
 
 
 def _cmd_show(args) -> int:
-    from .loader import build
+    from .loader import build, compile_log
 
-    _, data = build(_spec(args, _targets(args.target)[0]))
+    spec = _spec(args, _targets(args.target)[0])
+    _, data = build(spec)
     sys.stdout.write(data.decode())
+    log = compile_log(spec) if spec.target == "c" else None
+    if log is not None:
+        print(f"\n--- the C compiler failed on this source ({log}):", file=sys.stderr)
+        sys.stderr.write(log.read_text())
     return 0
 
 
@@ -135,10 +152,13 @@ def _cmd_cache(args) -> int:
         print(cache.root)
     elif args.action == "list":
         entries = cache.entries()
+        sources = {e.get("stem"): e for e in entries}
         for e in entries:
-            fields = e.get("key_material", {}).get("module", {})
-            print(f"{e.get('stem', '?'):<40} {fields.get('target', '?'):<6} "
-                  f"dim={fields.get('dim', '?')} depth={fields.get('depth', '?')} {e['bytes']:>8,} B")
+            source = sources.get(e.get("library_of"), e)
+            fields = source.get("key_material", {}).get("module", {})
+            kind = "c library" if "library_of" in e else fields.get("target", "?")
+            print(f"{e.get('stem', '?'):<46} {kind:<10} dim={fields.get('dim', '?')} "
+                  f"depth={fields.get('depth', '?')} {e['bytes']:>9,} B")
         print(f"{len(entries)} entries in {cache.root}")
     else:
         removed = cache.clear()

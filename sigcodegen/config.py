@@ -9,6 +9,8 @@ environment between calls.
 | ``XDG_CACHE_HOME``          | base of the default cache folder (default ``~/.cache``)     |
 | ``SIGCODEGEN_PREBUILT``     | ``0`` ignores the committed kernels in ``generated/``       |
 | ``SIGCODEGEN_LOCK_TIMEOUT`` | seconds to wait for another process building the same key   |
+| ``SIGCODEGEN_CC``           | C compiler for the ``c`` target (default ``cc``)             |
+| ``SIGCODEGEN_CFLAGS``       | its flags (default ``-O3 -march=native -fopenmp``)           |
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "use_prebuilt", "lock_timeout"]
+__all__ = ["cache_dir", "use_prebuilt", "lock_timeout", "c_compiler", "c_flags"]
+
+DEFAULT_CFLAGS = "-O3 -march=native -fopenmp"
 
 
 def cache_dir() -> Path:
@@ -43,3 +47,14 @@ def lock_timeout() -> float:
         raise ValueError(
             f"SIGCODEGEN_LOCK_TIMEOUT={raw!r} is not a number of seconds; unset it or set e.g. 600"
         ) from None
+
+
+def c_compiler() -> str:
+    """The C compiler command for the ``c`` target: ``$SIGCODEGEN_CC``, else ``cc``."""
+    return os.environ.get("SIGCODEGEN_CC", "").strip() or "cc"
+
+
+def c_flags() -> tuple[str, ...]:
+    """Optimisation flags for the ``c`` target: ``$SIGCODEGEN_CFLAGS`` (split on spaces), else
+    ``-O3 -march=native -fopenmp``. ``-shared -fPIC`` and the include paths are always added."""
+    return tuple((os.environ.get("SIGCODEGEN_CFLAGS") or DEFAULT_CFLAGS).split())

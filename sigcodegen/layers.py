@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from .algebra import level_offsets
-from .api import choose_strategy
+from .api import load_native, choose_strategy, choose_target
 from .loader import load_module
 from .spec import KernelSpec, check_choice, check_dim_depth
 
@@ -40,8 +40,10 @@ class SigLayer(keras.layers.Layer):
             CPU, see :func:`sigcodegen.api.choose_strategy`).
         strategy: name a strategy directly instead (``horner``, ``chunked``, ``levelwise``).
 
-    On the JAX backend the layer runs the ``jax`` target (jitted XLA), on tensorflow and torch
-    the ``keras`` target (keras.ops). The kernel module is loaded once, in ``build``.
+    On a CPU with the JAX or torch backend the layer runs the ``c`` target (compiled C, through
+    the XLA FFI or a torch custom op, with a native backward); otherwise the ``jax`` target on
+    the JAX backend and the ``keras`` target (keras.ops) on tensorflow and torch. The kernel
+    module is loaded once, in ``build``.
 
     Example:
         >>> import keras, sigcodegen as sc
@@ -76,13 +78,18 @@ class SigLayer(keras.layers.Layer):
                 f"{input_shape}; give keras.Input a shape such as (None, {3})"
             )
         backend = keras.backend.backend()
-        target = "jax" if backend == "jax" else "keras"
-        self._module = load_module(KernelSpec(dim=dim, depth=self.depth, target=target))
+        on_gpu = _backend_has_gpu(backend)
         self._strategy = (
             self.strategy
             or {True: "levelwise", False: "horner"}.get(self.gpu_optimized)
-            or choose_strategy(_backend_has_gpu(backend))
+            or choose_strategy(on_gpu, self.stream)
         )
+        self._module = None
+        if backend in ("jax", "torch") and choose_target(backend, on_gpu, self._strategy) == "c":
+            self._module = load_native(dim, self.depth, backend)  # None: no compiler, warned
+        if self._module is None:
+            target = "jax" if backend == "jax" else "keras"
+            self._module = load_module(KernelSpec(dim=dim, depth=self.depth, target=target))
         super().build(input_shape)
 
     def call(self, inputs):

@@ -1,11 +1,12 @@
 """load_module(spec): in-process memo -> disk cache -> prebuilt (generated/) -> build.
 
-The key of a module is the sha256 of its key material (DESIGN.md §5): a schema number, the
-package version, the hash of the generator's own sources (planner, emitters, templates), the
-spec fields that decide the source, and the toolchain identity for targets whose artifact
-depends on one. The emitted Python of the jax and keras targets does not depend on the installed
-jax or keras, so their versions are not part of the key (a new jax does not invalidate the cache,
-and generated/ is the same on every machine).
+The key of an emitted source is the sha256 of its key material (DESIGN.md §5): a schema number,
+the package version, the hash of the generator's own sources (planner, emitters, templates) and
+the spec fields that decide the source. Emitted sources do not depend on the installed jax,
+keras or compiler, so those are not part of it: a new jax does not invalidate the cache, and
+generated/ is the same on every machine. The c target's compiled library has a key of its own:
+the source key plus the toolchain identity (compiler, version, flags, vector width, XLA FFI
+headers), and lives beside its source as ``<stem>-<library digest>.so``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import importlib.util
 import json
 import logging
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from types import ModuleType
 
-from . import __version__, config
+from . import __version__, config, native
 from .cache import Cache, CacheEntry, default_cache, read_verified, sha256_bytes
 from .emit import Provenance, emitter_for
 from .plan import make_plan
@@ -26,14 +28,15 @@ from .resources import generated_dir, generator_hash
 from .spec import KernelSpec
 
 __all__ = ["SCHEMA", "key_material", "cache_key", "stem", "render", "load_module", "build",
-           "write_to", "clear_memo"]
+           "build_library", "library_key", "compile_log", "write_to", "clear_memo"]
 
-log = logging.getLogger("sigcodegen.loader")
+logger = logging.getLogger("sigcodegen.loader")
 
 SCHEMA = 1
 _KIND_PREFIX = {"signature": "sig", "logsignature": "logsig"}
 #: What each target needs installed to import its modules.
-_REQUIRES = {"jax": ("jax", "sigcodegen[jax]"), "keras": ("keras", "sigcodegen[keras]")}
+_REQUIRES = {"jax": ("jax", "sigcodegen[jax]"), "keras": ("keras", "sigcodegen[keras]"),
+             "c": ("numpy", "sigcodegen")}
 
 _memo: dict[tuple, ModuleType] = {}
 _memo_lock = threading.RLock()
@@ -105,8 +108,58 @@ def build(spec: KernelSpec, cache: Cache | None = None) -> tuple[Path, bytes]:
             source, meta = render(spec)
             data = source.encode()
             cache.write(entry, data, meta)
-            log.info("sigcodegen: built %s", entry.source)
+            logger.info("sigcodegen: built %s", entry.source)
     return entry.source, data
+
+
+def library_key(spec: KernelSpec, tc: native.Toolchain) -> str:
+    material = {"source": cache_key(spec), "toolchain": tc.key()}
+    return sha256_bytes(json.dumps(material, sort_keys=True, separators=(",", ":")).encode())
+
+
+def _library_entry(folder: Path, spec: KernelSpec, key: str) -> CacheEntry:
+    return CacheEntry(folder, f"{stem(spec)}-{key[:12]}", ".so")
+
+
+def compile_log(spec: KernelSpec, cache: Cache | None = None) -> Path | None:
+    """Where the compiler's output of a failed c build is kept (None if there is none)."""
+    cache = cache or default_cache()
+    try:
+        entry = _library_entry(cache.root, spec, library_key(spec, native.toolchain()))
+    except native.CompilerUnavailable:
+        return None
+    log = entry.folder / f"{entry.stem}.log"
+    return log if log.is_file() else None
+
+
+def build_library(spec: KernelSpec, cache: Cache | None = None) -> Path:
+    """The c target's shared library for ``spec``, compiled into the cache unless a verified
+    one is there. Raises native.CompilerUnavailable / native.CompileError (the compiler's
+    output is kept in ``<stem>-<digest>.log`` for `sigcodegen show`)."""
+    cache = cache or default_cache()
+    _, source = build(spec, cache)
+    tc = native.toolchain()
+    key = library_key(spec, tc)
+    entry = _library_entry(cache.root, spec, key)
+    if read_verified(entry, key) is not None:
+        return entry.source
+    with cache.lock(entry):
+        if read_verified(entry, key) is None:
+            log_path = entry.folder / f"{entry.stem}.log"
+            with tempfile.TemporaryDirectory(dir=cache.root, prefix=f".{entry.stem}") as tmp:
+                c_file, so_file = Path(tmp) / f"{stem(spec)}.c", Path(tmp) / "library.so"
+                c_file.write_bytes(source)  # exactly the verified source
+                try:
+                    native.compile_library(c_file, so_file, tc)
+                except native.CompileError as err:
+                    log_path.write_text(err.log)
+                    raise native.CompileError(f"{err} (full output: {log_path})", err.log) from None
+                meta = {"key": key, "stem": entry.stem, "source_key": cache_key(spec),
+                        "source_sha256": sha256_bytes(source), "toolchain": tc.key()}
+                cache.write(entry, so_file.read_bytes(), {**meta, "library_of": stem(spec)})
+            log_path.unlink(missing_ok=True)
+            logger.info("sigcodegen: built %s", entry.source)
+    return entry.source
 
 
 def write_to(spec: KernelSpec, folder: Path) -> Path:
@@ -120,6 +173,11 @@ def write_to(spec: KernelSpec, folder: Path) -> Path:
         out.write(entry, source.encode(), meta)
     entry.lock_path.unlink(missing_ok=True)
     return entry.source
+
+
+def _load_native(spec: KernelSpec) -> native.NativeModule:
+    library = build_library(spec)
+    return native.NativeModule(library, spec.dim, spec.depth, spec.siglen, name=library.stem.replace("-", "_"))
 
 
 def _import(path: Path, data: bytes, spec: KernelSpec) -> ModuleType:
@@ -154,8 +212,11 @@ def load_module(spec: KernelSpec) -> ModuleType:
     with _memo_lock:
         module = _memo.get(fields)
         if module is None:
-            path, data = build(spec)
-            module = _memo[fields] = _import(path, data, spec)
+            if spec.target == "c":
+                module = _memo[fields] = _load_native(spec)
+            else:
+                path, data = build(spec)
+                module = _memo[fields] = _import(path, data, spec)
     return module
 
 

@@ -23,10 +23,9 @@ KINDS = ("signature",)
 #: Kinds that are designed but not built yet: asking for one raises NotImplementedError.
 PLANNED_KINDS = {"logsignature": "log-signatures are not implemented yet"}
 
-TARGETS = ("jax", "keras")
+TARGETS = ("jax", "keras", "c")
 PLANNED_TARGETS = {
     "triton": "the triton (GPU) target is not implemented yet",
-    "c": "the native c target is not implemented yet",
 }
 
 DTYPES = ("float32", "float64")

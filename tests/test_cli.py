@@ -20,7 +20,8 @@ def test_build_show_plan_cache(tmp_path):
     built = run("build", "--dim", "5", "--depth", "4", env=env)
     assert built.returncode == 0, built.stderr
     paths = [Path(line.split()[-1]) for line in built.stdout.splitlines()]
-    assert {p.name.split("_")[3] for p in paths} == {"jax", "keras"}
+    assert [p.name.split("_")[3].split("-")[0] for p in paths] == ["jax", "keras", "c"]
+    assert [p.suffix for p in paths] == [".py", ".py", ".so"]
     assert all(p.is_file() and p.parent == tmp_path / "c" for p in paths)
 
     shown = run("show", "--dim", "5", "--depth", "4", "--target", "jax", env=env)
@@ -32,7 +33,10 @@ def test_build_show_plan_cache(tmp_path):
 
     assert run("cache", "path", env=env).stdout.strip() == str(tmp_path / "c")
     listed = run("cache", "list", env=env)
-    assert "2 entries" in listed.stdout and "sig_d5_m4_jax_" in listed.stdout
+    assert "4 entries" in listed.stdout and "sig_d5_m4_jax_" in listed.stdout
+    assert "c library" in listed.stdout
+    c_source = run("show", "--dim", "5", "--depth", "4", "--target", "c", env=env)
+    assert "int sigcodegen_forward_f32" in c_source.stdout and c_source.stderr == ""
     cleared = run("cache", "clear", env=env)
     assert cleared.returncode == 0 and not any(p.exists() for p in paths)
 

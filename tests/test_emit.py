@@ -17,18 +17,21 @@ from sigcodegen.plan import make_plan
 from sigcodegen.spec import TARGETS, KernelSpec
 
 
+PYTHON_TARGETS = ("jax", "keras")
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_provenance_header(target):
     spec = KernelSpec(dim=3, depth=4, target=target)
     source, meta = render(spec)
-    header = source.split('"""')[1]
+    header = source[:source.index("*/")] if target == "c" else source.split('"""')[1]
     assert f"key        {meta['key']}" in header
     assert "dim=3 depth=4" in header and f"target={target}" in header
     assert "siglen 120 (3 + 9 + 27 + 81)" in header
     assert f"sigcodegen build --dim 3 --depth 4 --target {target}" in header
 
 
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("target", PYTHON_TARGETS)
 def test_straight_line_per_degree_code(target):
     source, _ = render(KernelSpec(dim=2, depth=4, target=target))
     exp_step = source[source.index("def exp_step"):source.index("def chen")]
@@ -40,7 +43,20 @@ def test_straight_line_per_degree_code(target):
         assert f"# degree {n}: Horner chain" in exp_step
 
 
-@pytest.mark.parametrize("target", TARGETS)
+def test_c_routines_have_constant_bounds_only():
+    source, _ = render(KernelSpec(dim=5, depth=4, target="c"))
+    for name in ("exp_step_f32v", "exp_step_vjp_f64v", "chen_f32s"):
+        body = source[source.index(f"static void {name}("):]
+        body = body[:body.index("\n}\n")]
+        loops = re.findall(r"for \((.*?)\)", body)
+        assert loops and all(re.fullmatch(r"int (\w+) = 0; \1 < \d+; \+\+\1", loop) for loop in loops), loops
+    exp_step = source[source.index("static void exp_step_f32v("):]
+    for n in range(2, 5):
+        assert f"/* degree {n}: Horner chain" in exp_step
+    assert "a4[p * 5 + j] = a4[p * 5 + j] + l * dx[j];" in exp_step
+
+
+@pytest.mark.parametrize("target", PYTHON_TARGETS)
 def test_no_python_loop_over_time(target):
     """Time is walked by scan / cumsum only; the only Python loops are over levels, structure
     leaves or the log2(P) chunk tree."""

@@ -22,17 +22,17 @@ def _expected():
     for dim, depth in REFERENCE_SPECS:
         for target in TARGETS:
             source, meta = render(KernelSpec(dim=dim, depth=depth, target=target))
-            out[meta["stem"]] = (source, meta)
+            out[meta["stem"]] = (source, meta, ".c" if target == "c" else ".py")
     return out
 
 
 def test_generated_matches_the_generator():
     expected = _expected()
-    present = {p.stem for p in GENERATED.glob("*.py")}
+    present = {p.stem for p in GENERATED.iterdir() if p.suffix in (".py", ".c")}
     assert present == set(expected), f"generated/ is stale: {sorted(present ^ set(expected))}; {REFRESH}"
-    for stem, (source, meta) in expected.items():
-        text = (GENERATED / f"{stem}.py").read_text()
-        assert text == source, f"generated/{stem}.py differs from the generator; {REFRESH}"
+    for stem, (source, meta, suffix) in expected.items():
+        text = (GENERATED / f"{stem}{suffix}").read_text()
+        assert text == source, f"generated/{stem}{suffix} differs from the generator; {REFRESH}"
         stored = json.loads((GENERATED / f"{stem}.json").read_text())
         assert stored["key"] == meta["key"]
         assert stored["source_sha256"] == sha256_bytes(source.encode())

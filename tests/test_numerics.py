@@ -1,5 +1,6 @@
-"""The jax target against the float64 reference: every strategy × stream × dtype × shape of
-tests/cases.py (the keras target runs the same matrix per backend in test_keras_backends.py)."""
+"""The in-process targets (jax, c) against the float64 reference: every strategy × stream ×
+dtype × shape of tests/cases.py (the keras target runs the same matrix per backend in
+test_keras_backends.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import numpy as np
 import pytest
 
 import sigcodegen as sc
-from cases import TOLERANCE, long_cases, numeric_cases
+from cases import TARGET_STRATEGIES, TOLERANCE, long_cases, numeric_cases
 from reference import relative_error
 from reference import signature as reference_signature
 
+MATRIX = [(target, case) for target, strategies in TARGET_STRATEGIES.items()
+          for case in numeric_cases(strategies)]
 
-@pytest.mark.parametrize("case", numeric_cases(), ids=lambda c: c[0])
-def test_jax_target_matches_reference(case):
+
+@pytest.mark.parametrize("target,case", MATRIX, ids=[f"{t}-{c[0]}" for t, c in MATRIX])
+def test_target_matches_reference(target, case):
     _, dim, depth, strategy, stream, dtype, path = case
-    got = sc.signature(path, depth, stream, target="jax", strategy=strategy)
+    got = sc.signature(path, depth, stream, target=target, strategy=strategy)
     want = reference_signature(path, depth, stream)
     assert isinstance(got, np.ndarray)
     assert got.dtype == np.dtype(dtype)

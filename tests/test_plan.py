@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 import pytest
 
 from sigcodegen.plan import explain, make_plan, num_chunks, block_steps, strategy_cost
@@ -60,9 +62,10 @@ def test_explain_shows_shapes_and_flops():
 
 def test_chunk_rule():
     schedule = make_plan(KernelSpec(dim=5, depth=4)).schedule("chunked")
-    assert num_chunks(schedule, steps=99, paths=128) == 2  # 256 lanes / 128 paths
-    assert num_chunks(schedule, steps=999, paths=16) == 16
-    assert num_chunks(schedule, steps=10, paths=1) == 1  # chunks need >= 8 steps
+    assert num_chunks(schedule, steps=99, paths=128) == 1  # a chunk needs >= 64 steps
+    assert num_chunks(schedule, steps=499, paths=32) == 4  # 4 * 64 <= 499 < 8 * 64
+    assert num_chunks(schedule, steps=999, paths=16) == 8
+    assert num_chunks(schedule, steps=10**6, paths=64) == 4  # 64 * 4 = 256 lanes
     assert num_chunks(schedule, steps=10**6, paths=1024) == 1
 
 
@@ -73,3 +76,57 @@ def test_block_rule_bounds_memory():
     assert 256 * tb * plan.siglen <= 2**22 or tb == schedule.param("min_steps")
     cost = strategy_cost(plan, "levelwise", 256, 9999, stream=False)
     assert cost["peak_block_elements"] <= 2**22 * 2
+
+
+# ---- the routines compute what they claim (run by tests/plan_interpreter.py) ------------------
+
+
+def _levels(rng, prefix, d, m, n=3):
+    return {f"{prefix}{k}": rng.standard_normal((d**k, n)) for k in range(1, m + 1)}
+
+
+def _flat(values, prefix, m):
+    return np.concatenate([values[f"{prefix}{k}"] for k in range(1, m + 1)])
+
+
+@pytest.mark.parametrize("d,m", [(1, 1), (2, 3), (3, 4), (2, 6)])
+def test_exp_step_and_chen_agree_with_the_reference(d, m):
+    import plan_interpreter
+    from reference import chen_product, tensor_exp
+
+    rng = np.random.default_rng(d * 10 + m)
+    plan = make_plan(KernelSpec(dim=d, depth=m))
+    a, dx = _levels(rng, "a", d, m), rng.standard_normal((d, 3))
+    b = _levels(rng, "b", d, m)
+    stepped = plan_interpreter.run(plan.routine("exp_step"), d, {**a, "dx": dx})
+    product = plan_interpreter.run(plan.routine("chen"), d, {**a, **b})
+    for n in range(3):
+        a_n = [a[f"a{k}"][:, n].reshape((d,) * k) for k in range(1, m + 1)]
+        b_n = [b[f"b{k}"][:, n].reshape((d,) * k) for k in range(1, m + 1)]
+        want = np.concatenate([x.ravel() for x in chen_product(a_n, tensor_exp(dx[:, n], m))])
+        np.testing.assert_allclose(_flat(stepped, "a", m)[:, n], want, rtol=1e-12, atol=1e-12)
+        want = np.concatenate([x.ravel() for x in chen_product(a_n, b_n)])
+        np.testing.assert_allclose(_flat(product, "c", m)[:, n], want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("d,m", [(1, 2), (2, 3), (3, 4), (2, 6)])
+def test_exp_step_vjp_is_the_adjoint(d, m):
+    """<g, J(a, dx)·(va, vdx)> = <J^T g, (va, vdx)> with J by central differences of exp_step."""
+    import plan_interpreter
+
+    rng = np.random.default_rng(m)
+    plan = make_plan(KernelSpec(dim=d, depth=m))
+    a, dx, g = _levels(rng, "a", d, m), rng.standard_normal((d, 3)), _levels(rng, "g", d, m)
+    va, vdx = _levels(rng, "a", d, m), rng.standard_normal((d, 3))
+    eps = 1e-6
+
+    def step(shift):
+        inputs = {k: a[k] + shift * va[k] for k in a}
+        return _flat(plan_interpreter.run(plan.routine("exp_step"), d,
+                                          {**inputs, "dx": dx + shift * vdx}), "a", m)
+
+    jv = (step(eps) - step(-eps)) / (2 * eps)
+    adj = plan_interpreter.run(plan.routine("exp_step_vjp"), d, {**a, "dx": dx, **g})
+    lhs = np.sum(_flat(g, "g", m) * jv, axis=0)
+    rhs = np.sum(_flat(adj, "g", m) * _flat(va, "a", m), axis=0) + np.sum(adj["gdx"] * vdx, axis=0)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-7)

@@ -6,12 +6,13 @@ import functools
 
 from ..spec import TARGETS
 from .base import Emitter, Provenance
+from .c import CEmitter
 from .jax import JaxEmitter
 from .keras import KerasEmitter
 
 __all__ = ["Emitter", "Provenance", "emitter_for"]
 
-_EMITTERS = {"jax": JaxEmitter, "keras": KerasEmitter}
+_EMITTERS = {"jax": JaxEmitter, "keras": KerasEmitter, "c": CEmitter}
 assert set(_EMITTERS) == set(TARGETS)
 
 

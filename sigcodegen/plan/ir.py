@@ -17,6 +17,8 @@ __all__ = [
     "Scale",
     "Add",
     "OuterAdd",
+    "ContractRight",
+    "ContractLeft",
     "Shift",
     "Cumsum",
     "Stage",
@@ -50,23 +52,25 @@ class Scale:
         return dim**self.out.degree
 
     def __str__(self) -> str:
-        return f"{self.out} = {self.x} * {self.factor}"
+        return f"{self.out} = {self.x}" + ("" if self.factor == 1 else f" * {self.factor}")
 
 
 @dataclass(frozen=True)
 class Add:
-    """``out = x + y`` (same degree)."""
+    """``out = x + factor * y`` (same degree; factor 1 by default)."""
 
     out: Value
     x: Value
     y: Value
+    factor: Fraction = Fraction(1)
     kind: str = field(default="add", init=False)
 
     def macs(self, dim: int) -> int:
         return dim**self.out.degree
 
     def __str__(self) -> str:
-        return f"{self.out} = {self.x} + {self.y}"
+        scaled = f"{self.y}" if self.factor == 1 else f"{self.y} * {self.factor}"
+        return f"{self.out} = {self.x} + {scaled}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,51 @@ class OuterAdd:
 
     def __str__(self) -> str:
         prod = f"{self.left} ⊗ {self.right}"
+        return f"{self.out} = {self.acc} + {prod}" if self.acc else f"{self.out} = {prod}"
+
+
+@dataclass(frozen=True)
+class ContractRight:
+    """``out[u] = acc[u] + sum_v g[u v] * right[v]``: the adjoint of ``left`` in ``g = left ⊗ right``
+    (contract the last ``right.degree`` letters)."""
+
+    out: Value
+    acc: Value | None
+    g: Value
+    right: Value
+    kind: str = field(default="contract_right", init=False)
+
+    def __post_init__(self):
+        assert self.out.degree == self.g.degree - self.right.degree
+
+    def macs(self, dim: int) -> int:
+        return dim**self.g.degree
+
+    def __str__(self) -> str:
+        prod = f"{self.g} ⌟ {self.right}"
+        return f"{self.out} = {self.acc} + {prod}" if self.acc else f"{self.out} = {prod}"
+
+
+@dataclass(frozen=True)
+class ContractLeft:
+    """``out[v] = acc[v] + factor * sum_u left[u] * g[u v]``: the adjoint of ``right`` in
+    ``g = left ⊗ right`` (contract the first ``left.degree`` letters)."""
+
+    out: Value
+    acc: Value | None
+    left: Value
+    g: Value
+    factor: Fraction = Fraction(1)
+    kind: str = field(default="contract_left", init=False)
+
+    def __post_init__(self):
+        assert self.out.degree == self.g.degree - self.left.degree
+
+    def macs(self, dim: int) -> int:
+        return dim**self.g.degree
+
+    def __str__(self) -> str:
+        prod = f"{self.left} ⌞ {self.g}" + ("" if self.factor == 1 else f" * {self.factor}")
         return f"{self.out} = {self.acc} + {prod}" if self.acc else f"{self.out} = {prod}"
 
 
@@ -122,7 +171,7 @@ class Cumsum:
         return f"{self.out} = cumsum({self.x})"
 
 
-Op = Scale | Add | OuterAdd | Shift | Cumsum
+Op = Scale | Add | OuterAdd | ContractRight | ContractLeft | Shift | Cumsum
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,18 @@ from fractions import Fraction
 
 from ..algebra import level_sizes
 from ..spec import KernelSpec
-from .ir import Add, Cumsum, OuterAdd, Plan, Routine, Scale, Schedule, Shift, Stage, Value
+from .ir import (Add, ContractLeft, ContractRight, Cumsum, OuterAdd, Plan, Routine, Scale,
+                 Schedule, Shift, Stage, Value)
 
 __all__ = ["make_plan", "CHUNK_LANES", "CHUNK_MIN_STEPS", "BLOCK_ELEMENTS", "BLOCK_MIN_STEPS"]
 
-#: chunked: paths × chunks to aim for per scan step (fills the vector units, amortises the
-#: per-iteration loop cost), and the fewest time steps a chunk may have.
+#: chunked (jax, keras): paths × chunks to aim for per scan step (fills the vector units,
+#: amortises XLA's per-iteration loop cost), and the fewest time steps a chunk may have (the
+#: Chen tree that joins chunks must stay cheap next to the chunks). Measured at configs A-F.
 CHUNK_LANES = 256
-CHUNK_MIN_STEPS = 8
+CHUNK_MIN_STEPS = 64
+#: chunked (c): chunks only add threads' work, so they may be shorter.
+NATIVE_CHUNK_MIN_STEPS = 16
 #: levelwise: a time block holds at most this many coefficients per level array
 #: (paths × steps × siglen), so peak memory is bounded by the block, not by L; blocks have at
 #: least BLOCK_MIN_STEPS steps.
@@ -79,6 +83,42 @@ def _exp_step(depth: int) -> Routine:
         doc="One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).",
         params=a + (scaled[1],),
         results=a,
+        stages=tuple(stages),
+    )
+
+
+def _exp_step_vjp(depth: int) -> Routine:
+    """Reverse mode of exp_step. Given the state *before* the step (a), the increment (dx) and
+    the adjoint of the state after it (g), overwrite g with the adjoint of the state before it
+    and return the adjoint of dx (gdx).
+
+    Degree n's chain reads the old levels and writes only level n, so its adjoint adds into
+    g1..g(n-1) and reads gn; going up in n (2..depth) every gn is read before a higher chain adds
+    to it. Each chain's t values are recomputed from a and dx (cheaper than storing them).
+    """
+    a, g = _levels("a", depth), _levels("g", depth)
+    scaled, prologue = _scaled_increments(depth)
+    gdx = Value("gdx", 1)
+    stages = [Stage("scaled increments dx/k", prologue)] if prologue else []
+    stages.append(Stage("degree 1: a1 += dx", (Scale(gdx, g[0], Fraction(1)),)))
+    for n in range(2, depth + 1):
+        t = {k: Value(f"t{k}", k) for k in range(1, n)}
+        u = {k: Value(f"u{k}", k) for k in range(1, n)}
+        ops = list(_horner_chain(n, a, scaled, a[n - 1], a[n - 1])[:-1])  # recompute t1..t(n-1)
+        ops.append(ContractRight(u[n - 1], None, g[n - 1], scaled[1]))
+        ops.append(ContractLeft(gdx, gdx, t[n - 1], g[n - 1]))
+        for k in range(n - 1, 1, -1):
+            ops.append(Add(g[k - 1], g[k - 1], u[k]))
+            ops.append(ContractRight(u[k - 1], None, u[k], scaled[n - k + 1]))
+            ops.append(ContractLeft(gdx, gdx, t[k - 1], u[k], Fraction(1, n - k + 1)))
+        ops.append(Add(g[0], g[0], u[1]))
+        ops.append(Add(gdx, gdx, u[1], Fraction(1, n)))
+        stages.append(Stage(f"degree {n}: recompute the chain, then its adjoint", tuple(ops)))
+    return Routine(
+        name="exp_step_vjp",
+        doc="Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.",
+        params=a + (scaled[1],) + g,
+        results=g + (gdx,),
         stages=tuple(stages),
     )
 
@@ -133,9 +173,11 @@ def _schedules() -> tuple[Schedule, ...]:
             "chunked",
             "cut time into P chunks (P a power of two, paths × P ≤ lanes, chunks ≥ min_steps "
             "long) run side by side as extra batch, then a log2(P)-deep tree of chen; stream "
-            "mode reruns each chunk from its prefix",
+            "mode reruns each chunk from its prefix. c: chunks (≥ native_min_steps long) until "
+            "every thread has two blocks of SIMD lanes, joined left to right by chen",
             ("exp_step", "chen"),
-            (("lanes", CHUNK_LANES), ("min_steps", CHUNK_MIN_STEPS)),
+            (("lanes", CHUNK_LANES), ("min_steps", CHUNK_MIN_STEPS),
+             ("native_min_steps", NATIVE_CHUNK_MIN_STEPS)),
         ),
         Schedule(
             "levelwise",
@@ -154,7 +196,7 @@ def _make_plan(kind: str, dim: int, depth: int) -> Plan:
         dim=dim,
         depth=depth,
         level_sizes=level_sizes(dim, depth),
-        routines=(_exp_step(depth), _chen(depth), _levelwise_block(depth)),
+        routines=(_exp_step(depth), _chen(depth), _levelwise_block(depth), _exp_step_vjp(depth)),
         schedules=_schedules(),
     )
 

@@ -1,14 +1,14 @@
-"""sigcodegen kernel module: signature, dim 2, depth 3, target jax.
+"""sigcodegen kernel module: signature, dim 5, depth 4, target jax.
 
-Generated code: do not edit. Rebuild with `sigcodegen build --dim 2 --depth 3 --target jax`;
-print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
-`sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
+Generated code: do not edit. Rebuild with `sigcodegen build --dim 5 --depth 4 --target jax`;
+print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
+`sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
-    spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        85f7139c49bdc97cf01a3969491e5491e2f902c65a682a624464014b64b1a14e
-    generator  sigcodegen 0.1.0, generator sources 772adc42bd84d672
-    plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
-               38
+    spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
+    key        1991b78df2593c3c2d5aa70c8bf3243a3c56425fcee55ef77e94ca4393c50c86
+    generator  sigcodegen 0.1.0, generator sources 3c49a13049b0fe76
+    plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
+               levelwise_block 1,760, exp_step_vjp 2,315
 
 Layout: paths on the last (vector) axis, which is 4-10x faster on XLA CPU than batch-first.
 A degree-k level for N paths is (DIM**k, N); with a time axis in front, (T, DIM**k, N).
@@ -21,13 +21,14 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-DIM = 2
-DEPTH = 3
-LEVEL_SIZES = (2, 4, 8)
-SIGLEN = 14
+DIM = 5
+DEPTH = 4
+LEVEL_SIZES = (5, 25, 125, 625)
+SIGLEN = 780
 STRATEGIES = ('horner', 'chunked', 'levelwise')
 CHUNKED_LANES = 256
-CHUNKED_MIN_STEPS = 8
+CHUNKED_MIN_STEPS = 64
+CHUNKED_NATIVE_MIN_STEPS = 16
 LEVELWISE_BLOCK_ELEMENTS = 4194304
 LEVELWISE_MIN_STEPS = 16
 
@@ -47,65 +48,128 @@ def _cumsum(x):
     return jnp.cumsum(x, axis=0)
 
 
-def exp_step(a1, a2, a3, dx):
+def exp_step(a1, a2, a3, a4, dx):
     """One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
 
-    26 multiply-adds per path per time step; shapes per path in comments.
+    985 multiply-adds per path per time step; shapes per path in comments.
     """
     # scaled increments dx/k
-    dx2 = dx * (1 / 2)                  # (2, N)
-    dx3 = dx * (1 / 3)                  # (2, N)
+    dx2 = dx * (1 / 2)                  # (5, N)
+    dx3 = dx * (1 / 3)                  # (5, N)
+    dx4 = dx * (1 / 4)                  # (5, N)
+    # degree 4: Horner chain on the old levels 1..3
+    t1 = a1 + dx4                       # (5, N)
+    t2 = a2 + _outer(t1, dx3)           # (25, N)
+    t3 = a3 + _outer(t2, dx2)           # (125, N)
+    a4 = a4 + _outer(t3, dx)            # (625, N)
     # degree 3: Horner chain on the old levels 1..2
-    t1 = a1 + dx3                       # (2, N)
-    t2 = a2 + _outer(t1, dx2)           # (4, N)
-    a3 = a3 + _outer(t2, dx)            # (8, N)
+    t1 = a1 + dx3                       # (5, N)
+    t2 = a2 + _outer(t1, dx2)           # (25, N)
+    a3 = a3 + _outer(t2, dx)            # (125, N)
     # degree 2: Horner chain on the old levels 1..1
-    t1 = a1 + dx2                       # (2, N)
-    a2 = a2 + _outer(t1, dx)            # (4, N)
+    t1 = a1 + dx2                       # (5, N)
+    a2 = a2 + _outer(t1, dx)            # (25, N)
     # degree 1
-    a1 = a1 + dx                        # (2, N)
-    return a1, a2, a3
+    a1 = a1 + dx                        # (5, N)
+    return a1, a2, a3, a4
 
 
-def chen(a1, a2, a3, b1, b2, b3):
+def chen(a1, a2, a3, a4, b1, b2, b3, b4):
     """Truncated product a ⊗ b of two signatures (Chen's identity).
 
-    34 multiply-adds per path per product; shapes per path in comments.
+    2930 multiply-adds per path per product; shapes per path in comments.
     """
     # degree 1
-    c1 = a1 + b1                        # (2, N)
+    c1 = a1 + b1                        # (5, N)
     # degree 2
-    c2 = a2 + b2                        # (4, N)
-    c2 = c2 + _outer(a1, b1)            # (4, N)
+    c2 = a2 + b2                        # (25, N)
+    c2 = c2 + _outer(a1, b1)            # (25, N)
     # degree 3
-    c3 = a3 + b3                        # (8, N)
-    c3 = c3 + _outer(a1, b2)            # (8, N)
-    c3 = c3 + _outer(a2, b1)            # (8, N)
-    return c1, c2, c3
+    c3 = a3 + b3                        # (125, N)
+    c3 = c3 + _outer(a1, b2)            # (125, N)
+    c3 = c3 + _outer(a2, b1)            # (125, N)
+    # degree 4
+    c4 = a4 + b4                        # (625, N)
+    c4 = c4 + _outer(a1, b3)            # (625, N)
+    c4 = c4 + _outer(a2, b2)            # (625, N)
+    c4 = c4 + _outer(a3, b1)            # (625, N)
+    return c1, c2, c3, c4
 
 
 def levelwise_block(dx):
     """Signatures of every prefix of a block of increments, degree by degree.
 
-    38 multiply-adds per path per time step; shapes per path per time step in comments.
+    1760 multiply-adds per path per time step; shapes per path per time step in comments.
     """
     # scaled increments dx/k
-    dx2 = dx * (1 / 2)                  # (T, 2, N)
-    dx3 = dx * (1 / 3)                  # (T, 2, N)
+    dx2 = dx * (1 / 2)                  # (T, 5, N)
+    dx3 = dx * (1 / 3)                  # (T, 5, N)
+    dx4 = dx * (1 / 4)                  # (T, 5, N)
     # degree 1: running sum of the increments
-    s1 = _cumsum(dx)                    # (T, 2, N)
+    s1 = _cumsum(dx)                    # (T, 5, N)
     # degree 2: increments from levels 1..1 at t-1, then cumsum
-    p1 = _shift(s1)                     # (T, 2, N)
-    t1 = p1 + dx2                       # (T, 2, N)
-    i2 = _outer(t1, dx)                 # (T, 4, N)
-    s2 = _cumsum(i2)                    # (T, 4, N)
+    p1 = _shift(s1)                     # (T, 5, N)
+    t1 = p1 + dx2                       # (T, 5, N)
+    i2 = _outer(t1, dx)                 # (T, 25, N)
+    s2 = _cumsum(i2)                    # (T, 25, N)
     # degree 3: increments from levels 1..2 at t-1, then cumsum
-    p2 = _shift(s2)                     # (T, 4, N)
-    t1 = p1 + dx3                       # (T, 2, N)
-    t2 = p2 + _outer(t1, dx2)           # (T, 4, N)
-    i3 = _outer(t2, dx)                 # (T, 8, N)
-    s3 = _cumsum(i3)                    # (T, 8, N)
-    return s1, s2, s3
+    p2 = _shift(s2)                     # (T, 25, N)
+    t1 = p1 + dx3                       # (T, 5, N)
+    t2 = p2 + _outer(t1, dx2)           # (T, 25, N)
+    i3 = _outer(t2, dx)                 # (T, 125, N)
+    s3 = _cumsum(i3)                    # (T, 125, N)
+    # degree 4: increments from levels 1..3 at t-1, then cumsum
+    p3 = _shift(s3)                     # (T, 125, N)
+    t1 = p1 + dx4                       # (T, 5, N)
+    t2 = p2 + _outer(t1, dx3)           # (T, 25, N)
+    t3 = p3 + _outer(t2, dx2)           # (T, 125, N)
+    i4 = _outer(t3, dx)                 # (T, 625, N)
+    s4 = _cumsum(i4)                    # (T, 625, N)
+    return s1, s2, s3, s4
+
+
+def exp_step_vjp(a1, a2, a3, a4, dx, g1, g2, g3, g4):
+    """Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
+
+    2315 multiply-adds per path per time step; shapes per path in comments.
+    """
+    # scaled increments dx/k
+    dx2 = dx * (1 / 2)                  # (5, N)
+    dx3 = dx * (1 / 3)                  # (5, N)
+    dx4 = dx * (1 / 4)                  # (5, N)
+    # degree 1: a1 += dx
+    gdx = g1 * (1 / 1)                  # (5, N)
+    # degree 2: recompute the chain, then its adjoint
+    t1 = a1 + dx2                       # (5, N)
+                                        # (5, N)
+                                        # (5, N)
+    g1 = g1 + u1                        # (5, N)
+    gdx = gdx + u1                      # (5, N)
+    # degree 3: recompute the chain, then its adjoint
+    t1 = a1 + dx3                       # (5, N)
+    t2 = a2 + _outer(t1, dx2)           # (25, N)
+                                        # (25, N)
+                                        # (5, N)
+    g2 = g2 + u2                        # (25, N)
+                                        # (5, N)
+                                        # (5, N)
+    g1 = g1 + u1                        # (5, N)
+    gdx = gdx + u1                      # (5, N)
+    # degree 4: recompute the chain, then its adjoint
+    t1 = a1 + dx4                       # (5, N)
+    t2 = a2 + _outer(t1, dx3)           # (25, N)
+    t3 = a3 + _outer(t2, dx2)           # (125, N)
+                                        # (125, N)
+                                        # (5, N)
+    g3 = g3 + u3                        # (125, N)
+                                        # (25, N)
+                                        # (5, N)
+    g2 = g2 + u2                        # (25, N)
+                                        # (5, N)
+                                        # (5, N)
+    g1 = g1 + u1                        # (5, N)
+    gdx = gdx + u1                      # (5, N)
+    return g1, g2, g3, g4, gdx
 
 
 # ---- drivers: how each strategy walks time --------------------------------------------------
@@ -114,9 +178,10 @@ def levelwise_block(dx):
 def _identity(n, dtype):
     """Levels 1..DEPTH of the identity (all zero) for n paths."""
     return (
-        jnp.zeros((2, n), dtype),
-        jnp.zeros((4, n), dtype),
-        jnp.zeros((8, n), dtype),
+        jnp.zeros((5, n), dtype),
+        jnp.zeros((25, n), dtype),
+        jnp.zeros((125, n), dtype),
+        jnp.zeros((625, n), dtype),
     )
 
 

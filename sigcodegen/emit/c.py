@@ -1,0 +1,120 @@
+"""Emitter for the ``c`` target: straight-line C99 + OpenMP for one (dim, depth), both float
+and double, compiled by the system C compiler (see sigcodegen.native).
+
+Paths sit on the SIMD lanes: a block of W paths (W = vector bytes / element size) is stepped
+together, every coefficient of every level a GCC/Clang vector of W lanes (struct of arrays).
+Routines from the plan become C functions whose loops have constant bounds; the emitter decides
+where each plan value lives: level arrays are pointer arguments, degree-1 temporaries are
+locals, higher-degree temporaries sit in a scratch buffer the driver allocates once per thread.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..plan import Plan, Routine
+from .base import Emitter, Provenance
+
+__all__ = ["CEmitter", "CRoutine", "PRECISIONS"]
+
+#: (suffix, C type) of the precisions every C module holds.
+PRECISIONS = (("f32", "float"), ("f64", "double"))
+#: The routines the C drivers call, and whether each runs on vectors of paths or on scalars.
+C_ROUTINES = (("exp_step", True), ("exp_step_vjp", True), ("chen", False))
+
+_LEVEL = re.compile(r"^([a-z]+)(\d+)$")
+
+
+@dataclass(frozen=True)
+class CRoutine:
+    """One routine rendered for one element type."""
+
+    routine: Routine
+    cname: str
+    elem: str  # element type of every array: a vector type, or the scalar type
+    scalar: str
+    zero: str
+    vector: bool
+    signature: str
+    declarations: tuple[str, ...]
+    scratch: int  # elements of scratch the routine needs
+
+
+def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: bool) -> CRoutine:
+    elem = f"vec_{suffix}" if vector else scalar
+    depth = plan.depth
+    params = {v.name for v in routine.params}
+    results = {v.name for v in routine.results}
+    used = {v.name for op in routine.ops for v in vars(op).values() if hasattr(v, "degree")}
+    args, lines, groups, singles = [], [], [], []
+    for value in routine.params + routine.results:  # arguments in the plan's order
+        match = _LEVEL.match(value.name)
+        is_level = match and int(match.group(2)) == value.degree and all(
+            f"{match.group(1)}{k}" in params | results for k in range(1, depth + 1))
+        if is_level and match.group(1) not in groups:
+            group = match.group(1)
+            groups.append(group)
+            qual = "const " if value.name not in results else ""
+            args.append(f"{qual}{elem} *restrict {group}")
+        elif not is_level and value.name not in singles:
+            singles.append(value.name)
+            qual = "const " if value.name not in results else ""
+            args.append(f"{qual}{elem} *restrict {value.name}")
+    offset = 0
+    for k in range(1, depth + 1):
+        for group in groups:
+            name = f"{group}{k}"
+            if name in used:
+                qual = "const " if name not in results else ""
+                lines.append(f"{qual}{elem} *restrict {name} = {group} + {offset};")
+        offset += plan.dim**k
+    known = {f"{g}{k}" for g in groups for k in range(1, depth + 1)} | set(singles)
+    scratch = 0
+    for op in routine.ops:
+        value = op.out
+        if value.name in known:
+            continue
+        known.add(value.name)
+        if value.degree == 1:
+            lines.append(f"{elem} {value.name}[{plan.dim}];")
+        else:
+            lines.append(f"{elem} *restrict {value.name} = w + {scratch};")
+            scratch += plan.dim**value.degree
+    if vector:  # the drivers pass every vector routine a scratch buffer
+        args.append(f"{elem} *restrict w")
+    assert vector or not scratch, f"{routine.name}: scalar routines get no scratch"
+    return CRoutine(
+        routine=routine,
+        cname=f"{routine.name}_{suffix}{'v' if vector else 's'}",
+        elem=elem,
+        scalar=scalar,
+        zero=f"({elem}){{0}}" if vector else f"({scalar})0",
+        vector=vector,
+        signature=", ".join(args),
+        declarations=tuple(lines),
+        scratch=scratch,
+    )
+
+
+class CEmitter(Emitter):
+    target = "c"
+    suffix = ".c"
+
+    def context(self, plan: Plan, prov: Provenance) -> dict:
+        precisions = []
+        for suffix, scalar in PRECISIONS:
+            routines = {name: _c_routine(plan, plan.routine(name), suffix, scalar, vector)
+                        for name, vector in C_ROUTINES}
+            precisions.append({
+                "suffix": suffix,
+                "scalar": scalar,
+                "routines": routines,
+                "scratch": max(r.scratch for r in routines.values()),
+            })
+        return {
+            **super().context(plan, prov),
+            "dim": plan.dim,
+            "precisions": precisions,
+            "chunk_min_steps": plan.schedule("chunked").param("native_min_steps"),
+        }

@@ -1,0 +1,315 @@
+"""The ``c`` target at run time: the toolchain that compiles emitted C, and the loaded library
+bound to numpy (ctypes), JAX (XLA FFI + custom_vjp) and torch (a torch.library custom op).
+
+The toolchain identity (compiler path and version, flags, the vector width the CPU offers, the
+XLA FFI header version) is part of the cache key, so a new compiler or machine builds anew.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.metadata
+import importlib.util
+import shutil
+import subprocess
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+
+__all__ = ["Toolchain", "CompilerUnavailable", "CompileError", "toolchain", "compile_library",
+           "NativeModule"]
+
+
+class CompilerUnavailable(RuntimeError):
+    """No working C compiler: the c target cannot be built here."""
+
+
+class CompileError(RuntimeError):
+    """The C compiler rejected an emitted source; ``log`` holds its output."""
+
+    def __init__(self, message: str, log: str):
+        super().__init__(message)
+        self.log = log
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    compiler: str
+    version: str
+    flags: tuple[str, ...]
+    vector_bytes: int
+    ffi_include: str | None
+    jaxlib: str | None
+
+    def key(self) -> dict:
+        return asdict(self)
+
+    def command(self, source: Path, output: Path) -> list[str]:
+        cmd = [self.compiler, *self.flags, "-shared", "-fPIC", "-std=gnu11",
+               f"-DSIGCODEGEN_VECTOR_BYTES={self.vector_bytes}"]
+        if self.ffi_include:
+            cmd += ["-DSIGCODEGEN_XLA_FFI", "-I", self.ffi_include]
+        return cmd + ["-o", str(output), str(source), "-lm"]
+
+
+def _run(cmd: list[str], stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def _ffi_include() -> tuple[str | None, str | None]:
+    """jaxlib's XLA FFI headers (found without importing jax), and jaxlib's version."""
+    found = importlib.util.find_spec("jaxlib")
+    if found is None or not found.submodule_search_locations:
+        return None, None
+    include = Path(list(found.submodule_search_locations)[0]) / "include"
+    if not (include / "xla" / "ffi" / "api" / "c_api.h").is_file():
+        return None, None
+    return str(include), importlib.metadata.version("jaxlib")
+
+
+@functools.lru_cache(maxsize=8)
+def _probe(compiler: str, flags: tuple[str, ...]) -> Toolchain:
+    path = shutil.which(compiler)
+    if path is None:
+        raise CompilerUnavailable(
+            f"sigcodegen: the C compiler {compiler!r} was not found (set SIGCODEGEN_CC to a "
+            f"working compiler, or install one: apt-get install gcc)")
+    try:
+        version = _run([path, "--version"]).stdout.splitlines()[0].strip()
+        macros = _run([path, *flags, "-dM", "-E", "-x", "c", "-"])
+    except (OSError, IndexError, subprocess.TimeoutExpired) as err:
+        raise CompilerUnavailable(f"sigcodegen: the C compiler {path} does not run: {err}") from err
+    if macros.returncode != 0:
+        raise CompilerUnavailable(
+            f"sigcodegen: the C compiler {path} rejects the flags {' '.join(flags)}: "
+            f"{macros.stderr.strip()[:500]} (set SIGCODEGEN_CFLAGS)")
+    defined = set(line.split()[1] for line in macros.stdout.splitlines() if line.startswith("#define"))
+    vector_bytes = 64 if "__AVX512F__" in defined else 32 if "__AVX__" in defined else 16
+    include, jaxlib = _ffi_include()
+    return Toolchain(path, version, flags, vector_bytes, include, jaxlib)
+
+
+def toolchain() -> Toolchain:
+    """The configured compiler, probed once per process (raises CompilerUnavailable)."""
+    return _probe(config.c_compiler(), config.c_flags())
+
+
+def compile_library(source: Path, output: Path, tc: Toolchain) -> None:
+    """Compile ``source`` into the shared library ``output`` (raises CompileError)."""
+    cmd = tc.command(source, output)
+    try:
+        result = _run(cmd, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise CompileError(f"sigcodegen: compiling {source} failed: {err}", str(err)) from err
+    if result.returncode != 0:
+        log = f"$ {' '.join(cmd)}\n{result.stdout}{result.stderr}"
+        first = next((line for line in result.stderr.splitlines() if "error" in line), "")
+        raise CompileError(f"sigcodegen: the C compiler failed on {source}: {first.strip()}", log)
+
+
+# ---- the loaded library ---------------------------------------------------------------------
+
+_F32, _F64 = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_double)
+_SUFFIX = {np.dtype(np.float32): ("f32", _F32), np.dtype(np.float64): ("f64", _F64)}
+#: strategy -> the forward kernel's chunk argument (0: its own rule, 1: no time chunks)
+_CHUNKS = {"chunked": 0, "horner": 1}
+#: backward modes: 0 picks reversal or checkpoints per block, 1 reversal, 2 checkpoints
+BACKWARD_MODES = {"auto": 0, "reversible": 1, "checkpoint": 2}
+
+
+class NativeModule:
+    """A compiled c-target library for one (dim, depth), with the interface of the Python
+    targets' modules: ``signature(path, stream=False, strategy="chunked")``."""
+
+    STRATEGIES = tuple(_CHUNKS)
+
+    def __init__(self, library: Path, dim: int, depth: int, siglen: int, name: str):
+        self.__file__ = str(library)
+        self.name = name
+        self.lib = ctypes.CDLL(str(library))
+        self.DIM, self.DEPTH, self.SIGLEN = dim, depth, siglen
+        self.lib.sigcodegen_info.restype = ctypes.c_int64
+        self.lib.sigcodegen_info.argtypes = [ctypes.c_int32]
+        built = tuple(self.lib.sigcodegen_info(i) for i in range(3))
+        if built != (dim, depth, siglen):
+            raise ImportError(f"sigcodegen: {library} was built for (dim, depth, siglen) = {built}, "
+                              f"not {(dim, depth, siglen)}; run `sigcodegen cache clear`")
+        self.has_ffi = bool(self.lib.sigcodegen_info(4))
+        for suffix, ptr in (("f32", _F32), ("f64", _F64)):
+            fwd = getattr(self.lib, f"sigcodegen_forward_{suffix}")
+            fwd.restype = ctypes.c_int
+            fwd.argtypes = [ptr, ctypes.c_int64, ctypes.c_int64, ptr, ctypes.c_int32, ctypes.c_int32]
+            bwd = getattr(self.lib, f"sigcodegen_backward_{suffix}")
+            bwd.restype = ctypes.c_int
+            bwd.argtypes = [ptr, ctypes.c_int64, ctypes.c_int64, ptr, ptr, ctypes.c_int32,
+                            ctypes.c_int32, ptr]
+        self._lock = threading.Lock()
+        self._jax = None
+        self._torch = None
+
+    # -- numpy ------------------------------------------------------------------------------
+
+    def _shapes(self, shape, stream):
+        *lead, length, dim = shape
+        if dim != self.DIM:
+            raise ValueError(f"expected a path of shape (..., L, {self.DIM}), got {tuple(shape)}")
+        batch = int(np.prod(lead, dtype=np.int64))
+        out = (*lead, max(length - 1, 0), self.SIGLEN) if stream else (*lead, self.SIGLEN)
+        return batch, length, out
+
+    def forward(self, x: np.ndarray, stream: bool = False, chunks: int = 0) -> np.ndarray:
+        """(..., L, DIM) float32/float64 -> the signature, computed in place of a new array."""
+        x = np.ascontiguousarray(x)
+        suffix, ptr = _SUFFIX[x.dtype]
+        batch, length, shape = self._shapes(x.shape, stream)
+        out = np.empty(shape, x.dtype)
+        status = getattr(self.lib, f"sigcodegen_forward_{suffix}")(
+            x.ctypes.data_as(ptr), batch, length, out.ctypes.data_as(ptr), int(stream), int(chunks))
+        if status:
+            raise MemoryError(f"sigcodegen: {self.name} forward ran out of memory for {x.shape}")
+        return out
+
+    def backward(self, x: np.ndarray, y: np.ndarray, gy: np.ndarray, stream: bool = False,
+                 mode: str = "auto") -> np.ndarray:
+        """Gradient of <gy, signature(x)> with respect to x; y is the forward output."""
+        x, y = np.ascontiguousarray(x), np.ascontiguousarray(y, dtype=x.dtype)
+        gy = np.ascontiguousarray(gy, dtype=x.dtype)
+        suffix, ptr = _SUFFIX[x.dtype]
+        batch, length, shape = self._shapes(x.shape, stream)
+        if y.shape != shape or gy.shape != shape:
+            raise ValueError(f"backward: output and its gradient must have shape {shape}, "
+                             f"got {y.shape} and {gy.shape}")
+        gx = np.empty_like(x)
+        status = getattr(self.lib, f"sigcodegen_backward_{suffix}")(
+            x.ctypes.data_as(ptr), batch, length, y.ctypes.data_as(ptr), gy.ctypes.data_as(ptr),
+            int(stream), BACKWARD_MODES[mode], gx.ctypes.data_as(ptr))
+        if status:
+            raise MemoryError(f"sigcodegen: {self.name} backward ran out of memory for {x.shape}")
+        return gx
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def signature(self, path, stream=False, strategy="chunked"):
+        """numpy in -> numpy out; jax arrays through the XLA FFI (jit/grad/vmap); torch tensors
+        through a custom op with autograd."""
+        if strategy not in _CHUNKS:
+            raise ValueError(f"the c target runs the strategies {self.STRATEGIES}, not {strategy!r}")
+        module = type(path).__module__.split(".")[0]
+        if module in ("jax", "jaxlib"):
+            return self.jax_signature(path, stream, strategy)
+        if module == "torch":
+            return self.torch_signature(path, stream, strategy)
+        return self.forward(np.asarray(path), stream, _CHUNKS[strategy])
+
+    # -- JAX ------------------------------------------------------------------------------------
+
+    def jax_signature(self, path, stream=False, strategy="chunked"):
+        with self._lock:
+            if self._jax is None:
+                self._jax = _jax_binding(self)
+        return self._jax(path, bool(stream), _CHUNKS[strategy])
+
+    # -- torch ----------------------------------------------------------------------------------
+
+    def torch_signature(self, path, stream=False, strategy="chunked"):
+        with self._lock:
+            if self._torch is None:
+                self._torch = _torch_binding(self)
+        return self._torch(path, bool(stream), _CHUNKS[strategy])
+
+
+def _jax_binding(module: NativeModule):
+    """``f(x, stream, chunks)``: the kernel inside jax.jit through the XLA FFI, with a custom VJP
+    calling the native backward."""
+    import jax
+    import jax.numpy as jnp
+
+    if not module.has_ffi:
+        raise RuntimeError(
+            f"sigcodegen: {module.name} was compiled without the XLA FFI headers (jaxlib was not "
+            f"found at build time); run `sigcodegen cache clear` with jax installed")
+    for suffix in ("f32", "f64"):
+        for kind in ("forward", "backward"):
+            handler = getattr(module.lib, f"sigcodegen_ffi_{kind}_{suffix}")
+            jax.ffi.register_ffi_target(f"{module.name}_{kind}_{suffix}",
+                                        jax.ffi.pycapsule(handler), platform="cpu")
+
+    def target(kind, dtype):
+        return f"{module.name}_{kind}_{'f64' if dtype == jnp.float64 else 'f32'}"
+
+    def out_shape(x, stream):
+        *lead, length, _ = x.shape
+        tail = (max(length - 1, 0), module.SIGLEN) if stream else (module.SIGLEN,)
+        return jax.ShapeDtypeStruct((*lead, *tail), x.dtype)
+
+    def forward(x, stream, chunks):
+        call = jax.ffi.ffi_call(target("forward", x.dtype), out_shape(x, stream),
+                                vmap_method="broadcast_all")
+        return call(x, stream=np.int32(stream), chunks=np.int32(chunks))
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+    def signature(x, stream, chunks):
+        return forward(x, stream, chunks)
+
+    def signature_fwd(x, stream, chunks):
+        y = forward(x, stream, chunks)
+        return y, (x, y)
+
+    def signature_bwd(stream, chunks, residuals, gy):
+        x, y = residuals
+        call = jax.ffi.ffi_call(target("backward", x.dtype), jax.ShapeDtypeStruct(x.shape, x.dtype),
+                                vmap_method="broadcast_all")
+        return (call(x, y, gy.astype(x.dtype), stream=np.int32(stream), mode=np.int32(0)),)
+
+    signature.defvjp(signature_fwd, signature_bwd)
+    return jax.jit(signature, static_argnums=(1, 2))
+
+
+def _torch_binding(module: NativeModule):
+    """``f(x, stream, chunks)``: a torch.library custom op (opaque to torch.compile) with a
+    registered autograd formula calling the native backward."""
+    import torch
+
+    namespace = "sigcodegen"
+    name = module.name
+
+    # explicit schemas: this module's annotations are strings (from __future__ import annotations)
+    @torch.library.custom_op(f"{namespace}::{name}_forward", mutates_args=(),
+                             schema="(Tensor x, bool stream, int chunks) -> Tensor")
+    def forward(x, stream, chunks):
+        out = module.forward(x.detach().cpu().numpy(), stream, chunks)
+        return torch.from_numpy(out).to(x.device)
+
+    @forward.register_fake
+    def _(x, stream, chunks):
+        *lead, length, _ = x.shape
+        tail = (max(length - 1, 0), module.SIGLEN) if stream else (module.SIGLEN,)
+        return x.new_empty((*lead, *tail))
+
+    @torch.library.custom_op(f"{namespace}::{name}_backward", mutates_args=(),
+                             schema="(Tensor x, Tensor y, Tensor gy, bool stream) -> Tensor")
+    def backward(x, y, gy, stream):
+        gx = module.backward(x.detach().cpu().numpy(), y.detach().cpu().numpy(),
+                             gy.detach().cpu().numpy(), stream)
+        return torch.from_numpy(gx).to(x.device)
+
+    @backward.register_fake
+    def _(x, y, gy, stream):
+        return torch.empty_like(x)
+
+    def setup_context(ctx, inputs, output):
+        x, stream, _ = inputs
+        ctx.save_for_backward(x, output)
+        ctx.stream = stream
+
+    def backward_formula(ctx, grad):
+        x, y = ctx.saved_tensors
+        return backward(x, y, grad.contiguous(), ctx.stream), None, None
+
+    forward.register_autograd(backward_formula, setup_context=setup_context)
+    return forward

@@ -1,0 +1,43 @@
+"""A direct numpy interpreter of plan routines (tests only): runs the ops of a Routine on
+float64 arrays, batch-last ((dim**k, N) per value), with the meaning each op's docstring gives.
+It checks the plan itself, independent of any emitter."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _outer(x, y):
+    z = x[:, None, :] * y[None, :, :]
+    return z.reshape(-1, z.shape[-1])
+
+
+def run(routine, dim: int, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if routine.time_axis:
+        raise NotImplementedError("the interpreter runs per-step routines only")
+    env = {k: np.array(v, dtype=np.float64) for k, v in inputs.items()}
+    for op in routine.ops:
+        if op.kind == "scale":
+            value = env[op.x.name] * float(op.factor)
+        elif op.kind == "add":
+            value = env[op.x.name] + float(op.factor) * env[op.y.name]
+        elif op.kind == "outer_add":
+            value = _outer(env[op.left.name], env[op.right.name])
+            if op.acc is not None:
+                value = env[op.acc.name] + value
+        elif op.kind == "contract_right":
+            g, right = env[op.g.name], env[op.right.name]
+            value = np.einsum("ujn,jn->un", g.reshape(-1, right.shape[0], g.shape[-1]), right)
+            if op.acc is not None:
+                value = env[op.acc.name] + value
+        elif op.kind == "contract_left":
+            g, left = env[op.g.name], env[op.left.name]
+            value = float(op.factor) * np.einsum("un,ujn->jn", left,
+                                                 g.reshape(left.shape[0], -1, g.shape[-1]))
+            if op.acc is not None:
+                value = env[op.acc.name] + value
+        else:
+            raise NotImplementedError(op.kind)
+        assert value.shape[0] == dim**op.out.degree, (str(op), value.shape)
+        env[op.out.name] = value
+    return {v.name: env[v.name] for v in routine.results}

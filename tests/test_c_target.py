@@ -1,0 +1,180 @@
+"""The c target beyond the shared matrix: lanes left empty by odd batches, forced time chunks,
+the native backward (reversible and checkpointed), JAX through the XLA FFI, torch through a
+custom op, and the fallback when no compiler works."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import sigcodegen as sc
+from cases import TOLERANCE
+from reference import brownian, relative_error
+from reference import signature as reference_signature
+from sigcodegen.loader import load_module
+
+
+def native(dim, depth):
+    return load_module(sc.KernelSpec(dim=dim, depth=depth, target="c"))
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7, 9, 13, 17])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_batches_that_do_not_fill_the_lanes(batch, dtype):
+    path = brownian(np.random.default_rng(batch), (batch, 30, 3)).astype(dtype)
+    for stream in (False, True):
+        got = native(3, 4).forward(path, stream)
+        assert relative_error(got, reference_signature(path, 4, stream), 3, 4) <= TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 5, 8, 40, 1000])
+def test_forced_time_chunks(chunks):
+    path = brownian(np.random.default_rng(chunks), (5, 41, 2))
+    got = native(2, 5).forward(path, False, chunks)
+    assert relative_error(got, reference_signature(path, 5), 2, 5) <= 1e-12
+
+
+def test_two_points_and_one_point():
+    path = brownian(np.random.default_rng(0), (3, 2, 4))
+    assert relative_error(native(4, 3).forward(path), reference_signature(path, 3), 4, 3) <= 1e-12
+    assert np.array_equal(native(4, 3).forward(path[:, :1]), np.zeros((3, 84)))
+
+
+# ---- gradients ---------------------------------------------------------------------------------
+
+
+def _fd_grad(path, depth, weights, stream):
+    eps, grad = 1e-6, np.zeros_like(path)
+    for index in np.ndindex(path.shape):
+        up, down = path.copy(), path.copy()
+        up[index] += eps
+        down[index] -= eps
+        diff = reference_signature(up, depth, stream) - reference_signature(down, depth, stream)
+        grad[index] = np.sum(diff * weights) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("mode", ["auto", "reversible", "checkpoint"])
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("dim,depth,length", [(1, 1, 2), (2, 3, 9), (3, 4, 6), (2, 6, 12)])
+def test_backward_matches_finite_differences(dim, depth, length, stream, mode):
+    rng = np.random.default_rng(dim + depth + length)
+    path = brownian(rng, (3, length, dim))
+    module = native(dim, depth)
+    y = module.forward(path, stream)
+    weights = rng.standard_normal(y.shape)
+    got = module.backward(path, y, weights, stream, mode)
+    want = _fd_grad(path, depth, weights, stream)
+    assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))
+
+
+def test_float32_backward_guard_routes_large_states_to_checkpoints():
+    """Walking back by exp(-dx) loses about steps * eps * |S| per coefficient, so in float32 a
+    path whose signature is large (unit increments at d=2, m=6: |S| ~ 1e11) is recomputed from
+    checkpoints, while a normalised path is reversed. Both stay close to the float64 gradient."""
+    module = native(2, 6)
+    large = np.cumsum(np.ones((3, 200, 2)), axis=1)
+    small = brownian(np.random.default_rng(0), (3, 200, 2))
+    for path, expected_mode in ((large, "checkpoint"), (small, "reversible")):
+        y64 = module.forward(path)
+        gy = np.random.default_rng(1).standard_normal(y64.shape)
+        want = module.backward(path, y64, gy, mode="checkpoint")
+        x32, gy32 = path.astype(np.float32), gy.astype(np.float32)
+        y32 = module.forward(x32)
+        auto = module.backward(x32, y32, gy32, mode="auto")
+        assert np.array_equal(auto, module.backward(x32, y32, gy32, mode=expected_mode))
+        assert np.max(np.abs(auto - want)) <= 1e-5 * np.max(np.abs(want))
+
+
+# ---- JAX and torch -----------------------------------------------------------------------------
+
+
+def test_jax_ffi_jit_grad_vmap():
+    import jax
+    import jax.numpy as jnp
+
+    path = brownian(np.random.default_rng(4), (3, 15, 3))
+    weights = np.random.default_rng(5).standard_normal(39)
+    with jax.enable_x64(True):
+        x = jnp.asarray(path)
+
+        def loss(p):
+            return jnp.sum(jnp.asarray(weights) * sc.signature(p, 3, target="c"))
+
+        out = jax.jit(lambda p: sc.signature(p, 3, target="c"))(x)
+        grad = np.asarray(jax.jit(jax.grad(loss))(x))
+        per_path = np.asarray(jax.vmap(jax.grad(loss))(x))
+        stream = jax.jit(lambda p: sc.signature(p, 3, stream=True, target="c"))(x)
+    assert relative_error(np.asarray(out), reference_signature(path, 3), 3, 3) <= 1e-12
+    assert relative_error(np.asarray(stream), reference_signature(path, 3, True), 3, 3) <= 1e-12
+    want = _fd_grad(path, 3, weights, False)
+    assert np.max(np.abs(grad - want)) <= 1e-6 * np.max(np.abs(want))
+    assert np.max(np.abs(per_path - want)) <= 1e-6 * np.max(np.abs(want))
+
+
+def test_torch_custom_op_autograd_and_compile():
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    path = torch.tensor(brownian(np.random.default_rng(6), (2, 10, 3)), requires_grad=True)
+    for stream in (False, True):
+        assert torch.autograd.gradcheck(
+            lambda p: sc.signature(p, 3, stream=stream, target="c"), (path,), eps=1e-6, atol=1e-7)
+    compiled = torch.compile(lambda p: sc.signature(p, 3, target="c").square().sum())
+    eager = sc.signature(path, 3, target="c").square().sum()
+    assert torch.allclose(compiled(path), eager, rtol=1e-12)
+
+
+# ---- toolchain ----------------------------------------------------------------------------------
+
+
+def _run(code, **env):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, **env})
+
+
+def test_missing_compiler_falls_back_to_jax_with_one_warning(tmp_path):
+    result = _run(
+        """
+        import warnings, numpy as np, sigcodegen as sc
+        x = np.cumsum(np.random.default_rng(0).standard_normal((4, 10, 3)), axis=1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            a = sc.signature(x, 3)
+            b = sc.signature(x, 3, target="c")
+        print(len([w for w in caught if "Using the jax target" in str(w.message)]))
+        np.save("out.npy", a); np.save("out_b.npy", b)
+        """, SIGCODEGEN_CC="/nonexistent/cc", SIGCODEGEN_CACHE_DIR=str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+    x = np.cumsum(np.random.default_rng(0).standard_normal((4, 10, 3)), axis=1)
+    for name in ("out.npy", "out_b.npy"):
+        got = np.load(os.path.join(os.getcwd(), name))
+        os.remove(name)
+        assert relative_error(got, reference_signature(x, 3), 3, 3) <= 1e-12
+
+
+def test_broken_compiler_keeps_its_log_for_show(tmp_path):
+    fake = tmp_path / "cc"
+    fake.write_text("#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = --version ] && echo fakecc 1.0 && exit 0; "
+                    "[ \"$a\" = -E ] && exit 0; done\necho 'fatal error: the compiler is broken' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    env = {"SIGCODEGEN_CC": str(fake), "SIGCODEGEN_CACHE_DIR": str(tmp_path / "cache")}
+    result = _run(
+        """
+        import warnings, numpy as np, sigcodegen as sc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            print(sc.signature(np.ones((2, 5, 2)), 2).shape)
+        print(any("the compiler is broken" in str(w.message) for w in caught))
+        """, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["(2, 6)", "True"]
+    shown = subprocess.run([sys.executable, "-m", "sigcodegen", "show", "--dim", "2", "--depth", "2",
+                            "--target", "c"], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, **env})
+    assert "int sigcodegen_forward_f32" in shown.stdout
+    assert "the compiler is broken" in shown.stderr
