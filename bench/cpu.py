@@ -1,12 +1,14 @@
-"""Side-by-side CPU benchmark: sigcodegen's forward signature against the peer libraries.
+"""Side-by-side CPU benchmark: sigcodegen's signature (forward, and forward + backward) against
+the peer libraries.
 
 Methodology (DESIGN.md §7):
 
 - Workloads are the configurations (B, L, d, m) of DESIGN.md §7, A-F: a batch of B float32
   Brownian paths of L points in R^d (cumulative sums of standard normal increments divided by
-  sqrt(L)), signature truncated at depth m. Forward pass only, in two modes: ``final`` (the
-  signature of the whole path, ``(B, siglen)``) and ``stream`` (the signature of every prefix,
-  ``(B, L-1, siglen)``).
+  sqrt(L)), signature truncated at depth m. Three modes: ``final`` (forward, the signature of the
+  whole path, ``(B, siglen)``), ``stream`` (forward, the signature of every prefix,
+  ``(B, L-1, siglen)``) and ``grad`` (forward + backward: the gradient of sum(signature) of the
+  whole path with respect to the path, ``(B, L, d)``).
 - Every candidate runs in this one process, one after the other on the same input, so that they
   share the machine's state. Inputs are placed beforehand (numpy for numpy libraries, a jax array
   for jax libraries), so no conversion is timed. Each candidate is called once to warm up (this
@@ -17,19 +19,26 @@ Methodology (DESIGN.md §7):
   ``failed: <reason>`` and the run goes on. Calls cannot be interrupted in-process, so the budget
   is checked after each call returns and the candidate's remaining repeats are skipped.
 - Correctness is checked once per configuration and mode: the warm-up output against a float64
-  reference (iisignature on the float64 path, or a numpy Chen-identity fallback), as
-  max|out - ref| / max|ref|. Above ``1e-3`` the cell is flagged with ``!`` and named in the
-  ``check`` column; flagged candidates are not eligible as "best ours".
-- Reported: median time per candidate (ms); for the fastest "ours" entry, its achieved GFLOP/s
-  with the Horner-step FLOP count 2*B*(L-1)*H(d, m), H(d, m) = sum_{j=2..m} (m-j+1) d^j
-  (DESIGN.md §4.1; the same count is used in stream mode, whose extra cost is writing the
-  output), and the ratio best-ours / peer per peer (< 1: we are faster).
+  reference, as max|out - ref| / max|ref|. Forward modes: iisignature on the float64 path (or a
+  numpy Chen-identity fallback), tolerance ``1e-3``. ``grad``: jax autodiff of our jax target
+  (strategy horner) on the float64 path under ``jax.enable_x64(True)``, tolerance ``1e-2``.
+  Above the tolerance the cell is flagged with ``!`` and named in the ``check`` column; flagged
+  candidates are not eligible as "best ours".
+- Reported: median time per candidate (ms); for the fastest "ours" entry (over every ``ours-*``
+  row), its achieved GFLOP/s in the forward modes with the Horner-step FLOP count
+  2*B*(L-1)*H(d, m), H(d, m) = sum_{j=2..m} (m-j+1) d^j (DESIGN.md §4.1; the same count is used
+  in stream mode, whose extra cost is writing the output), and the ratio best-ours / peer per
+  peer (< 1: we are faster). Then the tracked ratio targets, each "met" / "NOT met":
+  final best-ours/pysiglib <= 0.33, grad best-ours/pysiglib <= 0.25, stream (configs A and C)
+  best-ours/best-peer <= 0.5; and for config A in final mode the achieved GFLOP/s against the
+  FLOP floor of 210 GFLOP/s (2 cores, float32), "within 4x" when time <= 4x the floor's.
 
 Output: a table per mode on stdout, ``<out>/cpu_<mode>.csv`` (one row per configuration and
-candidate) and ``<out>/cpu.png`` (log-scale bar chart; needs matplotlib).
+candidate), ``<out>/cpu_targets.csv`` (one row per tracked target) and ``<out>/cpu.png``
+(log-scale bar chart; needs matplotlib).
 
-Run: ``python bench/cpu.py`` (all), ``--configs A,C``, ``--modes stream``, ``--quick`` (smoke
-test: 3 repeats, configs A and B).
+Run: ``python bench/cpu.py`` (all), ``--configs A,C``, ``--modes stream,grad``, ``--quick``
+(smoke test: 3 repeats, configs A and B).
 """
 
 import os
@@ -56,8 +65,14 @@ import numpy as np  # noqa: E402
 
 import sigcodegen  # noqa: E402
 
-MODES = ("final", "stream")
-RTOL = 1e-3
+MODES = ("final", "stream", "grad")
+RTOL = {"final": 1e-3, "stream": 1e-3, "grad": 1e-2}  # max|out - ref| / max|ref|
+FLOOR_GFLOPS = 210.0  # FLOP floor: 2 cores x float32 FMA peak (DESIGN.md §4.1 count)
+TARGETS = {  # mode -> (ratio bound, configs it applies to or None for all, compared with)
+    "final": (0.33, None, "pysiglib"),
+    "grad": (0.25, None, "pysiglib"),
+    "stream": (0.5, ("A", "C"), "best peer"),
+}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -102,13 +117,17 @@ class Problem:
     """One (configuration, mode) workload, with its input in both array libraries."""
 
     config: Config
-    stream: bool
+    mode: str  # "final", "stream" or "grad"
     x_np: np.ndarray  # float32 (B, L, d)
     x_jax: jax.Array  # the same values, already on the device
 
     @property
     def depth(self) -> int:
         return self.config.depth
+
+    @property
+    def stream(self) -> bool:
+        return self.mode == "stream"
 
 
 def brownian_paths(config: Config, seed: int) -> np.ndarray:
@@ -117,10 +136,10 @@ def brownian_paths(config: Config, seed: int) -> np.ndarray:
     return (np.cumsum(increments, axis=1) / math.sqrt(config.length)).astype(np.float32)
 
 
-def make_problem(config: Config, stream: bool, x_np: np.ndarray) -> Problem:
+def make_problem(config: Config, mode: str, x_np: np.ndarray) -> Problem:
     x_jax = jnp.asarray(x_np)
     x_jax.block_until_ready()
-    return Problem(config, stream, x_np, x_jax)
+    return Problem(config, mode, x_np, x_jax)
 
 
 # ---- reference ----------------------------------------------------------------------------
@@ -162,6 +181,24 @@ def reference(x_np: np.ndarray, depth: int, stream: bool) -> np.ndarray:
     return iisignature.sig(x64, depth, 2 if stream else 0)
 
 
+def grad_reference(x_np: np.ndarray, depth: int) -> np.ndarray:
+    """Float64 gradient of sum(signature(x)) w.r.t. x: jax autodiff of our jax target (horner)
+    on a float64 copy of the path."""
+    with jax.enable_x64(True):
+        x64 = jnp.asarray(x_np.astype(np.float64))
+        fn = jax.jit(jax.grad(lambda x: sigcodegen.signature(
+            x, depth, target="jax", strategy="horner").sum()))
+        out = np.asarray(fn(x64))
+    assert out.dtype == np.float64, out.dtype
+    return out
+
+
+def problem_reference(p: Problem) -> np.ndarray:
+    if p.mode == "grad":
+        return grad_reference(p.x_np, p.depth)
+    return reference(p.x_np, p.depth, p.stream)
+
+
 def relative_error(out, ref: np.ndarray) -> float:
     out = np.asarray(out, dtype=np.float64)
     if out.shape != ref.shape:
@@ -174,7 +211,8 @@ def relative_error(out, ref: np.ndarray) -> float:
 
 
 # A factory takes a Problem and returns a zero-argument callable computing the (synchronised)
-# output.
+# output: the signature in the forward modes, the gradient of sum(signature) w.r.t. the path in
+# grad mode.
 Factory = Callable[[Problem], Callable[[], object]]
 
 
@@ -187,6 +225,14 @@ class Candidate:
 
 def _jax_thunk(fn, x):
     return lambda: fn(x).block_until_ready()
+
+
+def _jax_grad_thunk(scalar_fn, x):
+    """jit(grad(scalar_fn)) on the jax input: forward + backward in one XLA program."""
+    return _jax_thunk(jax.jit(jax.grad(scalar_fn)), x)
+
+
+# -- ours, forward --
 
 
 def make_ours_jax(p: Problem, strategy):
@@ -202,18 +248,81 @@ def make_ours_keras(p: Problem):
     return _jax_thunk(fn, p.x_jax)
 
 
-def ours_candidates() -> tuple[list[Candidate], list[str]]:
+def make_ours_c(p: Problem, strategy):
+    # numpy in, numpy out: the conversion-free path (ctypes into the compiled library)
+    return lambda: sigcodegen.signature(p.x_np, p.depth, p.stream, target="c", strategy=strategy)
+
+
+def make_ours_c_jax(p: Problem):
+    # the compiled kernel inside jax.jit through the XLA FFI (default strategy)
+    fn = jax.jit(lambda x: sigcodegen.signature(x, p.depth, p.stream, target="c"))
+    return _jax_thunk(fn, p.x_jax)
+
+
+# -- ours, grad --
+
+
+def _c_module(p: Problem):
+    from sigcodegen.loader import load_module
+
+    return load_module(sigcodegen.KernelSpec(dim=p.config.dim, depth=p.depth, target="c"))
+
+
+def make_ours_c_grad(p: Problem):
+    mod = _c_module(p)
+    x = p.x_np
+
+    def run():
+        y = mod.forward(x)
+        return mod.backward(x, y, np.ones_like(y))
+
+    return run
+
+
+def make_ours_c_jax_grad(p: Problem):
+    m = p.depth
+    return _jax_grad_thunk(lambda x: sigcodegen.signature(x, m, target="c").sum(), p.x_jax)
+
+
+def make_ours_jax_grad(p: Problem):
+    m = p.depth
+    return _jax_grad_thunk(
+        lambda x: sigcodegen.signature(x, m, target="jax", strategy="horner").sum(), p.x_jax)
+
+
+def _keras_ok() -> str | None:
+    try:
+        import keras  # noqa: F401
+    except Exception as exc:  # noqa: BLE001
+        return _short(exc)
+    return None
+
+
+def ours_candidates(mode: str) -> tuple[list[Candidate], list[str]]:
+    if mode == "grad":
+        return [
+            Candidate("ours-c", True, make_ours_c_grad),
+            Candidate("ours-c-jax", True, make_ours_c_jax_grad),
+            Candidate("ours-jax", True, make_ours_jax_grad),
+        ], []
     cands = [
+        Candidate(f"ours-c-{s}", True, functools.partial(make_ours_c, strategy=s))
+        for s in ("horner", "chunked")
+    ]
+    cands.append(Candidate("ours-c-jax", True, make_ours_c_jax))
+    cands += [
         Candidate(f"ours-jax-{s}", True, functools.partial(make_ours_jax, strategy=s))
         for s in ("horner", "chunked", "levelwise")
     ]
     cands.append(Candidate("ours-jax-auto", True, functools.partial(make_ours_jax, strategy=None)))
-    try:
-        import keras  # noqa: F401
-    except Exception as exc:  # noqa: BLE001
-        return cands, [f"ours-keras-horner: skipped, keras import failed ({_short(exc)})"]
+    failure = _keras_ok()
+    if failure:
+        return cands, [f"ours-keras-horner: skipped, keras import failed ({failure})"]
     cands.append(Candidate("ours-keras-horner", True, make_ours_keras))
     return cands, []
+
+
+# -- peers, forward --
 
 
 def make_pysiglib(p: Problem):
@@ -269,18 +378,76 @@ def make_iisignature(p: Problem):
     return lambda: iisignature.sig(p.x_np, p.depth, fmt)
 
 
-PEERS = [  # (candidate name, module to import, factory)
-    ("pysiglib", "pysiglib", make_pysiglib),
-    ("signax", "signax", make_signax),
-    ("keras-sig-gpu", "keras_sig", make_keras_sig_gpu),
-    ("keras-sig", "keras_sig", make_keras_sig),
-    ("iisignature", "iisignature", make_iisignature),
-]
+# -- peers, grad (forward + backward of sum(signature)) --
 
 
-def peer_candidates() -> tuple[list[Candidate], list[str]]:
+def make_pysiglib_grad(p: Problem):
+    import pysiglib
+
+    m, x = p.depth, p.x_np
+
+    def run():
+        s = pysiglib.sig(x, degree=m, n_jobs=-1)
+        return pysiglib.sig_backprop(x, s, np.ones_like(s), m, n_jobs=-1)
+
+    return run
+
+
+def make_signax_grad(p: Problem):
+    import signax
+
+    m = p.depth
+    return _jax_grad_thunk(lambda x: signax.signature(x, m).sum(), p.x_jax)
+
+
+def make_keras_sig_grad(p: Problem):
+    import keras_sig
+
+    m = p.depth
+    return _jax_grad_thunk(
+        lambda x: keras_sig.signature(x, m, False, gpu_optimized=False).sum(), p.x_jax)
+
+
+def make_keras_sig_gpu_grad(p: Problem):
+    import keras_sig
+
+    m = p.depth
+    return _jax_grad_thunk(lambda x: keras_sig.jax_gpu_signature(x, m, False).sum(), p.x_jax)
+
+
+def make_iisignature_grad(p: Problem):
+    import iisignature
+
+    m, x = p.depth, p.x_np
+
+    def run():
+        s = iisignature.sig(x, m)
+        return iisignature.sigbackprop(np.ones_like(s), x, m)
+
+    return run
+
+
+PEERS = {  # mode kind -> [(candidate name, module to import, factory)]
+    "forward": [
+        ("pysiglib", "pysiglib", make_pysiglib),
+        ("signax", "signax", make_signax),
+        ("keras-sig-gpu", "keras_sig", make_keras_sig_gpu),
+        ("keras-sig", "keras_sig", make_keras_sig),
+        ("iisignature", "iisignature", make_iisignature),
+    ],
+    "grad": [
+        ("pysiglib", "pysiglib", make_pysiglib_grad),
+        ("signax", "signax", make_signax_grad),
+        ("keras-sig-gpu", "keras_sig", make_keras_sig_gpu_grad),
+        ("keras-sig", "keras_sig", make_keras_sig_grad),
+        ("iisignature", "iisignature", make_iisignature_grad),
+    ],
+}
+
+
+def peer_candidates(mode: str) -> tuple[list[Candidate], list[str]]:
     cands, skipped = [], []
-    for name, module, factory in PEERS:
+    for name, module, factory in PEERS["grad" if mode == "grad" else "forward"]:
         try:
             __import__(module)
         except Exception as exc:  # noqa: BLE001  (an import can fail in many ways)
@@ -308,8 +475,12 @@ class Result:
         return self.status == "ok"
 
     @property
+    def rtol(self) -> float:
+        return RTOL[self.mode]
+
+    @property
     def correct(self) -> bool:
-        return self.error is not None and self.error <= RTOL
+        return self.error is not None and self.error <= self.rtol
 
 
 class TooSlow(Exception):
@@ -344,8 +515,7 @@ def measure(thunk, repeats: int, budget_s: float) -> tuple[object, list[float]]:
 
 def run_candidate(cand: Candidate, problem: Problem, ref: np.ndarray, repeats: int,
                   budget_s: float) -> Result:
-    mode = "stream" if problem.stream else "final"
-    result = Result(problem.config, mode, cand, status="ok")
+    result = Result(problem.config, problem.mode, cand, status="ok")
     gc.collect()
     try:
         thunk = cand.make(problem)
@@ -364,7 +534,11 @@ def run_candidate(cand: Candidate, problem: Problem, ref: np.ndarray, repeats: i
 
 def run_problem(cands: list[Candidate], problem: Problem, repeats: int,
                 budget_s: float) -> list[Result]:
-    ref = reference(problem.x_np, problem.depth, problem.stream)
+    try:
+        ref = problem_reference(problem)
+    except Exception as exc:  # noqa: BLE001  (every candidate is then flagged, not lost)
+        print(f"  {problem.config.name} {problem.mode}: reference failed ({_short(exc)})")
+        ref = np.full((), np.nan)
     results = []
     for cand in cands:
         res = run_candidate(cand, problem, ref, repeats, budget_s)
@@ -389,9 +563,15 @@ def ratio(best: Result | None, peer: Result) -> float | None:
 
 
 def gflops(res: Result | None) -> float | None:
-    if res is None:
+    """Forward-mode GFLOP/s with the Horner-step count (none for grad, whose count differs)."""
+    if res is None or not res.ok or res.mode == "grad":
         return None
     return res.config.flops / res.median_s / 1e9
+
+
+def best_peer(results: list[Result]) -> Result | None:
+    peers = [r for r in results if not r.candidate.ours and r.ok and r.correct]
+    return min(peers, key=lambda r: r.median_s, default=None)
 
 
 def _cell(res: Result) -> str:
@@ -414,7 +594,9 @@ def print_mode_tables(mode: str, by_config: dict[str, list[Result]]) -> None:
     names = [r.candidate.name for r in next(iter(by_config.values()))]
     peers = [r.candidate.name for r in next(iter(by_config.values())) if not r.candidate.ours]
 
-    print(f"\n=== {mode}: median time (ms); '!' = off the float64 reference by > {RTOL:g}")
+    what = MODE_TITLES[mode]
+    print(f"\n=== {mode} ({what}): median time (ms); '!' = off the float64 reference by > "
+          f"{RTOL[mode]:g}")
     rows = []
     for cfg_name, results in by_config.items():
         cfg = results[0].config
@@ -440,6 +622,87 @@ def print_mode_tables(mode: str, by_config: dict[str, list[Result]]) -> None:
         print(f"  note: {note}")
 
 
+MODE_TITLES = {
+    "final": "forward, final signature",
+    "stream": "forward, stream of prefix signatures",
+    "grad": "forward + backward of sum(signature)",
+}
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else "met" if ok else "NOT met"
+
+
+def evaluate_targets(all_results: dict[str, dict[str, list[Result]]]) -> list[dict]:
+    """One row per tracked target and configuration (see TARGETS and FLOOR_GFLOPS)."""
+    rows = []
+    for mode, by_config in all_results.items():
+        bound, configs, versus = TARGETS[mode]
+        for cfg_name, results in by_config.items():
+            if configs is not None and cfg_name not in configs:
+                continue
+            best = best_ours(results)
+            if versus == "best peer":
+                other = best_peer(results)
+            else:
+                other = next((r for r in results if r.candidate.name == versus and r.ok), None)
+            value = ratio(best, other) if other is not None else None
+            why = ("no correct ours entry" if best is None
+                   else f"no {versus} result" if other is None else "")
+            rows.append({
+                "mode": mode, "config": cfg_name,
+                "target": f"best-ours/{versus} <= {bound:g}",
+                "ours": best.candidate.name if best else "",
+                "ours_ms": _fmt(best.median_s * 1e3 if best else None, ".4f"),
+                "versus": other.candidate.name if other else versus,
+                "versus_ms": _fmt(other.median_s * 1e3 if other else None, ".4f"),
+                "value": _fmt(value, ".4f"),
+                "status": _verdict(None if value is None else value <= bound) + (
+                    f" ({why})" if why else ""),
+            })
+        if mode == "final" and "A" in by_config:
+            best = best_ours(by_config["A"])
+            achieved = gflops(best)
+            frac = None if achieved is None else achieved / FLOOR_GFLOPS
+            rows.append({
+                "mode": mode, "config": "A",
+                "target": f"time <= 4x the FLOP floor ({FLOOR_GFLOPS:g} GFLOP/s)",
+                "ours": best.candidate.name if best else "",
+                "ours_ms": _fmt(best.median_s * 1e3 if best else None, ".4f"),
+                "versus": "floor",
+                "versus_ms": _fmt(by_config["A"][0].config.flops / FLOOR_GFLOPS / 1e6, ".4f"),
+                "value": _fmt(achieved, ".3f"),
+                "fraction_of_floor": _fmt(frac, ".4f"),
+                "status": _verdict(None if frac is None else frac >= 0.25),
+            })
+    return rows
+
+
+def print_targets(rows: list[dict]) -> None:
+    if not rows:
+        return
+    print("\n=== tracked targets (ratio = best-ours time / other time)")
+    table = []
+    for r in rows:
+        if r["versus"] == "floor":
+            continue
+        table.append([r["mode"], r["config"], r["target"], r["ours"] or "-", r["ours_ms"],
+                      r["versus"], r["versus_ms"], r["value"], r["status"]])
+    if table:
+        print(format_table(["mode", "cfg", "target", "best ours", "ms", "vs", "vs ms", "ratio",
+                            "status"], table))
+    for r in rows:
+        if r["versus"] != "floor":
+            continue
+        if r["value"] == "-":
+            print("final A: no correct ours entry, FLOP-floor target n/a")
+            continue
+        achieved, frac = float(r["value"]), float(r["fraction_of_floor"])
+        print(f"final A FLOP floor: {r['ours']} {r['ours_ms']} ms = {achieved:.1f} GFLOP/s = "
+              f"{frac:.3f} of the {FLOOR_GFLOPS:g} GFLOP/s floor (floor time {r['versus_ms']} ms;"
+              f" {1 / frac:.1f}x the floor): within 4x {r['status']}")
+
+
 # ---- output files -------------------------------------------------------------------------
 
 CSV_FIELDS = ["mode", "config", "B", "L", "d", "m", "candidate", "status", "median_ms",
@@ -456,10 +719,21 @@ def csv_rows(results: list[Result]):
             "median_ms": _fmt(r.median_s * 1e3 if r.ok else None, ".4f"),
             "repeats": r.repeats, "rel_error": _fmt(r.error, ".3e"),
             "correct": r.correct if r.ok else "",
-            "gflops": _fmt(cfg.flops / r.median_s / 1e9 if r.ok else None, ".3f"),
+            "gflops": _fmt(gflops(r), ".3f"),
             "best_ours": best.candidate.name if best else "",
             "ratio_best_ours_over": _fmt(ratio(best, r), ".4f"),
         }
+
+
+TARGET_FIELDS = ["mode", "config", "target", "ours", "ours_ms", "versus", "versus_ms", "value",
+                 "fraction_of_floor", "status"]
+
+
+def write_targets_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=TARGET_FIELDS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def write_csv(path: Path, by_config: dict[str, list[Result]]) -> None:
@@ -497,7 +771,7 @@ def write_plot(path: Path, all_results: dict[str, dict[str, list[Result]]]) -> b
         ax.set_xticks(range(len(configs)))
         ax.set_xticklabels([f"{c}\n{_shape(by_config[c][0].config)}" for c in configs])
         ax.set_ylabel("median time (ms, log)")
-        ax.set_title(f"CPU forward signature, {mode} mode (float32)")
+        ax.set_title(f"CPU signature, {mode} mode: {MODE_TITLES[mode]} (float32)")
         ax.grid(axis="y", which="both", alpha=0.3)
         ax.legend(fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
@@ -528,7 +802,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--configs", type=lambda s: _choices(s, list(CONFIGS), "config"),
                         help="comma-separated subset of " + ",".join(CONFIGS) + " (default all)")
     parser.add_argument("--modes", type=lambda s: _choices(s, MODES, "mode"),
-                        default=list(MODES), help="final,stream (default both)")
+                        default=list(MODES), help="final,stream,grad (default all three)")
     parser.add_argument("--repeats", type=int, help="timed calls per candidate (default 7)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 3 repeats, configs A,B (unless given explicitly)")
@@ -563,10 +837,13 @@ def print_environment(skipped: list[str]) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    ours, skipped_ours = ours_candidates()
-    peers, skipped_peers = peer_candidates()
-    cands = ours + peers
-    print_environment(skipped_ours + skipped_peers)
+    cands, skipped = {}, []
+    for mode in args.modes:
+        ours, skipped_ours = ours_candidates(mode)
+        peers, skipped_peers = peer_candidates(mode)
+        cands[mode] = ours + peers
+        skipped += [line for line in skipped_ours + skipped_peers if line not in skipped]
+    print_environment(skipped)
     print(f"configs {','.join(args.configs)}, modes {','.join(args.modes)}, "
           f"median of {args.repeats} after 1 warm-up, budget {args.budget:g} s per call\n")
 
@@ -575,14 +852,19 @@ def main(argv=None) -> int:
         cfg = CONFIGS[cfg_name]
         x_np = brownian_paths(cfg, args.seed)
         for mode in args.modes:
-            problem = make_problem(cfg, mode == "stream", x_np)
-            all_results[mode][cfg_name] = run_problem(cands, problem, args.repeats, args.budget)
+            problem = make_problem(cfg, mode, x_np)
+            all_results[mode][cfg_name] = run_problem(cands[mode], problem, args.repeats,
+                                                      args.budget)
 
     args.out.mkdir(parents=True, exist_ok=True)
     for mode, by_config in all_results.items():
         print_mode_tables(mode, by_config)
         write_csv(args.out / f"cpu_{mode}.csv", by_config)
+    targets = evaluate_targets(all_results)
+    print_targets(targets)
+    write_targets_csv(args.out / "cpu_targets.csv", targets)
     written = [str(args.out / f"cpu_{mode}.csv") for mode in all_results]
+    written.append(str(args.out / "cpu_targets.csv"))
     if write_plot(args.out / "cpu.png", all_results):
         written.append(str(args.out / "cpu.png"))
     else:

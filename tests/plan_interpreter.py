@@ -25,17 +25,20 @@ def run(routine, dim: int, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarra
             value = _outer(env[op.left.name], env[op.right.name])
             if op.acc is not None:
                 value = env[op.acc.name] + value
-        elif op.kind == "contract_right":
-            g, right = env[op.g.name], env[op.right.name]
-            value = np.einsum("ujn,jn->un", g.reshape(-1, right.shape[0], g.shape[-1]), right)
+        elif op.kind == "outer_add_sum":
+            value = sum(_outer(env[l.name], env[r.name]) for l, r in zip(op.lefts, op.rights))
             if op.acc is not None:
                 value = env[op.acc.name] + value
-        elif op.kind == "contract_left":
-            g, left = env[op.g.name], env[op.left.name]
-            value = float(op.factor) * np.einsum("un,ujn->jn", left,
-                                                 g.reshape(left.shape[0], -1, g.shape[-1]))
+        elif op.kind == "outer_adjoint":
+            g, left, right = env[op.g.name], env[op.left.name], env[op.right.name]
+            g = g.reshape(left.shape[0], right.shape[0], g.shape[-1])
+            value = np.einsum("ujn,jn->un", g, right)
             if op.acc is not None:
                 value = env[op.acc.name] + value
+            gright = float(op.factor) * np.einsum("un,ujn->jn", left, g)
+            if op.gright_acc is not None:
+                gright = env[op.gright_acc.name] + gright
+            env[op.gright.name] = gright
         else:
             raise NotImplementedError(op.kind)
         assert value.shape[0] == dim**op.out.degree, (str(op), value.shape)

@@ -130,3 +130,27 @@ def test_exp_step_vjp_is_the_adjoint(d, m):
     lhs = np.sum(_flat(g, "g", m) * jv, axis=0)
     rhs = np.sum(_flat(adj, "g", m) * _flat(va, "a", m), axis=0) + np.sum(adj["gdx"] * vdx, axis=0)
     np.testing.assert_allclose(lhs, rhs, rtol=1e-7)
+
+
+@pytest.mark.parametrize("d,m", [(1, 1), (2, 2), (3, 4), (2, 6)])
+def test_fused_and_lower_steps_agree_with_exp_step(d, m):
+    """exp_steps (K increments, the top level once) equals K exp_steps; exp_step_lower equals
+    exp_step on levels 1..m-1."""
+    import plan_interpreter
+
+    rng = np.random.default_rng(d + m)
+    plan = make_plan(KernelSpec(dim=d, depth=m))
+    fused = plan.routine("exp_steps")
+    names = [v.name for v in fused.params if v.name.startswith("dx")]
+    a = _levels(rng, "a", d, m)
+    dxs = {name: rng.standard_normal((d, 3)) for name in names}
+    state = dict(a)
+    for name in names:
+        state = plan_interpreter.run(plan.routine("exp_step"), d, {**state, "dx": dxs[name]})
+    together = plan_interpreter.run(fused, d, {**a, **dxs})
+    np.testing.assert_allclose(_flat(together, "a", m), _flat(state, "a", m), rtol=1e-12, atol=1e-12)
+    if m > 1:
+        one = plan_interpreter.run(plan.routine("exp_step"), d, {**a, "dx": dxs[names[0]]})
+        lower = {k: v for k, v in a.items() if k != f"a{m}"}
+        low = plan_interpreter.run(plan.routine("exp_step_lower"), d, {**lower, "dx": dxs[names[0]]})
+        np.testing.assert_allclose(_flat(low, "a", m - 1), _flat(one, "a", m - 1), rtol=1e-12)

@@ -21,7 +21,7 @@ __all__ = ["CEmitter", "CRoutine", "PRECISIONS"]
 #: (suffix, C type) of the precisions every C module holds.
 PRECISIONS = (("f32", "float"), ("f64", "double"))
 #: The routines the C drivers call, and whether each runs on vectors of paths or on scalars.
-C_ROUTINES = (("exp_step", True), ("exp_step_vjp", True), ("chen", False))
+C_ROUTINES = (("exp_step", True), ("exp_steps", True), ("exp_step_vjp", True), ("chen", False))
 
 _LEVEL = re.compile(r"^([a-z]+)(\d+)$")
 
@@ -46,15 +46,18 @@ def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: b
     depth = plan.depth
     params = {v.name for v in routine.params}
     results = {v.name for v in routine.results}
-    used = {v.name for op in routine.ops for v in vars(op).values() if hasattr(v, "degree")}
-    args, lines, groups, singles = [], [], [], []
+    used = {v.name for op in routine.ops for field in vars(op).values()
+            for v in (field if isinstance(field, tuple) else (field,)) if hasattr(v, "degree")}
+    named = params | results
+    args, lines, groups, singles = [], [], {}, []
     for value in routine.params + routine.results:  # arguments in the plan's order
         match = _LEVEL.match(value.name)
-        is_level = match and int(match.group(2)) == value.degree and all(
-            f"{match.group(1)}{k}" in params | results for k in range(1, depth + 1))
+        # levels 1..k of one array: a1, a2, ... (a prefix of the signature layout)
+        is_level = bool(match) and int(match.group(2)) == value.degree and \
+            f"{match.group(1)}1" in named
         if is_level and match.group(1) not in groups:
             group = match.group(1)
-            groups.append(group)
+            groups[group] = max(k for k in range(1, depth + 1) if f"{group}{k}" in named)
             qual = "const " if value.name not in results else ""
             args.append(f"{qual}{elem} *restrict {group}")
         elif not is_level and value.name not in singles:
@@ -63,13 +66,13 @@ def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: b
             args.append(f"{qual}{elem} *restrict {value.name}")
     offset = 0
     for k in range(1, depth + 1):
-        for group in groups:
+        for group, levels in groups.items():
             name = f"{group}{k}"
-            if name in used:
+            if k <= levels and name in used:
                 qual = "const " if name not in results else ""
                 lines.append(f"{qual}{elem} *restrict {name} = {group} + {offset};")
         offset += plan.dim**k
-    known = {f"{g}{k}" for g in groups for k in range(1, depth + 1)} | set(singles)
+    known = {f"{g}{k}" for g, levels in groups.items() for k in range(1, levels + 1)} | set(singles)
     scratch = 0
     for op in routine.ops:
         value = op.out
@@ -103,9 +106,10 @@ class CEmitter(Emitter):
 
     def context(self, plan: Plan, prov: Provenance) -> dict:
         precisions = []
+        names = C_ROUTINES + ((("exp_step_lower", True),) if plan.depth > 1 else ())
         for suffix, scalar in PRECISIONS:
             routines = {name: _c_routine(plan, plan.routine(name), suffix, scalar, vector)
-                        for name, vector in C_ROUTINES}
+                        for name, vector in names}
             precisions.append({
                 "suffix": suffix,
                 "scalar": scalar,
@@ -117,4 +121,5 @@ class CEmitter(Emitter):
             "dim": plan.dim,
             "precisions": precisions,
             "chunk_min_steps": plan.schedule("chunked").param("native_min_steps"),
+            "fused_steps": len(plan.routine("exp_steps").params) - plan.depth,
         }

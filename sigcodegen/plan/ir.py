@@ -17,8 +17,8 @@ __all__ = [
     "Scale",
     "Add",
     "OuterAdd",
-    "ContractRight",
-    "ContractLeft",
+    "OuterAddSum",
+    "OuterAdjoint",
     "Shift",
     "Cumsum",
     "Stage",
@@ -97,48 +97,57 @@ class OuterAdd:
 
 
 @dataclass(frozen=True)
-class ContractRight:
-    """``out[u] = acc[u] + sum_v g[u v] * right[v]``: the adjoint of ``left`` in ``g = left ⊗ right``
-    (contract the last ``right.degree`` letters)."""
+class OuterAddSum:
+    """``out = acc + sum_k lefts[k] ⊗ rights[k]``: several rank-one updates of one level in a
+    single pass over it (each coefficient loaded and stored once)."""
 
     out: Value
     acc: Value | None
-    g: Value
-    right: Value
-    kind: str = field(default="contract_right", init=False)
+    lefts: tuple[Value, ...]
+    rights: tuple[Value, ...]
+    kind: str = field(default="outer_add_sum", init=False)
 
     def __post_init__(self):
-        assert self.out.degree == self.g.degree - self.right.degree
+        assert len(self.lefts) == len(self.rights) >= 1
+        assert all(l.degree + r.degree == self.out.degree for l, r in zip(self.lefts, self.rights))
 
     def macs(self, dim: int) -> int:
-        return dim**self.g.degree
+        return len(self.lefts) * dim**self.out.degree
 
     def __str__(self) -> str:
-        prod = f"{self.g} ⌟ {self.right}"
-        return f"{self.out} = {self.acc} + {prod}" if self.acc else f"{self.out} = {prod}"
+        prods = " + ".join(f"{l} ⊗ {r}" for l, r in zip(self.lefts, self.rights))
+        return f"{self.out} = {self.acc} + {prods}" if self.acc else f"{self.out} = {prods}"
 
 
 @dataclass(frozen=True)
-class ContractLeft:
-    """``out[v] = acc[v] + factor * sum_u left[u] * g[u v]``: the adjoint of ``right`` in
-    ``g = left ⊗ right`` (contract the first ``left.degree`` letters)."""
+class OuterAdjoint:
+    """Both adjoints of ``g = left ⊗ right`` in one pass over g (each coefficient read once):
+    ``out[u] = acc[u] + sum_v g[u v] right[v]`` (the adjoint of left; ``out`` is that value) and
+    ``gright[v] = gright_acc[v] + factor * sum_u left[u] g[u v]`` (the adjoint of right)."""
 
     out: Value
     acc: Value | None
-    left: Value
+    gright: Value
+    gright_acc: Value | None
     g: Value
+    left: Value
+    right: Value
     factor: Fraction = Fraction(1)
-    kind: str = field(default="contract_left", init=False)
+    kind: str = field(default="outer_adjoint", init=False)
 
     def __post_init__(self):
-        assert self.out.degree == self.g.degree - self.left.degree
+        assert self.out.degree == self.left.degree == self.g.degree - self.right.degree
+        assert self.gright.degree == self.right.degree
 
     def macs(self, dim: int) -> int:
-        return dim**self.g.degree
+        return 2 * dim**self.g.degree
 
     def __str__(self) -> str:
-        prod = f"{self.left} ⌞ {self.g}" + ("" if self.factor == 1 else f" * {self.factor}")
-        return f"{self.out} = {self.acc} + {prod}" if self.acc else f"{self.out} = {prod}"
+        scale = "" if self.factor == 1 else f" * {self.factor}"
+        acc = f"{self.acc} + " if self.acc else ""
+        racc = f"{self.gright_acc} + " if self.gright_acc else ""
+        return (f"{self.out} = {acc}{self.g} ⌟ {self.right};  "
+                f"{self.gright} = {racc}{self.left} ⌞ {self.g}{scale}")
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,7 @@ class Cumsum:
         return f"{self.out} = cumsum({self.x})"
 
 
-Op = Scale | Add | OuterAdd | ContractRight | ContractLeft | Shift | Cumsum
+Op = Scale | Add | OuterAdd | OuterAddSum | OuterAdjoint | Shift | Cumsum
 
 
 @dataclass(frozen=True)

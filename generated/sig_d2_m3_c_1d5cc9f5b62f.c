@@ -5,10 +5,10 @@
  * `sigcodegen plan --dim 2 --depth 3`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        21b33f3f87ecfb15636e041bd2014b57db06a8b5341a550c08e07f47dace4300
- *     generator  sigcodegen 0.1.0, generator sources 626045df54dd44e2
+ *     key        1d5cc9f5b62fa0bd331573b47de7bd420f555c3e1621c62c23607db68406ad68
+ *     generator  sigcodegen 0.1.0, generator sources c1bd5027a3d78d6b
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
- *                levelwise_block 38, exp_step_vjp 58
+ *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, exp_step_lower 10
  *
  * Layout: paths on the SIMD lanes. A block of W paths (W = SIGCODEGEN_VECTOR_BYTES / element
  * size) steps through time together; every coefficient is a vector of W lanes. OpenMP runs blocks
@@ -34,6 +34,8 @@
 #define SIGLEN 14
 /* chunked parallelism: a time chunk has at least this many steps */
 #define CHUNK_MIN_STEPS 16
+/* increments per exp_steps call (the top level is updated once per call) */
+#define FUSED_STEPS 3
 
 enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1 };
 
@@ -68,7 +70,7 @@ typedef struct { int64_t path, start, steps; } lane_t;
 
 typedef float vec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f32 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(float)))
-#define SCRATCH_f32 8
+#define SCRATCH_f32 12
 
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
  * 26 multiply-adds per path per time step, each on a vector of paths. */
@@ -107,6 +109,81 @@ static void exp_step_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
 
+/* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
+ * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, vec_f32 *restrict w)
+{
+    vec_f32 *restrict a1 = a + 0;
+    vec_f32 *restrict a2 = a + 2;
+    vec_f32 *restrict a3 = a + 6;
+    vec_f32 dxa2[2];
+    vec_f32 dxa3[2];
+    vec_f32 t1[2];
+    vec_f32 *restrict t2a = w + 0;
+    vec_f32 dxb2[2];
+    vec_f32 dxb3[2];
+    vec_f32 *restrict t2b = w + 4;
+    vec_f32 dxc2[2];
+    vec_f32 dxc3[2];
+    vec_f32 *restrict t2c = w + 8;
+    /* increment dxa: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2a[p * 2 + j] = a2[p * 2 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2b[p * 2 + j] = a2[p * 2 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2c[p * 2 + j] = a2[p * 2 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
+    /* degree 3: the 3 terms in one pass */
+    for (int p = 0; p < 4; ++p) {
+        const vec_f32 l0 = t2a[p];
+        const vec_f32 l1 = t2b[p];
+        const vec_f32 l2 = t2c[p];
+        for (int j = 0; j < 2; ++j)
+            a3[p * 2 + j] = a3[p * 2 + j] + l0 * dxa[j] + l1 * dxb[j] + l2 * dxc[j];
+    }
+}
+
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
  * 58 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict g, vec_f32 *restrict gdx, vec_f32 *restrict w)
@@ -129,17 +206,18 @@ static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict
     for (int i = 0; i < 2; ++i) gdx[i] = g1[i];
     /* degree 2: recompute the chain, then its adjoint */
     for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 2; ++p) {
-        vec_f32 acc = (vec_f32){0};
-        for (int j = 0; j < 2; ++j) acc += g2[p * 2 + j] * dx[j];
-        u1[p] = acc;
-    }
     {
         vec_f32 sum[2];
         for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
         for (int p = 0; p < 2; ++p) {
             const vec_f32 l = t1[p];
-            for (int j = 0; j < 2; ++j) sum[j] += l * g2[p * 2 + j];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f32 gv = g2[p * 2 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
         }
         for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j];
@@ -153,33 +231,35 @@ static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict
         for (int j = 0; j < 2; ++j)
             t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
     }
-    for (int p = 0; p < 4; ++p) {
-        vec_f32 acc = (vec_f32){0};
-        for (int j = 0; j < 2; ++j) acc += g3[p * 2 + j] * dx[j];
-        u2[p] = acc;
-    }
     {
         vec_f32 sum[2];
         for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
         for (int p = 0; p < 4; ++p) {
             const vec_f32 l = t2[p];
-            for (int j = 0; j < 2; ++j) sum[j] += l * g3[p * 2 + j];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f32 gv = g3[p * 2 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
         }
         for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
     for (int i = 0; i < 4; ++i) g2[i] = g2[i] + u2[i];
-    for (int p = 0; p < 2; ++p) {
-        vec_f32 acc = (vec_f32){0};
-        for (int j = 0; j < 2; ++j) acc += u2[p * 2 + j] * dx2[j];
-        u1[p] = acc;
-    }
     {
         vec_f32 sum[2];
         for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
         for (int p = 0; p < 2; ++p) {
             const vec_f32 l = t1[p];
-            for (int j = 0; j < 2; ++j) sum[j] += l * u2[p * 2 + j];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f32 gv = u2[p * 2 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
         }
         for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 2);
@@ -222,6 +302,27 @@ static void chen_f32s(const float *restrict a, const float *restrict b, float *r
         for (int j = 0; j < 2; ++j)
             c3[p * 2 + j] = c3[p * 2 + j] + l * b1[j];
     }
+}
+
+/* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 10 multiply-adds per path per time step, each on a vector of paths. */
+static void exp_step_lower_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
+{
+    vec_f32 *restrict a1 = a + 0;
+    vec_f32 *restrict a2 = a + 2;
+    vec_f32 dx2[2];
+    vec_f32 t1[2];
+    /* scaled increments dx/k */
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+    }
+    /* degree 1 */
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
 
 /* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
@@ -301,11 +402,20 @@ int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float 
                 lanes[l].steps = steps - lanes[l].start < chunk_steps ? steps - lanes[l].start : chunk_steps;
             }
             memset(state, 0, SIGLEN * sizeof(vec_f32));
-            for (int64_t step = 0; step < chunk_steps; ++step) {
-                vec_f32 dx[DIM];
-                load_increment_f32(dx, x, lanes, length, step, 1);
-                exp_step_f32v(state, dx, scratch);
-                if (stream) store_state_f32(out, state, lanes, steps, step);
+            if (stream) {
+                for (int64_t step = 0; step < chunk_steps; ++step) {
+                    vec_f32 dx[DIM];
+                    load_increment_f32(dx, x, lanes, length, step, 1);
+                    exp_step_f32v(state, dx, scratch);
+                    store_state_f32(out, state, lanes, steps, step);
+                }
+            } else { /* FUSED_STEPS increments per call; past a lane's end they are zero */
+                for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) {
+                    vec_f32 dx[FUSED_STEPS * DIM];
+                    for (int k = 0; k < FUSED_STEPS; ++k)
+                        load_increment_f32(dx + k * DIM, x, lanes, length, step + k, 1);
+                    exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+                }
             }
             if (!stream) {
                 for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
@@ -418,19 +528,20 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
             if (mode == 1 || (mode == 0 && reversible_f32(state, steps))) {
                 for (int64_t i = steps - 1; i >= 0; --i) {
                     load_increment_f32(dx, x, lanes, length, i, -1);
-                    exp_step_f32v(state, dx, scratch); /* state before step i */
+                    exp_step_lower_f32v(state, dx, scratch); /* levels < DEPTH before step i */
                     for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
                     exp_step_vjp_f32v(state, dx, adjoint, gdx, scratch);
                     scatter_increment_f32(gx, gdx, lanes, length, i);
                 }
                 continue;
             }
-            /* checkpoints: states before steps 0, segment, 2*segment, ... */
+            /* checkpoints: states before steps 0, segment, 2*segment, ... (levels < DEPTH:
+             * the adjoint never reads the top level) */
             memset(state, 0, SIGLEN * sizeof(vec_f32));
             for (int64_t i = 0; i < steps; ++i) {
                 if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(vec_f32));
                 load_increment_f32(dx, x, lanes, length, i, 1);
-                exp_step_f32v(state, dx, scratch);
+                exp_step_lower_f32v(state, dx, scratch);
             }
             for (int64_t s = checkpoints - 1; s >= 0; --s) {
                 const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
@@ -438,7 +549,7 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
                 for (int64_t i = first; i < last; ++i) { /* states before each step of the segment */
                     memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(vec_f32));
                     load_increment_f32(dx, x, lanes, length, i, 1);
-                    exp_step_f32v(state, dx, scratch);
+                    exp_step_lower_f32v(state, dx, scratch);
                 }
                 for (int64_t i = last - 1; i >= first; --i) {
                     load_increment_f32(dx, x, lanes, length, i, 1);
@@ -456,7 +567,7 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
 
 typedef double vec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f64 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(double)))
-#define SCRATCH_f64 8
+#define SCRATCH_f64 12
 
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
  * 26 multiply-adds per path per time step, each on a vector of paths. */
@@ -495,6 +606,81 @@ static void exp_step_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
 
+/* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
+ * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, vec_f64 *restrict w)
+{
+    vec_f64 *restrict a1 = a + 0;
+    vec_f64 *restrict a2 = a + 2;
+    vec_f64 *restrict a3 = a + 6;
+    vec_f64 dxa2[2];
+    vec_f64 dxa3[2];
+    vec_f64 t1[2];
+    vec_f64 *restrict t2a = w + 0;
+    vec_f64 dxb2[2];
+    vec_f64 dxb3[2];
+    vec_f64 *restrict t2b = w + 4;
+    vec_f64 dxc2[2];
+    vec_f64 dxc3[2];
+    vec_f64 *restrict t2c = w + 8;
+    /* increment dxa: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2a[p * 2 + j] = a2[p * 2 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2b[p * 2 + j] = a2[p * 2 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2c[p * 2 + j] = a2[p * 2 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
+    /* degree 3: the 3 terms in one pass */
+    for (int p = 0; p < 4; ++p) {
+        const vec_f64 l0 = t2a[p];
+        const vec_f64 l1 = t2b[p];
+        const vec_f64 l2 = t2c[p];
+        for (int j = 0; j < 2; ++j)
+            a3[p * 2 + j] = a3[p * 2 + j] + l0 * dxa[j] + l1 * dxb[j] + l2 * dxc[j];
+    }
+}
+
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
  * 58 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict g, vec_f64 *restrict gdx, vec_f64 *restrict w)
@@ -517,17 +703,18 @@ static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict
     for (int i = 0; i < 2; ++i) gdx[i] = g1[i];
     /* degree 2: recompute the chain, then its adjoint */
     for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 2; ++p) {
-        vec_f64 acc = (vec_f64){0};
-        for (int j = 0; j < 2; ++j) acc += g2[p * 2 + j] * dx[j];
-        u1[p] = acc;
-    }
     {
         vec_f64 sum[2];
         for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
         for (int p = 0; p < 2; ++p) {
             const vec_f64 l = t1[p];
-            for (int j = 0; j < 2; ++j) sum[j] += l * g2[p * 2 + j];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f64 gv = g2[p * 2 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
         }
         for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j];
@@ -541,33 +728,35 @@ static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict
         for (int j = 0; j < 2; ++j)
             t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
     }
-    for (int p = 0; p < 4; ++p) {
-        vec_f64 acc = (vec_f64){0};
-        for (int j = 0; j < 2; ++j) acc += g3[p * 2 + j] * dx[j];
-        u2[p] = acc;
-    }
     {
         vec_f64 sum[2];
         for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
         for (int p = 0; p < 4; ++p) {
             const vec_f64 l = t2[p];
-            for (int j = 0; j < 2; ++j) sum[j] += l * g3[p * 2 + j];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f64 gv = g3[p * 2 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
         }
         for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
     for (int i = 0; i < 4; ++i) g2[i] = g2[i] + u2[i];
-    for (int p = 0; p < 2; ++p) {
-        vec_f64 acc = (vec_f64){0};
-        for (int j = 0; j < 2; ++j) acc += u2[p * 2 + j] * dx2[j];
-        u1[p] = acc;
-    }
     {
         vec_f64 sum[2];
         for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
         for (int p = 0; p < 2; ++p) {
             const vec_f64 l = t1[p];
-            for (int j = 0; j < 2; ++j) sum[j] += l * u2[p * 2 + j];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f64 gv = u2[p * 2 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
         }
         for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 2);
@@ -610,6 +799,27 @@ static void chen_f64s(const double *restrict a, const double *restrict b, double
         for (int j = 0; j < 2; ++j)
             c3[p * 2 + j] = c3[p * 2 + j] + l * b1[j];
     }
+}
+
+/* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 10 multiply-adds per path per time step, each on a vector of paths. */
+static void exp_step_lower_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
+{
+    vec_f64 *restrict a1 = a + 0;
+    vec_f64 *restrict a2 = a + 2;
+    vec_f64 dx2[2];
+    vec_f64 t1[2];
+    /* scaled increments dx/k */
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+    }
+    /* degree 1 */
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
 
 /* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
@@ -689,11 +899,20 @@ int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, doubl
                 lanes[l].steps = steps - lanes[l].start < chunk_steps ? steps - lanes[l].start : chunk_steps;
             }
             memset(state, 0, SIGLEN * sizeof(vec_f64));
-            for (int64_t step = 0; step < chunk_steps; ++step) {
-                vec_f64 dx[DIM];
-                load_increment_f64(dx, x, lanes, length, step, 1);
-                exp_step_f64v(state, dx, scratch);
-                if (stream) store_state_f64(out, state, lanes, steps, step);
+            if (stream) {
+                for (int64_t step = 0; step < chunk_steps; ++step) {
+                    vec_f64 dx[DIM];
+                    load_increment_f64(dx, x, lanes, length, step, 1);
+                    exp_step_f64v(state, dx, scratch);
+                    store_state_f64(out, state, lanes, steps, step);
+                }
+            } else { /* FUSED_STEPS increments per call; past a lane's end they are zero */
+                for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) {
+                    vec_f64 dx[FUSED_STEPS * DIM];
+                    for (int k = 0; k < FUSED_STEPS; ++k)
+                        load_increment_f64(dx + k * DIM, x, lanes, length, step + k, 1);
+                    exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+                }
             }
             if (!stream) {
                 for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
@@ -806,19 +1025,20 @@ int sigcodegen_backward_f64(const double *x, int64_t batch, int64_t length, cons
             if (mode == 1 || (mode == 0 && reversible_f64(state, steps))) {
                 for (int64_t i = steps - 1; i >= 0; --i) {
                     load_increment_f64(dx, x, lanes, length, i, -1);
-                    exp_step_f64v(state, dx, scratch); /* state before step i */
+                    exp_step_lower_f64v(state, dx, scratch); /* levels < DEPTH before step i */
                     for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
                     exp_step_vjp_f64v(state, dx, adjoint, gdx, scratch);
                     scatter_increment_f64(gx, gdx, lanes, length, i);
                 }
                 continue;
             }
-            /* checkpoints: states before steps 0, segment, 2*segment, ... */
+            /* checkpoints: states before steps 0, segment, 2*segment, ... (levels < DEPTH:
+             * the adjoint never reads the top level) */
             memset(state, 0, SIGLEN * sizeof(vec_f64));
             for (int64_t i = 0; i < steps; ++i) {
                 if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(vec_f64));
                 load_increment_f64(dx, x, lanes, length, i, 1);
-                exp_step_f64v(state, dx, scratch);
+                exp_step_lower_f64v(state, dx, scratch);
             }
             for (int64_t s = checkpoints - 1; s >= 0; --s) {
                 const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
@@ -826,7 +1046,7 @@ int sigcodegen_backward_f64(const double *x, int64_t batch, int64_t length, cons
                 for (int64_t i = first; i < last; ++i) { /* states before each step of the segment */
                     memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(vec_f64));
                     load_increment_f64(dx, x, lanes, length, i, 1);
-                    exp_step_f64v(state, dx, scratch);
+                    exp_step_lower_f64v(state, dx, scratch);
                 }
                 for (int64_t i = last - 1; i >= first; --i) {
                     load_increment_f64(dx, x, lanes, length, i, 1);

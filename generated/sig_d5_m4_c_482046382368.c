@@ -5,10 +5,11 @@
  * `sigcodegen plan --dim 5 --depth 4`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        72bf8f5e37cb94fff98afa48c02d7d0b680c4750030106668686b169be0b5b32
- *     generator  sigcodegen 0.1.0, generator sources 626045df54dd44e2
+ *     key        4820463823689bb6792fd42c7d7016ef3b5c8fe460b249b8c6c04d3e193d6199
+ *     generator  sigcodegen 0.1.0, generator sources c1bd5027a3d78d6b
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
- *                2,930, levelwise_block 1,760, exp_step_vjp 2,315
+ *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955,
+ *                exp_step_lower 200
  *
  * Layout: paths on the SIMD lanes. A block of W paths (W = SIGCODEGEN_VECTOR_BYTES / element
  * size) steps through time together; every coefficient is a vector of W lanes. OpenMP runs blocks
@@ -34,6 +35,8 @@
 #define SIGLEN 780
 /* chunked parallelism: a time chunk has at least this many steps */
 #define CHUNK_MIN_STEPS 16
+/* increments per exp_steps call (the top level is updated once per call) */
+#define FUSED_STEPS 3
 
 enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1 };
 
@@ -68,7 +71,7 @@ typedef struct { int64_t path, start, steps; } lane_t;
 
 typedef float vec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f32 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(float)))
-#define SCRATCH_f32 300
+#define SCRATCH_f32 400
 
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
  * 985 multiply-adds per path per time step, each on a vector of paths. */
@@ -128,6 +131,137 @@ static void exp_step_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 
+/* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
+ * 2955 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, vec_f32 *restrict w)
+{
+    vec_f32 *restrict a1 = a + 0;
+    vec_f32 *restrict a2 = a + 5;
+    vec_f32 *restrict a3 = a + 30;
+    vec_f32 *restrict a4 = a + 155;
+    vec_f32 dxa2[5];
+    vec_f32 dxa3[5];
+    vec_f32 dxa4[5];
+    vec_f32 t1[5];
+    vec_f32 *restrict t2 = w + 0;
+    vec_f32 *restrict t3a = w + 25;
+    vec_f32 dxb2[5];
+    vec_f32 dxb3[5];
+    vec_f32 dxb4[5];
+    vec_f32 *restrict t3b = w + 150;
+    vec_f32 dxc2[5];
+    vec_f32 dxc3[5];
+    vec_f32 dxc4[5];
+    vec_f32 *restrict t3c = w + 275;
+    /* increment dxa: top-level term, then levels 3..1 */
+    for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            t3a[p * 5 + j] = a3[p * 5 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: top-level term, then levels 3..1 */
+    for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            t3b[p * 5 + j] = a3[p * 5 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: top-level term, then levels 3..1 */
+    for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            t3c[p * 5 + j] = a3[p * 5 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
+    /* degree 4: the 3 terms in one pass */
+    for (int p = 0; p < 125; ++p) {
+        const vec_f32 l0 = t3a[p];
+        const vec_f32 l1 = t3b[p];
+        const vec_f32 l2 = t3c[p];
+        for (int j = 0; j < 5; ++j)
+            a4[p * 5 + j] = a4[p * 5 + j] + l0 * dxa[j] + l1 * dxb[j] + l2 * dxc[j];
+    }
+}
+
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
  * 2315 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict g, vec_f32 *restrict gdx, vec_f32 *restrict w)
@@ -156,17 +290,18 @@ static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict
     for (int i = 0; i < 5; ++i) gdx[i] = g1[i];
     /* degree 2: recompute the chain, then its adjoint */
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 5; ++p) {
-        vec_f32 acc = (vec_f32){0};
-        for (int j = 0; j < 5; ++j) acc += g2[p * 5 + j] * dx[j];
-        u1[p] = acc;
-    }
     {
         vec_f32 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
         for (int p = 0; p < 5; ++p) {
             const vec_f32 l = t1[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * g2[p * 5 + j];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = g2[p * 5 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
@@ -180,33 +315,35 @@ static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict
         for (int j = 0; j < 5; ++j)
             t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
     }
-    for (int p = 0; p < 25; ++p) {
-        vec_f32 acc = (vec_f32){0};
-        for (int j = 0; j < 5; ++j) acc += g3[p * 5 + j] * dx[j];
-        u2[p] = acc;
-    }
     {
         vec_f32 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
         for (int p = 0; p < 25; ++p) {
             const vec_f32 l = t2[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * g3[p * 5 + j];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = g3[p * 5 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
     for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
-    for (int p = 0; p < 5; ++p) {
-        vec_f32 acc = (vec_f32){0};
-        for (int j = 0; j < 5; ++j) acc += u2[p * 5 + j] * dx2[j];
-        u1[p] = acc;
-    }
     {
         vec_f32 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
         for (int p = 0; p < 5; ++p) {
             const vec_f32 l = t1[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * u2[p * 5 + j];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = u2[p * 5 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 2);
@@ -225,49 +362,52 @@ static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict
         for (int j = 0; j < 5; ++j)
             t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
     }
-    for (int p = 0; p < 125; ++p) {
-        vec_f32 acc = (vec_f32){0};
-        for (int j = 0; j < 5; ++j) acc += g4[p * 5 + j] * dx[j];
-        u3[p] = acc;
-    }
     {
         vec_f32 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
         for (int p = 0; p < 125; ++p) {
             const vec_f32 l = t3[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * g4[p * 5 + j];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = g4[p * 5 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u3[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
     for (int i = 0; i < 125; ++i) g3[i] = g3[i] + u3[i];
-    for (int p = 0; p < 25; ++p) {
-        vec_f32 acc = (vec_f32){0};
-        for (int j = 0; j < 5; ++j) acc += u3[p * 5 + j] * dx2[j];
-        u2[p] = acc;
-    }
     {
         vec_f32 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
         for (int p = 0; p < 25; ++p) {
             const vec_f32 l = t2[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * u3[p * 5 + j];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = u3[p * 5 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 2);
     }
     for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
-    for (int p = 0; p < 5; ++p) {
-        vec_f32 acc = (vec_f32){0};
-        for (int j = 0; j < 5; ++j) acc += u2[p * 5 + j] * dx3[j];
-        u1[p] = acc;
-    }
     {
         vec_f32 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
         for (int p = 0; p < 5; ++p) {
             const vec_f32 l = t1[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * u2[p * 5 + j];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = u2[p * 5 + j];
+                acc += gv * dx3[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 3);
@@ -330,6 +470,43 @@ static void chen_f32s(const float *restrict a, const float *restrict b, float *r
         for (int j = 0; j < 5; ++j)
             c4[p * 5 + j] = c4[p * 5 + j] + l * b1[j];
     }
+}
+
+/* exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 200 multiply-adds per path per time step, each on a vector of paths. */
+static void exp_step_lower_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
+{
+    vec_f32 *restrict a1 = a + 0;
+    vec_f32 *restrict a2 = a + 5;
+    vec_f32 *restrict a3 = a + 30;
+    vec_f32 dx2[5];
+    vec_f32 dx3[5];
+    vec_f32 t1[5];
+    vec_f32 *restrict t2 = w + 0;
+    /* scaled increments dx/k */
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
+    }
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
+    }
+    /* degree 1 */
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 
 /* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
@@ -409,11 +586,20 @@ int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float 
                 lanes[l].steps = steps - lanes[l].start < chunk_steps ? steps - lanes[l].start : chunk_steps;
             }
             memset(state, 0, SIGLEN * sizeof(vec_f32));
-            for (int64_t step = 0; step < chunk_steps; ++step) {
-                vec_f32 dx[DIM];
-                load_increment_f32(dx, x, lanes, length, step, 1);
-                exp_step_f32v(state, dx, scratch);
-                if (stream) store_state_f32(out, state, lanes, steps, step);
+            if (stream) {
+                for (int64_t step = 0; step < chunk_steps; ++step) {
+                    vec_f32 dx[DIM];
+                    load_increment_f32(dx, x, lanes, length, step, 1);
+                    exp_step_f32v(state, dx, scratch);
+                    store_state_f32(out, state, lanes, steps, step);
+                }
+            } else { /* FUSED_STEPS increments per call; past a lane's end they are zero */
+                for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) {
+                    vec_f32 dx[FUSED_STEPS * DIM];
+                    for (int k = 0; k < FUSED_STEPS; ++k)
+                        load_increment_f32(dx + k * DIM, x, lanes, length, step + k, 1);
+                    exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+                }
             }
             if (!stream) {
                 for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
@@ -526,19 +712,20 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
             if (mode == 1 || (mode == 0 && reversible_f32(state, steps))) {
                 for (int64_t i = steps - 1; i >= 0; --i) {
                     load_increment_f32(dx, x, lanes, length, i, -1);
-                    exp_step_f32v(state, dx, scratch); /* state before step i */
+                    exp_step_lower_f32v(state, dx, scratch); /* levels < DEPTH before step i */
                     for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
                     exp_step_vjp_f32v(state, dx, adjoint, gdx, scratch);
                     scatter_increment_f32(gx, gdx, lanes, length, i);
                 }
                 continue;
             }
-            /* checkpoints: states before steps 0, segment, 2*segment, ... */
+            /* checkpoints: states before steps 0, segment, 2*segment, ... (levels < DEPTH:
+             * the adjoint never reads the top level) */
             memset(state, 0, SIGLEN * sizeof(vec_f32));
             for (int64_t i = 0; i < steps; ++i) {
                 if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(vec_f32));
                 load_increment_f32(dx, x, lanes, length, i, 1);
-                exp_step_f32v(state, dx, scratch);
+                exp_step_lower_f32v(state, dx, scratch);
             }
             for (int64_t s = checkpoints - 1; s >= 0; --s) {
                 const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
@@ -546,7 +733,7 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
                 for (int64_t i = first; i < last; ++i) { /* states before each step of the segment */
                     memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(vec_f32));
                     load_increment_f32(dx, x, lanes, length, i, 1);
-                    exp_step_f32v(state, dx, scratch);
+                    exp_step_lower_f32v(state, dx, scratch);
                 }
                 for (int64_t i = last - 1; i >= first; --i) {
                     load_increment_f32(dx, x, lanes, length, i, 1);
@@ -564,7 +751,7 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
 
 typedef double vec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f64 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(double)))
-#define SCRATCH_f64 300
+#define SCRATCH_f64 400
 
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
  * 985 multiply-adds per path per time step, each on a vector of paths. */
@@ -624,6 +811,137 @@ static void exp_step_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 
+/* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
+ * 2955 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, vec_f64 *restrict w)
+{
+    vec_f64 *restrict a1 = a + 0;
+    vec_f64 *restrict a2 = a + 5;
+    vec_f64 *restrict a3 = a + 30;
+    vec_f64 *restrict a4 = a + 155;
+    vec_f64 dxa2[5];
+    vec_f64 dxa3[5];
+    vec_f64 dxa4[5];
+    vec_f64 t1[5];
+    vec_f64 *restrict t2 = w + 0;
+    vec_f64 *restrict t3a = w + 25;
+    vec_f64 dxb2[5];
+    vec_f64 dxb3[5];
+    vec_f64 dxb4[5];
+    vec_f64 *restrict t3b = w + 150;
+    vec_f64 dxc2[5];
+    vec_f64 dxc3[5];
+    vec_f64 dxc4[5];
+    vec_f64 *restrict t3c = w + 275;
+    /* increment dxa: top-level term, then levels 3..1 */
+    for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            t3a[p * 5 + j] = a3[p * 5 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: top-level term, then levels 3..1 */
+    for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            t3b[p * 5 + j] = a3[p * 5 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: top-level term, then levels 3..1 */
+    for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            t3c[p * 5 + j] = a3[p * 5 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
+    /* degree 4: the 3 terms in one pass */
+    for (int p = 0; p < 125; ++p) {
+        const vec_f64 l0 = t3a[p];
+        const vec_f64 l1 = t3b[p];
+        const vec_f64 l2 = t3c[p];
+        for (int j = 0; j < 5; ++j)
+            a4[p * 5 + j] = a4[p * 5 + j] + l0 * dxa[j] + l1 * dxb[j] + l2 * dxc[j];
+    }
+}
+
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
  * 2315 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict g, vec_f64 *restrict gdx, vec_f64 *restrict w)
@@ -652,17 +970,18 @@ static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict
     for (int i = 0; i < 5; ++i) gdx[i] = g1[i];
     /* degree 2: recompute the chain, then its adjoint */
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 5; ++p) {
-        vec_f64 acc = (vec_f64){0};
-        for (int j = 0; j < 5; ++j) acc += g2[p * 5 + j] * dx[j];
-        u1[p] = acc;
-    }
     {
         vec_f64 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
         for (int p = 0; p < 5; ++p) {
             const vec_f64 l = t1[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * g2[p * 5 + j];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = g2[p * 5 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
@@ -676,33 +995,35 @@ static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict
         for (int j = 0; j < 5; ++j)
             t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
     }
-    for (int p = 0; p < 25; ++p) {
-        vec_f64 acc = (vec_f64){0};
-        for (int j = 0; j < 5; ++j) acc += g3[p * 5 + j] * dx[j];
-        u2[p] = acc;
-    }
     {
         vec_f64 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
         for (int p = 0; p < 25; ++p) {
             const vec_f64 l = t2[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * g3[p * 5 + j];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = g3[p * 5 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
     for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
-    for (int p = 0; p < 5; ++p) {
-        vec_f64 acc = (vec_f64){0};
-        for (int j = 0; j < 5; ++j) acc += u2[p * 5 + j] * dx2[j];
-        u1[p] = acc;
-    }
     {
         vec_f64 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
         for (int p = 0; p < 5; ++p) {
             const vec_f64 l = t1[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * u2[p * 5 + j];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = u2[p * 5 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 2);
@@ -721,49 +1042,52 @@ static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict
         for (int j = 0; j < 5; ++j)
             t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
     }
-    for (int p = 0; p < 125; ++p) {
-        vec_f64 acc = (vec_f64){0};
-        for (int j = 0; j < 5; ++j) acc += g4[p * 5 + j] * dx[j];
-        u3[p] = acc;
-    }
     {
         vec_f64 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
         for (int p = 0; p < 125; ++p) {
             const vec_f64 l = t3[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * g4[p * 5 + j];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = g4[p * 5 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u3[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
     for (int i = 0; i < 125; ++i) g3[i] = g3[i] + u3[i];
-    for (int p = 0; p < 25; ++p) {
-        vec_f64 acc = (vec_f64){0};
-        for (int j = 0; j < 5; ++j) acc += u3[p * 5 + j] * dx2[j];
-        u2[p] = acc;
-    }
     {
         vec_f64 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
         for (int p = 0; p < 25; ++p) {
             const vec_f64 l = t2[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * u3[p * 5 + j];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = u3[p * 5 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 2);
     }
     for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
-    for (int p = 0; p < 5; ++p) {
-        vec_f64 acc = (vec_f64){0};
-        for (int j = 0; j < 5; ++j) acc += u2[p * 5 + j] * dx3[j];
-        u1[p] = acc;
-    }
     {
         vec_f64 sum[5];
         for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
         for (int p = 0; p < 5; ++p) {
             const vec_f64 l = t1[p];
-            for (int j = 0; j < 5; ++j) sum[j] += l * u2[p * 5 + j];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = u2[p * 5 + j];
+                acc += gv * dx3[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
         }
         for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 3);
@@ -826,6 +1150,43 @@ static void chen_f64s(const double *restrict a, const double *restrict b, double
         for (int j = 0; j < 5; ++j)
             c4[p * 5 + j] = c4[p * 5 + j] + l * b1[j];
     }
+}
+
+/* exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 200 multiply-adds per path per time step, each on a vector of paths. */
+static void exp_step_lower_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
+{
+    vec_f64 *restrict a1 = a + 0;
+    vec_f64 *restrict a2 = a + 5;
+    vec_f64 *restrict a3 = a + 30;
+    vec_f64 dx2[5];
+    vec_f64 dx3[5];
+    vec_f64 t1[5];
+    vec_f64 *restrict t2 = w + 0;
+    /* scaled increments dx/k */
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
+    }
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
+    }
+    /* degree 1 */
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 
 /* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
@@ -905,11 +1266,20 @@ int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, doubl
                 lanes[l].steps = steps - lanes[l].start < chunk_steps ? steps - lanes[l].start : chunk_steps;
             }
             memset(state, 0, SIGLEN * sizeof(vec_f64));
-            for (int64_t step = 0; step < chunk_steps; ++step) {
-                vec_f64 dx[DIM];
-                load_increment_f64(dx, x, lanes, length, step, 1);
-                exp_step_f64v(state, dx, scratch);
-                if (stream) store_state_f64(out, state, lanes, steps, step);
+            if (stream) {
+                for (int64_t step = 0; step < chunk_steps; ++step) {
+                    vec_f64 dx[DIM];
+                    load_increment_f64(dx, x, lanes, length, step, 1);
+                    exp_step_f64v(state, dx, scratch);
+                    store_state_f64(out, state, lanes, steps, step);
+                }
+            } else { /* FUSED_STEPS increments per call; past a lane's end they are zero */
+                for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) {
+                    vec_f64 dx[FUSED_STEPS * DIM];
+                    for (int k = 0; k < FUSED_STEPS; ++k)
+                        load_increment_f64(dx + k * DIM, x, lanes, length, step + k, 1);
+                    exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+                }
             }
             if (!stream) {
                 for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
@@ -1022,19 +1392,20 @@ int sigcodegen_backward_f64(const double *x, int64_t batch, int64_t length, cons
             if (mode == 1 || (mode == 0 && reversible_f64(state, steps))) {
                 for (int64_t i = steps - 1; i >= 0; --i) {
                     load_increment_f64(dx, x, lanes, length, i, -1);
-                    exp_step_f64v(state, dx, scratch); /* state before step i */
+                    exp_step_lower_f64v(state, dx, scratch); /* levels < DEPTH before step i */
                     for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
                     exp_step_vjp_f64v(state, dx, adjoint, gdx, scratch);
                     scatter_increment_f64(gx, gdx, lanes, length, i);
                 }
                 continue;
             }
-            /* checkpoints: states before steps 0, segment, 2*segment, ... */
+            /* checkpoints: states before steps 0, segment, 2*segment, ... (levels < DEPTH:
+             * the adjoint never reads the top level) */
             memset(state, 0, SIGLEN * sizeof(vec_f64));
             for (int64_t i = 0; i < steps; ++i) {
                 if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(vec_f64));
                 load_increment_f64(dx, x, lanes, length, i, 1);
-                exp_step_f64v(state, dx, scratch);
+                exp_step_lower_f64v(state, dx, scratch);
             }
             for (int64_t s = checkpoints - 1; s >= 0; --s) {
                 const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
@@ -1042,7 +1413,7 @@ int sigcodegen_backward_f64(const double *x, int64_t batch, int64_t length, cons
                 for (int64_t i = first; i < last; ++i) { /* states before each step of the segment */
                     memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(vec_f64));
                     load_increment_f64(dx, x, lanes, length, i, 1);
-                    exp_step_f64v(state, dx, scratch);
+                    exp_step_lower_f64v(state, dx, scratch);
                 }
                 for (int64_t i = last - 1; i >= first; --i) {
                     load_increment_f64(dx, x, lanes, length, i, 1);

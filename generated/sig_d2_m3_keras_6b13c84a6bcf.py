@@ -5,10 +5,10 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        04fe3b45270a6260ad61ad65a843c5a836b2fbf758866cfcf71ce0dc81a1e531
-    generator  sigcodegen 0.1.0, generator sources a67b842b1e12dcee
+    key        6b13c84a6bcf298ac128905a8db25478446a851e96c8cec0fe5add29d39b7cef
+    generator  sigcodegen 0.1.0, generator sources 550c1da012c56a79
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
-               38, exp_step_vjp 58
+               38, exp_step_vjp 58, exp_steps 78, exp_step_lower 10
 
 Layout: batch first, as Keras layers see tensors. A degree-k level for N paths is
 (N, DIM**k); with a time axis, (N, T, DIM**k). Only keras.ops is used, so the module runs on
@@ -129,20 +129,66 @@ def exp_step_vjp(a1, a2, a3, dx, g1, g2, g3):
     # degree 2: recompute the chain, then its adjoint
     t1 = a1 + dx2                       # (N, 2)
                                         # (N, 2)
-                                        # (N, 2)
     g1 = g1 + u1                        # (N, 2)
     gdx = gdx + u1                      # (N, 2)
     # degree 3: recompute the chain, then its adjoint
     t1 = a1 + dx3                       # (N, 2)
     t2 = a2 + _outer(t1, dx2)           # (N, 4)
                                         # (N, 4)
-                                        # (N, 2)
     g2 = g2 + u2                        # (N, 4)
-                                        # (N, 2)
                                         # (N, 2)
     g1 = g1 + u1                        # (N, 2)
     gdx = gdx + u1                      # (N, 2)
     return g1, g2, g3, gdx
+
+
+def exp_steps(a1, a2, a3, dxa, dxb, dxc):
+    """exp_step for 3 increment(s) in a row, the top level updated once for all of them.
+
+    78 multiply-adds per path per 3 time step(s); shapes per path in comments.
+    """
+    # increment dxa: top-level term, then levels 2..1
+    dxa2 = dxa * (1 / 2)                # (N, 2)
+    dxa3 = dxa * (1 / 3)                # (N, 2)
+    t1 = a1 + dxa3                      # (N, 2)
+    t2a = a2 + _outer(t1, dxa2)         # (N, 4)
+    t1 = a1 + dxa2                      # (N, 2)
+    a2 = a2 + _outer(t1, dxa)           # (N, 4)
+    a1 = a1 + dxa                       # (N, 2)
+    # increment dxb: top-level term, then levels 2..1
+    dxb2 = dxb * (1 / 2)                # (N, 2)
+    dxb3 = dxb * (1 / 3)                # (N, 2)
+    t1 = a1 + dxb3                      # (N, 2)
+    t2b = a2 + _outer(t1, dxb2)         # (N, 4)
+    t1 = a1 + dxb2                      # (N, 2)
+    a2 = a2 + _outer(t1, dxb)           # (N, 4)
+    a1 = a1 + dxb                       # (N, 2)
+    # increment dxc: top-level term, then levels 2..1
+    dxc2 = dxc * (1 / 2)                # (N, 2)
+    dxc3 = dxc * (1 / 3)                # (N, 2)
+    t1 = a1 + dxc3                      # (N, 2)
+    t2c = a2 + _outer(t1, dxc2)         # (N, 4)
+    t1 = a1 + dxc2                      # (N, 2)
+    a2 = a2 + _outer(t1, dxc)           # (N, 4)
+    a1 = a1 + dxc                       # (N, 2)
+    # degree 3: the 3 terms in one pass
+                                        # (N, 8)
+    return a1, a2, a3
+
+
+def exp_step_lower(a1, a2, dx):
+    """exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
+
+    10 multiply-adds per path per time step; shapes per path in comments.
+    """
+    # scaled increments dx/k
+    dx2 = dx * (1 / 2)                  # (N, 2)
+    # degree 2: Horner chain on the old levels 1..1
+    t1 = a1 + dx2                       # (N, 2)
+    a2 = a2 + _outer(t1, dx)            # (N, 4)
+    # degree 1
+    a1 = a1 + dx                        # (N, 2)
+    return a1, a2
 
 
 # ---- drivers: how each strategy walks time --------------------------------------------------

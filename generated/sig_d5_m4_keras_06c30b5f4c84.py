@@ -5,10 +5,10 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        6e525aafeedaaef9c1b44de54689c898adc8d7c3f705801139bf820577a189d9
-    generator  sigcodegen 0.1.0, generator sources a67b842b1e12dcee
+    key        06c30b5f4c841f06723ce6a266b91aa5ed260f644264b4213c0de0393adeb65e
+    generator  sigcodegen 0.1.0, generator sources 550c1da012c56a79
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
-               levelwise_block 1,760, exp_step_vjp 2,315
+               levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, exp_step_lower 200
 
 Layout: batch first, as Keras layers see tensors. A degree-k level for N paths is
 (N, DIM**k); with a time axis, (N, T, DIM**k). Only keras.ops is used, so the module runs on
@@ -149,16 +149,13 @@ def exp_step_vjp(a1, a2, a3, a4, dx, g1, g2, g3, g4):
     # degree 2: recompute the chain, then its adjoint
     t1 = a1 + dx2                       # (N, 5)
                                         # (N, 5)
-                                        # (N, 5)
     g1 = g1 + u1                        # (N, 5)
     gdx = gdx + u1                      # (N, 5)
     # degree 3: recompute the chain, then its adjoint
     t1 = a1 + dx3                       # (N, 5)
     t2 = a2 + _outer(t1, dx2)           # (N, 25)
                                         # (N, 25)
-                                        # (N, 5)
     g2 = g2 + u2                        # (N, 25)
-                                        # (N, 5)
                                         # (N, 5)
     g1 = g1 + u1                        # (N, 5)
     gdx = gdx + u1                      # (N, 5)
@@ -167,16 +164,82 @@ def exp_step_vjp(a1, a2, a3, a4, dx, g1, g2, g3, g4):
     t2 = a2 + _outer(t1, dx3)           # (N, 25)
     t3 = a3 + _outer(t2, dx2)           # (N, 125)
                                         # (N, 125)
-                                        # (N, 5)
     g3 = g3 + u3                        # (N, 125)
                                         # (N, 25)
-                                        # (N, 5)
     g2 = g2 + u2                        # (N, 25)
-                                        # (N, 5)
                                         # (N, 5)
     g1 = g1 + u1                        # (N, 5)
     gdx = gdx + u1                      # (N, 5)
     return g1, g2, g3, g4, gdx
+
+
+def exp_steps(a1, a2, a3, a4, dxa, dxb, dxc):
+    """exp_step for 3 increment(s) in a row, the top level updated once for all of them.
+
+    2955 multiply-adds per path per 3 time step(s); shapes per path in comments.
+    """
+    # increment dxa: top-level term, then levels 3..1
+    dxa2 = dxa * (1 / 2)                # (N, 5)
+    dxa3 = dxa * (1 / 3)                # (N, 5)
+    dxa4 = dxa * (1 / 4)                # (N, 5)
+    t1 = a1 + dxa4                      # (N, 5)
+    t2 = a2 + _outer(t1, dxa3)          # (N, 25)
+    t3a = a3 + _outer(t2, dxa2)         # (N, 125)
+    t1 = a1 + dxa3                      # (N, 5)
+    t2 = a2 + _outer(t1, dxa2)          # (N, 25)
+    a3 = a3 + _outer(t2, dxa)           # (N, 125)
+    t1 = a1 + dxa2                      # (N, 5)
+    a2 = a2 + _outer(t1, dxa)           # (N, 25)
+    a1 = a1 + dxa                       # (N, 5)
+    # increment dxb: top-level term, then levels 3..1
+    dxb2 = dxb * (1 / 2)                # (N, 5)
+    dxb3 = dxb * (1 / 3)                # (N, 5)
+    dxb4 = dxb * (1 / 4)                # (N, 5)
+    t1 = a1 + dxb4                      # (N, 5)
+    t2 = a2 + _outer(t1, dxb3)          # (N, 25)
+    t3b = a3 + _outer(t2, dxb2)         # (N, 125)
+    t1 = a1 + dxb3                      # (N, 5)
+    t2 = a2 + _outer(t1, dxb2)          # (N, 25)
+    a3 = a3 + _outer(t2, dxb)           # (N, 125)
+    t1 = a1 + dxb2                      # (N, 5)
+    a2 = a2 + _outer(t1, dxb)           # (N, 25)
+    a1 = a1 + dxb                       # (N, 5)
+    # increment dxc: top-level term, then levels 3..1
+    dxc2 = dxc * (1 / 2)                # (N, 5)
+    dxc3 = dxc * (1 / 3)                # (N, 5)
+    dxc4 = dxc * (1 / 4)                # (N, 5)
+    t1 = a1 + dxc4                      # (N, 5)
+    t2 = a2 + _outer(t1, dxc3)          # (N, 25)
+    t3c = a3 + _outer(t2, dxc2)         # (N, 125)
+    t1 = a1 + dxc3                      # (N, 5)
+    t2 = a2 + _outer(t1, dxc2)          # (N, 25)
+    a3 = a3 + _outer(t2, dxc)           # (N, 125)
+    t1 = a1 + dxc2                      # (N, 5)
+    a2 = a2 + _outer(t1, dxc)           # (N, 25)
+    a1 = a1 + dxc                       # (N, 5)
+    # degree 4: the 3 terms in one pass
+                                        # (N, 625)
+    return a1, a2, a3, a4
+
+
+def exp_step_lower(a1, a2, a3, dx):
+    """exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
+
+    200 multiply-adds per path per time step; shapes per path in comments.
+    """
+    # scaled increments dx/k
+    dx2 = dx * (1 / 2)                  # (N, 5)
+    dx3 = dx * (1 / 3)                  # (N, 5)
+    # degree 3: Horner chain on the old levels 1..2
+    t1 = a1 + dx3                       # (N, 5)
+    t2 = a2 + _outer(t1, dx2)           # (N, 25)
+    a3 = a3 + _outer(t2, dx)            # (N, 125)
+    # degree 2: Horner chain on the old levels 1..1
+    t1 = a1 + dx2                       # (N, 5)
+    a2 = a2 + _outer(t1, dx)            # (N, 25)
+    # degree 1
+    a1 = a1 + dx                        # (N, 5)
+    return a1, a2, a3
 
 
 # ---- drivers: how each strategy walks time --------------------------------------------------
