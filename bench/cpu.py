@@ -828,8 +828,13 @@ def print_environment(skipped: list[str]) -> None:
             versions.append(f"{dist} {importlib.metadata.version(dist)}")
         except importlib.metadata.PackageNotFoundError:
             pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"jax backend {jax.default_backend()}")
+          f"jax backend {jax.default_backend()}, load average {load:.2f}")
+    if load > 0.5:
+        print(f"warning: load average {load:.2f}: other processes compete for the CPUs; "
+              f"multi-threaded kernels (ours-c, pysiglib) then wait on descheduled threads "
+              f"(~10 ms per call), so their times are unreliable")
     print("versions: " + ", ".join(versions))
     for line in skipped:
         print(line)

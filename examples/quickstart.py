@@ -12,7 +12,8 @@ import time
 import numpy as np
 
 import sigcodegen as sc
-from sigcodegen.loader import build
+from sigcodegen.loader import build, build_library
+from sigcodegen.native import CompileError, CompilerUnavailable
 
 
 def numpy_signature(path, depth):
@@ -33,17 +34,22 @@ def main():
     for target in ("jax", "keras"):
         path, _ = build(sc.KernelSpec(dim=dim, depth=depth, target=target))
         print(f"{target:<5} kernel module: {path}")
+    try:
+        print(f"c     kernel library: {build_library(sc.KernelSpec(dim=dim, depth=depth, target='c'))}")
+    except (CompilerUnavailable, CompileError) as err:
+        print(f"c     not available here ({err}); signature() uses the jax target")
 
     rng = np.random.default_rng(0)
     paths = np.cumsum(rng.standard_normal((128, 100, dim)), axis=1) / 10
     print(f"signature of {paths.shape} paths at depth {depth}: {sc.signature(paths, depth).shape}")
 
     expected = np.stack([numpy_signature(p, depth) for p in paths[:8]])
-    for strategy in ("horner", "chunked", "levelwise"):
-        got = sc.signature(paths[:8], depth, strategy=strategy)
+    for target, strategy in (("c", "horner"), ("c", "chunked"), ("jax", "horner"),
+                             ("jax", "chunked"), ("jax", "levelwise")):
+        got = sc.signature(paths[:8], depth, target=target, strategy=strategy)
         error = np.max(np.abs(got - expected)) / np.max(np.abs(expected))
-        print(f"{strategy:<10} float64 relative error vs numpy: {error:.1e}")
-        assert error < 1e-12, strategy
+        print(f"{target:<4} {strategy:<10} float64 relative error vs numpy: {error:.1e}")
+        assert error < 1e-12, (target, strategy)
 
     x32 = paths.astype(np.float32)
     sc.signature(x32, depth)  # compile once

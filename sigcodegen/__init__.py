@@ -14,7 +14,7 @@ choose a Keras backend.
 __version__ = "0.1.0"
 
 from .algebra import level_sizes, signature_channels, words  # noqa: E402
-from .api import jax_gpu_signature, signature  # noqa: E402
+from .api import jax_gpu_signature, signature, signature_vjp  # noqa: E402
 from .spec import KernelSpec  # noqa: E402
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "level_sizes",
     "signature",
     "signature_channels",
+    "signature_vjp",
     "words",
     "__version__",
 ]

@@ -16,9 +16,10 @@ import warnings
 
 import numpy as np
 
+from .algebra import level_offsets
 from .spec import KernelSpec, check_choice, check_dim_depth
 
-__all__ = ["signature", "jax_gpu_signature", "choose_target", "choose_strategy"]
+__all__ = ["signature", "signature_vjp", "jax_gpu_signature", "choose_target", "choose_strategy"]
 
 
 # ---- what kind of array is this? ----------------------------------------------------------
@@ -146,9 +147,9 @@ def _load(dim, depth, target, kind="signature"):
 _native_failures: dict[tuple, str] = {}
 
 
-def load_native(dim: int, depth: int, library: str):
-    """The c target's module, or None (with one warning per spec) when it cannot be built or
-    cannot take this library's arrays; the caller then uses the jax target."""
+def load_native(dim: int, depth: int, library: str, dtype: str = "float32"):
+    """The c target's module with its ``dtype`` library built, or None (with one warning per
+    spec) when no compiler works or the build fails; the caller then uses the jax target."""
     from .native import CompileError, CompilerUnavailable
 
     key = (dim, depth)
@@ -156,12 +157,13 @@ def load_native(dim: int, depth: int, library: str):
         return None
     try:
         module = _load(dim, depth, "c")
+        module.lib(64 if dtype == "float64" else 32)
     except (CompilerUnavailable, CompileError) as err:
         _native_failures[key] = str(err)
         warnings.warn(f"{err}. Using the jax target instead for dim={dim}, depth={depth}.",
                       RuntimeWarning, stacklevel=3)
         return None
-    if library == "jax" and not module.has_ffi:  # built before jaxlib was installed
+    if library == "jax" and not module.has_ffi:  # no jaxlib headers when the toolchain was probed
         return None
     return module
 
@@ -327,7 +329,7 @@ def signature(path, depth, stream=False, *, target=None, strategy=None):
         if library not in ("numpy", "jax", "torch"):
             raise ValueError(f"signature: target='c' takes numpy, jax and torch arrays, not "
                              f"{library} tensors; use target='keras'")
-        native = load_native(dim, depth, library)
+        native = load_native(dim, depth, library, dtype)
         if native is not None:
             return native.signature(path, stream=stream, strategy=strategy)
         target = "jax"
@@ -357,6 +359,83 @@ def _on_gpu(path, library: str) -> bool:
 
             return jax.default_backend() == "gpu"
     return False
+
+
+def sc_len(dim: int, depth: int) -> int:
+    return level_offsets(dim, depth)[-1]
+
+
+def signature_vjp(path, grad, depth, stream=False, *, target=None, strategy=None):
+    """Gradient of ``sum(grad * signature(path, depth, stream))`` with respect to ``path``, for
+    callers without autodiff (like iisignature's ``sigbackprop``, pysiglib's ``sig_backprop``).
+
+    Args:
+        path: ``(..., L, d)`` numpy array, nested list, jax array or torch tensor.
+        grad: the gradient with respect to the signature, shaped like ``signature(path, ...)``.
+        depth, stream, target, strategy: as for :func:`signature`.
+
+    Returns:
+        An array shaped like ``path``, of its library and float dtype. The ``c`` target runs its
+        native backward (reversible, checkpointed when reversal would lose accuracy); the
+        ``jax`` target differentiates its kernel with ``jax.vjp``; jax and torch inputs use their
+        own autodiff through :func:`signature`.
+
+    Example:
+        >>> import numpy as np, sigcodegen as sc
+        >>> path = np.array([[0.0, 0.0], [1.0, 2.0]])
+        >>> sc.signature_vjp(path, np.array([1.0, 0, 0, 0, 0, 0]), 2)  # d S^1_1 / d path
+        array([[-1., -0.],
+               [ 1.,  0.]])
+    """
+    library = _library(path)
+    if library == "numpy" and not isinstance(path, np.ndarray):
+        path = np.asarray(path)
+    if library == "jax":
+        import jax
+
+        out, pullback = jax.vjp(
+            lambda p: signature(p, depth, stream, target=target, strategy=strategy), path)
+        if tuple(grad.shape) != tuple(out.shape):
+            raise ValueError(f"signature_vjp: grad has shape {tuple(grad.shape)}, the signature "
+                             f"{tuple(out.shape)}")
+        return pullback(jax.numpy.asarray(grad, out.dtype))[0]
+    if library == "torch":
+        import torch
+
+        leaf = path.detach().requires_grad_(True)
+        out = signature(leaf, depth, stream, target=target, strategy=strategy)
+        if tuple(grad.shape) != tuple(out.shape):
+            raise ValueError(f"signature_vjp: grad has shape {tuple(grad.shape)}, the signature "
+                             f"{tuple(out.shape)}")
+        (result,) = torch.autograd.grad(out, leaf, torch.as_tensor(grad, dtype=out.dtype))
+        return result
+    if library != "numpy":
+        raise TypeError(f"signature_vjp: takes numpy, jax and torch arrays, not {library} "
+                        f"tensors; use tf.GradientTape around signature() instead")
+    _, dim = _check_shape(path.shape, depth, stream)
+    dtype = _compute_dtype(_dtype_name(path, library), library)
+    path = path.astype(dtype, copy=False)
+    expected = (*path.shape[:-2], max(path.shape[-2] - 1, 0), sc_len(dim, depth)) if stream \
+        else (*path.shape[:-2], sc_len(dim, depth))
+    grad = np.asarray(grad, dtype=dtype)
+    if grad.shape != expected:
+        raise ValueError(f"signature_vjp: grad has shape {grad.shape}; the signature of a path "
+                         f"{path.shape} at depth {depth} has shape {expected}")
+    target = target or choose_target(library, False, strategy)
+    if target not in ("c", "jax"):
+        raise ValueError(f"signature_vjp: runs the c and jax targets, not {target!r}")
+    if target == "c":
+        native = load_native(dim, depth, library, dtype)
+        if native is not None:
+            return native.backward(path, native.forward(path, stream), grad, stream)
+    import jax
+    import jax.numpy as jnp
+
+    module = _load(dim, depth, "jax")
+    strategy = strategy or choose_strategy(False, stream)
+    with _x64(path.dtype == np.float64):
+        _, pullback = jax.vjp(lambda p: module.signature(p, stream, strategy), jnp.asarray(path))
+        return np.array(pullback(jnp.asarray(grad))[0])
 
 
 def jax_gpu_signature(paths, depth, stream=False):

@@ -27,8 +27,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
-
 from . import config
 
 __all__ = ["Cache", "CacheEntry", "UnsafeCacheError", "default_cache", "sha256_bytes"]
@@ -106,7 +104,10 @@ class Cache:
     def entry(self, stem: str, suffix: str = ".py") -> CacheEntry:
         return CacheEntry(self.root, stem, suffix)
 
-    def lock(self, entry: CacheEntry) -> FileLock:
+    def lock(self, entry: CacheEntry):
+        """The entry's inter-process build lock (a filelock.FileLock)."""
+        from filelock import FileLock  # only builds need it
+
         return FileLock(str(entry.lock_path), timeout=config.lock_timeout())
 
     def write(self, entry: CacheEntry, data: bytes, meta: dict) -> None:
@@ -125,6 +126,8 @@ class Cache:
             try:
                 meta = json.loads(meta_path.read_text())
             except (OSError, ValueError):
+                continue
+            if not isinstance(meta, dict) or "key" not in meta:  # e.g. a toolchain probe
                 continue
             source = self.root / meta.get("source_file", "")
             size = source.stat().st_size if source.is_file() else 0

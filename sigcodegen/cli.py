@@ -100,13 +100,16 @@ def _cmd_build(args) -> int:
         label = f"{spec.target:<6} dim={spec.dim} depth={spec.depth}"
         if args.out:
             path = write_to(spec, args.out)
-        elif spec.target == "c":  # the source, then the library compiled from it
+        elif spec.target == "c":  # the source, then a library per precision compiled from it
             try:
-                path = build_library(spec)
+                for bits in (32, 64):
+                    path = build_library(spec, bits=bits)
+                    print(f"{label}  {path}")
+                written.append(path)
             except (CompilerUnavailable, CompileError) as err:
                 print(f"{label}  failed: {' '.join(str(err).split())}", file=sys.stderr)
                 failed += 1
-                continue
+            continue
         else:
             path = build(spec)[0]
         written.append(path)
@@ -121,13 +124,12 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    from .loader import build, compile_log
+    from .loader import build, compile_logs
 
     spec = _spec(args, _targets(args.target)[0])
     _, data = build(spec)
     sys.stdout.write(data.decode())
-    log = compile_log(spec) if spec.target == "c" else None
-    if log is not None:
+    for log in compile_logs(spec) if spec.target == "c" else []:
         print(f"\n--- the C compiler failed on this source ({log}):", file=sys.stderr)
         sys.stderr.write(log.read_text())
     return 0

@@ -22,13 +22,11 @@ from types import ModuleType
 
 from . import __version__, config, native
 from .cache import Cache, CacheEntry, default_cache, read_verified, sha256_bytes
-from .emit import Provenance, emitter_for
-from .plan import make_plan
 from .resources import generated_dir, generator_hash
-from .spec import KernelSpec
+from .spec import SOURCE_SUFFIX, KernelSpec
 
 __all__ = ["SCHEMA", "key_material", "cache_key", "stem", "render", "load_module", "build",
-           "build_library", "library_key", "compile_log", "write_to", "clear_memo"]
+           "build_library", "library_key", "compile_logs", "write_to", "clear_memo"]
 
 logger = logging.getLogger("sigcodegen.loader")
 
@@ -65,6 +63,9 @@ def stem(spec: KernelSpec, key: str | None = None) -> str:
 
 def render(spec: KernelSpec) -> tuple[str, dict]:
     """The module source for ``spec`` and the meta that goes with it."""
+    from .emit import Provenance, emitter_for  # jinja2 and the planner load only to build
+    from .plan import make_plan
+
     key = cache_key(spec)
     plan = make_plan(spec)
     prov = Provenance(
@@ -80,7 +81,7 @@ def render(spec: KernelSpec) -> tuple[str, dict]:
 
 
 def _entry(folder: Path, spec: KernelSpec, key: str) -> CacheEntry:
-    return CacheEntry(folder, stem(spec, key), emitter_for(spec.target).suffix)
+    return CacheEntry(folder, stem(spec, key), SOURCE_SUFFIX[spec.target])
 
 
 def build(spec: KernelSpec, cache: Cache | None = None) -> tuple[Path, bytes]:
@@ -117,30 +118,30 @@ def library_key(spec: KernelSpec, tc: native.Toolchain) -> str:
     return sha256_bytes(json.dumps(material, sort_keys=True, separators=(",", ":")).encode())
 
 
-def _library_entry(folder: Path, spec: KernelSpec, key: str) -> CacheEntry:
-    return CacheEntry(folder, f"{stem(spec)}-{key[:12]}", ".so")
+def _library_entry(folder: Path, spec: KernelSpec, key: str, bits: int) -> CacheEntry:
+    return CacheEntry(folder, f"{stem(spec)}-{key[:12]}-f{bits}", ".so")
 
 
-def compile_log(spec: KernelSpec, cache: Cache | None = None) -> Path | None:
-    """Where the compiler's output of a failed c build is kept (None if there is none)."""
+def compile_logs(spec: KernelSpec, cache: Cache | None = None) -> list[Path]:
+    """The compiler's output of failed c builds of ``spec`` with the current toolchain."""
     cache = cache or default_cache()
     try:
-        entry = _library_entry(cache.root, spec, library_key(spec, native.toolchain()))
+        key = library_key(spec, native.toolchain())
     except native.CompilerUnavailable:
-        return None
-    log = entry.folder / f"{entry.stem}.log"
-    return log if log.is_file() else None
+        return []
+    logs = [_library_entry(cache.root, spec, key, bits) for bits in (32, 64)]
+    return [log for e in logs if (log := e.folder / f"{e.stem}.log").is_file()]
 
 
-def build_library(spec: KernelSpec, cache: Cache | None = None) -> Path:
-    """The c target's shared library for ``spec``, compiled into the cache unless a verified
-    one is there. Raises native.CompilerUnavailable / native.CompileError (the compiler's
-    output is kept in ``<stem>-<digest>.log`` for `sigcodegen show`)."""
+def build_library(spec: KernelSpec, cache: Cache | None = None, bits: int = 32) -> Path:
+    """The c target's shared library of one precision (32 or 64 bits) for ``spec``, compiled
+    into the cache unless a verified one is there. Raises native.CompilerUnavailable /
+    native.CompileError (the compiler's output is kept beside it in ``<stem>.log``)."""
     cache = cache or default_cache()
     _, source = build(spec, cache)
     tc = native.toolchain()
     key = library_key(spec, tc)
-    entry = _library_entry(cache.root, spec, key)
+    entry = _library_entry(cache.root, spec, key, bits)
     if read_verified(entry, key) is not None:
         return entry.source
     with cache.lock(entry):
@@ -150,13 +151,14 @@ def build_library(spec: KernelSpec, cache: Cache | None = None) -> Path:
                 c_file, so_file = Path(tmp) / f"{stem(spec)}.c", Path(tmp) / "library.so"
                 c_file.write_bytes(source)  # exactly the verified source
                 try:
-                    native.compile_library(c_file, so_file, tc)
+                    native.compile_library(c_file, so_file, tc, bits)
                 except native.CompileError as err:
                     log_path.write_text(err.log)
                     raise native.CompileError(f"{err} (full output: {log_path})", err.log) from None
                 meta = {"key": key, "stem": entry.stem, "source_key": cache_key(spec),
-                        "source_sha256": sha256_bytes(source), "toolchain": tc.key()}
-                cache.write(entry, so_file.read_bytes(), {**meta, "library_of": stem(spec)})
+                        "source_sha256": sha256_bytes(source), "toolchain": tc.key(),
+                        "bits": bits, "library_of": stem(spec)}
+                cache.write(entry, so_file.read_bytes(), meta)
             log_path.unlink(missing_ok=True)
             logger.info("sigcodegen: built %s", entry.source)
     return entry.source
@@ -176,8 +178,13 @@ def write_to(spec: KernelSpec, folder: Path) -> Path:
 
 
 def _load_native(spec: KernelSpec) -> native.NativeModule:
-    library = build_library(spec)
-    return native.NativeModule(library, spec.dim, spec.depth, spec.siglen, name=library.stem.replace("-", "_"))
+    """The c module: its libraries (one per precision) are built on first use of each."""
+    path, _ = build(spec)
+    tc = native.toolchain()  # raises CompilerUnavailable here, before anything is loaded
+    return native.NativeModule(
+        spec.dim, spec.depth, spec.siglen, name=path.stem,
+        library=lambda bits: build_library(spec, bits=bits),
+        has_ffi=tc.ffi_include is not None, source=path)
 
 
 def _import(path: Path, data: bytes, spec: KernelSpec) -> ModuleType:

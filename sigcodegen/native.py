@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib.metadata
+import hashlib
 import importlib.util
+import json
+import os
+import re
 import shutil
 import subprocess
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -49,12 +53,17 @@ class Toolchain:
     def key(self) -> dict:
         return asdict(self)
 
-    def command(self, source: Path, output: Path) -> list[str]:
-        cmd = [self.compiler, *self.flags, "-shared", "-fPIC", "-std=gnu11",
-               f"-DSIGCODEGEN_VECTOR_BYTES={self.vector_bytes}"]
+    def compile_command(self, source: Path, output: Path, bits: int, part: int) -> list[str]:
+        """One object: precision ``bits`` (32/64), part 1 (forward) or 2 (backward)."""
+        cmd = [self.compiler, *self.flags, "-c", "-fPIC", "-std=gnu11",
+               f"-DSIGCODEGEN_VECTOR_BYTES={self.vector_bytes}",
+               f"-DSIGCODEGEN_PRECISION={bits}", f"-DSIGCODEGEN_PART={part}"]
         if self.ffi_include:
             cmd += ["-DSIGCODEGEN_XLA_FFI", "-I", self.ffi_include]
-        return cmd + ["-o", str(output), str(source), "-lm"]
+        return cmd + ["-o", str(output), str(source)]
+
+    def link_command(self, objects: list[Path], output: Path) -> list[str]:
+        return [self.compiler, *self.flags, "-shared", "-o", str(output), *map(str, objects), "-lm"]
 
 
 def _run(cmd: list[str], stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess:
@@ -62,14 +71,30 @@ def _run(cmd: list[str], stdin: str = "", timeout: float = 60) -> subprocess.Com
 
 
 def _ffi_include() -> tuple[str | None, str | None]:
-    """jaxlib's XLA FFI headers (found without importing jax), and jaxlib's version."""
+    """jaxlib's XLA FFI headers and jaxlib's version, found without importing jax."""
     found = importlib.util.find_spec("jaxlib")
     if found is None or not found.submodule_search_locations:
         return None, None
-    include = Path(list(found.submodule_search_locations)[0]) / "include"
+    package = Path(list(found.submodule_search_locations)[0])
+    include = package / "include"
     if not (include / "xla" / "ffi" / "api" / "c_api.h").is_file():
         return None, None
-    return str(include), importlib.metadata.version("jaxlib")
+    match = re.search(r'^_version\s*(?::\s*str)?\s*=\s*"([^"]+)"', (package / "version.py").read_text(),
+                      flags=re.M)
+    return str(include), match.group(1) if match else "unknown"
+
+
+def _probe_file(compiler_path: str, flags: tuple[str, ...], include: str | None) -> Path | None:
+    """Where a probe of this exact compiler binary (path, size, mtime) and flags is kept, so
+    later processes skip starting the compiler: `cc --version` and `cc -dM -E` cost ~25 ms."""
+    from .cache import default_cache
+
+    try:
+        info = os.stat(os.path.realpath(compiler_path))
+    except OSError:
+        return None
+    ident = json.dumps([compiler_path, info.st_size, info.st_mtime_ns, flags, include])
+    return default_cache().root / f"toolchain-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.json"
 
 
 @functools.lru_cache(maxsize=8)
@@ -79,6 +104,24 @@ def _probe(compiler: str, flags: tuple[str, ...]) -> Toolchain:
         raise CompilerUnavailable(
             f"sigcodegen: the C compiler {compiler!r} was not found (set SIGCODEGEN_CC to a "
             f"working compiler, or install one: apt-get install gcc)")
+    include, jaxlib = _ffi_include()
+    memo = _probe_file(path, flags, include)
+    if memo is not None and memo.is_file():
+        try:
+            return Toolchain(**{**json.loads(memo.read_text()), "flags": flags})
+        except (OSError, ValueError, TypeError):
+            pass
+    tc = _probe_compiler(path, flags, include, jaxlib)
+    if memo is not None:
+        try:
+            memo.write_text(json.dumps(tc.key()))
+        except OSError:
+            pass
+    return tc
+
+
+def _probe_compiler(path: str, flags: tuple[str, ...], include: str | None,
+                    jaxlib: str | None) -> Toolchain:
     try:
         version = _run([path, "--version"]).stdout.splitlines()[0].strip()
         macros = _run([path, *flags, "-dM", "-E", "-x", "c", "-"])
@@ -90,7 +133,6 @@ def _probe(compiler: str, flags: tuple[str, ...]) -> Toolchain:
             f"{macros.stderr.strip()[:500]} (set SIGCODEGEN_CFLAGS)")
     defined = set(line.split()[1] for line in macros.stdout.splitlines() if line.startswith("#define"))
     vector_bytes = 64 if "__AVX512F__" in defined else 32 if "__AVX__" in defined else 16
-    include, jaxlib = _ffi_include()
     return Toolchain(path, version, flags, vector_bytes, include, jaxlib)
 
 
@@ -99,16 +141,27 @@ def toolchain() -> Toolchain:
     return _probe(config.c_compiler(), config.c_flags())
 
 
-def compile_library(source: Path, output: Path, tc: Toolchain) -> None:
-    """Compile ``source`` into the shared library ``output`` (raises CompileError)."""
-    cmd = tc.command(source, output)
+def compile_library(source: Path, output: Path, tc: Toolchain, bits: int) -> None:
+    """Compile the ``bits``-bit half of ``source`` into the shared library ``output``: its
+    forward and backward parts are compiled side by side (two compiler processes), then linked.
+    Raises CompileError with the compiler's output."""
+    objects = [output.with_name(f"{output.stem}.part{part}.o") for part in (1, 2)]
+    commands = [tc.compile_command(source, obj, bits, part) for part, obj in zip((1, 2), objects)]
     try:
-        result = _run(cmd, timeout=600)
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for cmd in commands]
+        results = [(cmd, *proc.communicate(timeout=600), proc.returncode)
+                   for cmd, proc in zip(commands, procs)]
+        if all(code == 0 for *_, code in results):
+            link = tc.link_command(objects, output)
+            done = _run(link, timeout=600)
+            results = [(link, done.stdout, done.stderr, done.returncode)]
     except (OSError, subprocess.TimeoutExpired) as err:
         raise CompileError(f"sigcodegen: compiling {source} failed: {err}", str(err)) from err
-    if result.returncode != 0:
-        log = f"$ {' '.join(cmd)}\n{result.stdout}{result.stderr}"
-        first = next((line for line in result.stderr.splitlines() if "error" in line), "")
+    failed = [(cmd, out, err) for cmd, out, err, code in results if code != 0]
+    if failed:
+        log = "".join(f"$ {' '.join(cmd)}\n{out}{err}" for cmd, out, err in failed)
+        first = next((line for _, _, err in failed for line in err.splitlines() if "error" in line), "")
         raise CompileError(f"sigcodegen: the C compiler failed on {source}: {first.strip()}", log)
 
 
@@ -116,6 +169,7 @@ def compile_library(source: Path, output: Path, tc: Toolchain) -> None:
 
 _F32, _F64 = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_double)
 _SUFFIX = {np.dtype(np.float32): ("f32", _F32), np.dtype(np.float64): ("f64", _F64)}
+_BITS = {"f32": 32, "f64": 64}
 #: strategy -> the forward kernel's chunk argument (0: its own rule, 1: no time chunks)
 _CHUNKS = {"chunked": 0, "horner": 1}
 #: backward modes: 0 picks reversal or checkpoints per block, 1 reversal, 2 checkpoints
@@ -123,34 +177,53 @@ BACKWARD_MODES = {"auto": 0, "reversible": 1, "checkpoint": 2}
 
 
 class NativeModule:
-    """A compiled c-target library for one (dim, depth), with the interface of the Python
-    targets' modules: ``signature(path, stream=False, strategy="chunked")``."""
+    """A compiled c-target module for one (dim, depth), with the interface of the Python
+    targets' modules: ``signature(path, stream=False, strategy="chunked")``. Its shared
+    libraries, one per precision, are built (or loaded from the cache) on first use of each:
+    ``library(bits)`` returns the path of the ``bits``-bit library."""
 
     STRATEGIES = tuple(_CHUNKS)
 
-    def __init__(self, library: Path, dim: int, depth: int, siglen: int, name: str):
-        self.__file__ = str(library)
+    def __init__(self, dim: int, depth: int, siglen: int, name: str,
+                 library: Callable[[int], Path], has_ffi: bool, source: Path):
+        self.__file__ = str(source)
         self.name = name
-        self.lib = ctypes.CDLL(str(library))
         self.DIM, self.DEPTH, self.SIGLEN = dim, depth, siglen
-        self.lib.sigcodegen_info.restype = ctypes.c_int64
-        self.lib.sigcodegen_info.argtypes = [ctypes.c_int32]
-        built = tuple(self.lib.sigcodegen_info(i) for i in range(3))
-        if built != (dim, depth, siglen):
-            raise ImportError(f"sigcodegen: {library} was built for (dim, depth, siglen) = {built}, "
-                              f"not {(dim, depth, siglen)}; run `sigcodegen cache clear`")
-        self.has_ffi = bool(self.lib.sigcodegen_info(4))
-        for suffix, ptr in (("f32", _F32), ("f64", _F64)):
-            fwd = getattr(self.lib, f"sigcodegen_forward_{suffix}")
-            fwd.restype = ctypes.c_int
-            fwd.argtypes = [ptr, ctypes.c_int64, ctypes.c_int64, ptr, ctypes.c_int32, ctypes.c_int32]
-            bwd = getattr(self.lib, f"sigcodegen_backward_{suffix}")
-            bwd.restype = ctypes.c_int
-            bwd.argtypes = [ptr, ctypes.c_int64, ctypes.c_int64, ptr, ptr, ctypes.c_int32,
-                            ctypes.c_int32, ptr]
-        self._lock = threading.Lock()
+        self.has_ffi = has_ffi
+        self._library = library
+        self._libs: dict[int, ctypes.CDLL] = {}
+        self._lock = threading.RLock()
         self._jax = None
         self._torch = None
+
+    def lib(self, bits: int) -> ctypes.CDLL:
+        """The loaded ``bits``-bit library (built on first use; raises CompileError)."""
+        lib = self._libs.get(bits)
+        if lib is not None:
+            return lib
+        with self._lock:
+            if bits not in self._libs:
+                self._libs[bits] = self._open(self._library(bits), bits)
+        return self._libs[bits]
+
+    def _open(self, path: Path, bits: int) -> ctypes.CDLL:
+        lib = ctypes.CDLL(str(path))
+        lib.sigcodegen_info.restype = ctypes.c_int64
+        lib.sigcodegen_info.argtypes = [ctypes.c_int32]
+        built = tuple(lib.sigcodegen_info(i) for i in (0, 1, 2, 5))
+        if built != (self.DIM, self.DEPTH, self.SIGLEN, bits):
+            raise ImportError(f"sigcodegen: {path} was built for (dim, depth, siglen, bits) = "
+                              f"{built}, not {(self.DIM, self.DEPTH, self.SIGLEN, bits)}; run "
+                              f"`sigcodegen cache clear`")
+        suffix, ptr = ("f32", _F32) if bits == 32 else ("f64", _F64)
+        fwd = getattr(lib, f"sigcodegen_forward_{suffix}")
+        fwd.restype = ctypes.c_int
+        fwd.argtypes = [ptr, ctypes.c_int64, ctypes.c_int64, ptr, ctypes.c_int32, ctypes.c_int32]
+        bwd = getattr(lib, f"sigcodegen_backward_{suffix}")
+        bwd.restype = ctypes.c_int
+        bwd.argtypes = [ptr, ctypes.c_int64, ctypes.c_int64, ptr, ptr, ctypes.c_int32,
+                        ctypes.c_int32, ptr]
+        return lib
 
     # -- numpy ------------------------------------------------------------------------------
 
@@ -168,7 +241,7 @@ class NativeModule:
         suffix, ptr = _SUFFIX[x.dtype]
         batch, length, shape = self._shapes(x.shape, stream)
         out = np.empty(shape, x.dtype)
-        status = getattr(self.lib, f"sigcodegen_forward_{suffix}")(
+        status = getattr(self.lib(_BITS[suffix]), f"sigcodegen_forward_{suffix}")(
             x.ctypes.data_as(ptr), batch, length, out.ctypes.data_as(ptr), int(stream), int(chunks))
         if status:
             raise MemoryError(f"sigcodegen: {self.name} forward ran out of memory for {x.shape}")
@@ -185,7 +258,7 @@ class NativeModule:
             raise ValueError(f"backward: output and its gradient must have shape {shape}, "
                              f"got {y.shape} and {gy.shape}")
         gx = np.empty_like(x)
-        status = getattr(self.lib, f"sigcodegen_backward_{suffix}")(
+        status = getattr(self.lib(_BITS[suffix]), f"sigcodegen_backward_{suffix}")(
             x.ctypes.data_as(ptr), batch, length, y.ctypes.data_as(ptr), gy.ctypes.data_as(ptr),
             int(stream), BACKWARD_MODES[mode], gx.ctypes.data_as(ptr))
         if status:
@@ -233,14 +306,17 @@ def _jax_binding(module: NativeModule):
         raise RuntimeError(
             f"sigcodegen: {module.name} was compiled without the XLA FFI headers (jaxlib was not "
             f"found at build time); run `sigcodegen cache clear` with jax installed")
-    for suffix in ("f32", "f64"):
-        for kind in ("forward", "backward"):
-            handler = getattr(module.lib, f"sigcodegen_ffi_{kind}_{suffix}")
-            jax.ffi.register_ffi_target(f"{module.name}_{kind}_{suffix}",
-                                        jax.ffi.pycapsule(handler), platform="cpu")
+    registered = set()
 
     def target(kind, dtype):
-        return f"{module.name}_{kind}_{'f64' if dtype == jnp.float64 else 'f32'}"
+        """The FFI target of one kernel, registered when first traced (building its library)."""
+        suffix = "f64" if dtype == jnp.float64 else "f32"
+        name = f"{module.name}_{kind}_{suffix}"
+        if name not in registered:
+            handler = getattr(module.lib(_BITS[suffix]), f"sigcodegen_ffi_{kind}_{suffix}")
+            jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(handler), platform="cpu")
+            registered.add(name)
+        return name
 
     def out_shape(x, stream):
         *lead, length, _ = x.shape

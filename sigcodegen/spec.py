@@ -24,6 +24,8 @@ KINDS = ("signature",)
 PLANNED_KINDS = {"logsignature": "log-signatures are not implemented yet"}
 
 TARGETS = ("jax", "keras", "c")
+#: The file suffix of each target's emitted source.
+SOURCE_SUFFIX = {"jax": ".py", "keras": ".py", "c": ".c"}
 PLANNED_TARGETS = {
     "triton": "the triton (GPU) target is not implemented yet",
 }

@@ -183,3 +183,42 @@ def test_module_refuses_wrong_last_axis():
     module = load_module(sc.KernelSpec(dim=3, depth=2))
     with pytest.raises(ValueError, match=r"\(\.\.\., L, 3\)"):
         module.signature(jnp.zeros((2, 5, 4)))
+
+
+# ---- signature_vjp ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["c", "jax"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_signature_vjp_matches_finite_differences(target, stream):
+    path = _path((2, 9, 3), seed=7)
+    out = reference_signature(path, 3, stream)
+    grad = np.random.default_rng(8).standard_normal(out.shape)
+    eps, want = 1e-6, np.zeros_like(path)
+    for index in np.ndindex(path.shape):
+        up, down = path.copy(), path.copy()
+        up[index] += eps
+        down[index] -= eps
+        want[index] = np.sum(grad * (reference_signature(up, 3, stream)
+                                     - reference_signature(down, 3, stream))) / (2 * eps)
+    got = sc.signature_vjp(path, grad, 3, stream, target=target)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float64 and got.shape == path.shape
+    assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))
+
+
+def test_signature_vjp_on_jax_and_torch_and_bad_shapes():
+    import jax.numpy as jnp
+    import torch
+
+    path = _path((2, 6, 2))
+    grad = np.ones((2, sc.signature_channels(2, 2)))
+    want = sc.signature_vjp(path, grad, 2)
+    from_jax = sc.signature_vjp(jnp.asarray(path, jnp.float32), grad, 2)
+    from_torch = sc.signature_vjp(torch.tensor(path), grad, 2)
+    assert type(from_jax).__module__.startswith("jax") and isinstance(from_torch, torch.Tensor)
+    assert np.max(np.abs(np.asarray(from_jax) - want)) <= 1e-5 * np.max(np.abs(want))
+    assert np.max(np.abs(from_torch.numpy() - want)) <= 1e-12 * np.max(np.abs(want))
+    with pytest.raises(ValueError, match="grad has shape"):
+        sc.signature_vjp(path, np.ones((2, 5)), 2)
+    with pytest.raises(ValueError, match="grad has shape"):
+        sc.signature_vjp(torch.tensor(path), np.ones((2, 5)), 2)

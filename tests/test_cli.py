@@ -20,8 +20,9 @@ def test_build_show_plan_cache(tmp_path):
     built = run("build", "--dim", "5", "--depth", "4", env=env)
     assert built.returncode == 0, built.stderr
     paths = [Path(line.split()[-1]) for line in built.stdout.splitlines()]
-    assert [p.name.split("_")[3].split("-")[0] for p in paths] == ["jax", "keras", "c"]
-    assert [p.suffix for p in paths] == [".py", ".py", ".so"]
+    assert [p.name.split("_")[3].split("-")[0] for p in paths] == ["jax", "keras", "c", "c"]
+    assert [p.suffix for p in paths] == [".py", ".py", ".so", ".so"]
+    assert paths[2].stem.endswith("-f32") and paths[3].stem.endswith("-f64")
     assert all(p.is_file() and p.parent == tmp_path / "c" for p in paths)
 
     shown = run("show", "--dim", "5", "--depth", "4", "--target", "jax", env=env)
@@ -33,7 +34,7 @@ def test_build_show_plan_cache(tmp_path):
 
     assert run("cache", "path", env=env).stdout.strip() == str(tmp_path / "c")
     listed = run("cache", "list", env=env)
-    assert "4 entries" in listed.stdout and "sig_d5_m4_jax_" in listed.stdout
+    assert "5 entries" in listed.stdout and "sig_d5_m4_jax_" in listed.stdout
     assert "c library" in listed.stdout
     c_source = run("show", "--dim", "5", "--depth", "4", "--target", "c", env=env)
     assert "int sigcodegen_forward_f32" in c_source.stdout and c_source.stderr == ""

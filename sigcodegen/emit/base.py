@@ -8,6 +8,7 @@ import jinja2
 
 from ..plan import Plan
 from ..resources import templates_dir
+from ..spec import SOURCE_SUFFIX
 
 __all__ = ["Emitter", "Provenance"]
 
@@ -34,7 +35,6 @@ class Emitter:
     """
 
     target: str = ""
-    suffix: str = ".py"
 
     def __init__(self):
         root = templates_dir()
@@ -46,6 +46,10 @@ class Emitter:
             keep_trailing_newline=True,
             autoescape=False,
         )
+
+    @property
+    def suffix(self) -> str:
+        return SOURCE_SUFFIX[self.target]
 
     @property
     def template_name(self) -> str:

@@ -14,12 +14,15 @@ import re
 from dataclasses import dataclass
 
 from ..plan import Plan, Routine
+from ..plan.planner import c_optimize
 from .base import Emitter, Provenance
 
 __all__ = ["CEmitter", "CRoutine", "PRECISIONS"]
 
-#: (suffix, C type) of the precisions every C module holds.
-PRECISIONS = (("f32", "float"), ("f64", "double"))
+#: (suffix, C type, bits) of the precisions every C module holds.
+PRECISIONS = (("f32", "float", 32), ("f64", "double", 64))
+#: Routines of the forward part (the rest belong to the backward part).
+FORWARD_ROUTINES = ("exp_step", "exp_steps", "chen")
 #: The routines the C drivers call, and whether each runs on vectors of paths or on scalars.
 C_ROUTINES = (("exp_step", True), ("exp_steps", True), ("exp_step_vjp", True), ("chen", False))
 
@@ -102,17 +105,17 @@ def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: b
 
 class CEmitter(Emitter):
     target = "c"
-    suffix = ".c"
 
     def context(self, plan: Plan, prov: Provenance) -> dict:
         precisions = []
         names = C_ROUTINES + ((("exp_step_lower", True),) if plan.depth > 1 else ())
-        for suffix, scalar in PRECISIONS:
+        for suffix, scalar, bits in PRECISIONS:
             routines = {name: _c_routine(plan, plan.routine(name), suffix, scalar, vector)
                         for name, vector in names}
             precisions.append({
                 "suffix": suffix,
                 "scalar": scalar,
+                "bits": bits,
                 "routines": routines,
                 "scratch": max(r.scratch for r in routines.values()),
             })
@@ -122,4 +125,6 @@ class CEmitter(Emitter):
             "precisions": precisions,
             "chunk_min_steps": plan.schedule("chunked").param("native_min_steps"),
             "fused_steps": len(plan.routine("exp_steps").params) - plan.depth,
+            "forward_routines": FORWARD_ROUTINES,
+            "optimize": c_optimize(plan.depth),
         }

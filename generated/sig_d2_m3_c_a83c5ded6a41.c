@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        1d5cc9f5b62fa0bd331573b47de7bd420f555c3e1621c62c23607db68406ad68
- *     generator  sigcodegen 0.1.0, generator sources c1bd5027a3d78d6b
+ *     key        a83c5ded6a41f80db79391a146f10eb50190b59ec1ef09cea6cf493c4c654a25
+ *     generator  sigcodegen 0.1.0, generator sources 4a567d9dfed3194f
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, exp_step_lower 10
  *
@@ -36,8 +36,26 @@
 #define CHUNK_MIN_STEPS 16
 /* increments per exp_steps call (the top level is updated once per call) */
 #define FUSED_STEPS 3
+/* multiply-adds per path of one exp_step and of one chen product (for sizing thread teams) */
+#define STEP_OPS 26
+#define CHEN_OPS 34
 
 enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1 };
+
+/* sigcodegen builds one library per precision from two objects compiled side by side:
+ * -DSIGCODEGEN_PRECISION=32|64 picks the precision, -DSIGCODEGEN_PART=1 the forward pass (and
+ * sigcodegen_info), =2 the backward pass. Without them everything is compiled at once. */
+#ifndef SIGCODEGEN_PRECISION
+#define BUILD_F32_FORWARD 1
+#define BUILD_F32_BACKWARD 1
+#define BUILD_F64_FORWARD 1
+#define BUILD_F64_BACKWARD 1
+#else
+#define BUILD_F32_FORWARD (SIGCODEGEN_PRECISION == 32 && SIGCODEGEN_PART == 1)
+#define BUILD_F32_BACKWARD (SIGCODEGEN_PRECISION == 32 && SIGCODEGEN_PART == 2)
+#define BUILD_F64_FORWARD (SIGCODEGEN_PRECISION == 64 && SIGCODEGEN_PART == 1)
+#define BUILD_F64_BACKWARD (SIGCODEGEN_PRECISION == 64 && SIGCODEGEN_PART == 2)
+#endif
 
 static int num_threads(void)
 {
@@ -46,6 +64,17 @@ static int num_threads(void)
 #else
     return 1;
 #endif
+}
+
+/* Threads for a pass of `blocks` blocks costing `vector_ops` vector multiply-adds in all: one
+ * thread when the pass is too small to pay for waking a team (~20 us of work), else at most one
+ * per block. */
+static int team_size(int64_t blocks, double vector_ops)
+{
+    int threads = num_threads();
+    if (blocks < threads) threads = (int)blocks;
+    if (vector_ops < 1e5) threads = 1;
+    return threads < 1 ? 1 : threads;
 }
 
 static void *aligned_buffer(size_t bytes)
@@ -67,11 +96,13 @@ static int64_t forward_chunks(int64_t paths, int64_t steps, int64_t lanes)
 typedef struct { int64_t path, start, steps; } lane_t;
 
 /* ======================= float =================================================== */
+#if BUILD_F32_FORWARD || BUILD_F32_BACKWARD
 
 typedef float vec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f32 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(float)))
 #define SCRATCH_f32 12
 
+#if BUILD_F32_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
  * 26 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
@@ -108,7 +139,9 @@ static void exp_step_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f
     /* degree 1 */
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
+#endif
 
+#if BUILD_F32_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
  * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
 static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, vec_f32 *restrict w)
@@ -183,7 +216,9 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             a3[p * 2 + j] = a3[p * 2 + j] + l0 * dxa[j] + l1 * dxb[j] + l2 * dxc[j];
     }
 }
+#endif
 
+#if BUILD_F32_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
  * 58 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict g, vec_f32 *restrict gdx, vec_f32 *restrict w)
@@ -267,7 +302,9 @@ static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict
     for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
     for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 3);
 }
+#endif
 
+#if BUILD_F32_FORWARD
 /* Truncated product a ⊗ b of two signatures (Chen's identity).
  * 34 multiply-adds per path per product. */
 static void chen_f32s(const float *restrict a, const float *restrict b, float *restrict c)
@@ -303,7 +340,9 @@ static void chen_f32s(const float *restrict a, const float *restrict b, float *r
             c3[p * 2 + j] = c3[p * 2 + j] + l * b1[j];
     }
 }
+#endif
 
+#if BUILD_F32_BACKWARD
 /* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
  * 10 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_lower_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
@@ -324,6 +363,7 @@ static void exp_step_lower_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx,
     /* degree 1 */
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
+#endif
 
 /* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
 static void load_increment_f32(vec_f32 *dx, const float *x, const lane_t *lanes, int64_t length,
@@ -342,6 +382,7 @@ static void load_increment_f32(vec_f32 *dx, const float *x, const lane_t *lanes,
     memcpy(dx, buf, sizeof buf);
 }
 
+#if BUILD_F32_FORWARD
 /* rows[lane path][row] = state, for the active lanes (row stride SIGLEN, path stride rows_per_path) */
 static void store_state_f32(float *rows, const vec_f32 *state, const lane_t *lanes,
                                 int64_t rows_per_path, int64_t row)
@@ -353,6 +394,9 @@ static void store_state_f32(float *rows, const vec_f32 *state, const lane_t *lan
     }
 }
 
+#endif
+
+#if BUILD_F32_BACKWARD
 /* state lane l = rows[lane path][row] (zero for inactive lanes) */
 static void load_state_f32(vec_f32 *state, const float *rows, const lane_t *lanes,
                                int64_t rows_per_path, int64_t row, int accumulate)
@@ -365,6 +409,9 @@ static void load_state_f32(vec_f32 *state, const float *rows, const lane_t *lane
     }
 }
 
+#endif
+
+#if BUILD_F32_FORWARD
 /* Forward: x (B, L, DIM) -> out (B, SIGLEN), or every prefix (B, L-1, SIGLEN) when stream.
  * chunk_hint: time chunks per path (<= 0: the rule of forward_chunks; stream runs unchunked). */
 int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float *out, int32_t stream,
@@ -386,7 +433,7 @@ int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float 
     int failed = 0;
     if (chunks > 1 && !chunk_sigs) return SIGCODEGEN_NO_MEMORY;
 
-#pragma omp parallel if (blocks > 1) reduction(|| : failed)
+#pragma omp parallel num_threads(team_size(blocks, (double)blocks * chunk_steps * STEP_OPS)) reduction(|| : failed)
     {
         vec_f32 *state = aligned_buffer((SIGLEN + SCRATCH_f32 + 1) * sizeof(vec_f32));
         vec_f32 *scratch = state ? state + SIGLEN : NULL;
@@ -429,7 +476,8 @@ int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float 
         free(state);
     }
     if (chunks > 1 && !failed) { /* join each path's chunks left to right (Chen's identity) */
-#pragma omp parallel for schedule(static) reduction(|| : failed)
+#pragma omp parallel for schedule(static) reduction(|| : failed) \
+    num_threads(team_size(batch, (double)batch * chunks * CHEN_OPS / LANES_f32))
         for (int64_t b = 0; b < batch; ++b) {
             float *acc = aligned_buffer(SIGLEN * sizeof(float));
             if (!acc) { failed = 1; continue; }
@@ -446,6 +494,9 @@ int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float 
     return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
 
+#endif
+
+#if BUILD_F32_BACKWARD
 /* Whether walking time backwards by S(t-1) = S(t) ⊗ exp(-dx) is accurate enough for this block:
  * its rounding error grows like steps * eps * |S|, so large states (unnormalised paths) or long
  * float32 paths recompute states from checkpoints instead. */
@@ -491,7 +542,7 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
     const int64_t checkpoints = (steps + segment - 1) / segment;
     int failed = 0;
 
-#pragma omp parallel if (blocks > 1) reduction(|| : failed)
+#pragma omp parallel num_threads(team_size(blocks, 4.0 * blocks * steps * STEP_OPS)) reduction(|| : failed)
     {
         const size_t vectors = 2 * SIGLEN + SCRATCH_f32 + 1
                                + (stream ? 0 : (size_t)(checkpoints + segment) * SIGLEN);
@@ -562,13 +613,17 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
     }
     return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
+#endif
+#endif /* float */
 
 /* ======================= double =================================================== */
+#if BUILD_F64_FORWARD || BUILD_F64_BACKWARD
 
 typedef double vec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f64 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(double)))
 #define SCRATCH_f64 12
 
+#if BUILD_F64_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
  * 26 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
@@ -605,7 +660,9 @@ static void exp_step_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f
     /* degree 1 */
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
+#endif
 
+#if BUILD_F64_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
  * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
 static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, vec_f64 *restrict w)
@@ -680,7 +737,9 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             a3[p * 2 + j] = a3[p * 2 + j] + l0 * dxa[j] + l1 * dxb[j] + l2 * dxc[j];
     }
 }
+#endif
 
+#if BUILD_F64_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
  * 58 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict g, vec_f64 *restrict gdx, vec_f64 *restrict w)
@@ -764,7 +823,9 @@ static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict
     for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
     for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 3);
 }
+#endif
 
+#if BUILD_F64_FORWARD
 /* Truncated product a ⊗ b of two signatures (Chen's identity).
  * 34 multiply-adds per path per product. */
 static void chen_f64s(const double *restrict a, const double *restrict b, double *restrict c)
@@ -800,7 +861,9 @@ static void chen_f64s(const double *restrict a, const double *restrict b, double
             c3[p * 2 + j] = c3[p * 2 + j] + l * b1[j];
     }
 }
+#endif
 
+#if BUILD_F64_BACKWARD
 /* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
  * 10 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_lower_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
@@ -821,6 +884,7 @@ static void exp_step_lower_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx,
     /* degree 1 */
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
+#endif
 
 /* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
 static void load_increment_f64(vec_f64 *dx, const double *x, const lane_t *lanes, int64_t length,
@@ -839,6 +903,7 @@ static void load_increment_f64(vec_f64 *dx, const double *x, const lane_t *lanes
     memcpy(dx, buf, sizeof buf);
 }
 
+#if BUILD_F64_FORWARD
 /* rows[lane path][row] = state, for the active lanes (row stride SIGLEN, path stride rows_per_path) */
 static void store_state_f64(double *rows, const vec_f64 *state, const lane_t *lanes,
                                 int64_t rows_per_path, int64_t row)
@@ -850,6 +915,9 @@ static void store_state_f64(double *rows, const vec_f64 *state, const lane_t *la
     }
 }
 
+#endif
+
+#if BUILD_F64_BACKWARD
 /* state lane l = rows[lane path][row] (zero for inactive lanes) */
 static void load_state_f64(vec_f64 *state, const double *rows, const lane_t *lanes,
                                int64_t rows_per_path, int64_t row, int accumulate)
@@ -862,6 +930,9 @@ static void load_state_f64(vec_f64 *state, const double *rows, const lane_t *lan
     }
 }
 
+#endif
+
+#if BUILD_F64_FORWARD
 /* Forward: x (B, L, DIM) -> out (B, SIGLEN), or every prefix (B, L-1, SIGLEN) when stream.
  * chunk_hint: time chunks per path (<= 0: the rule of forward_chunks; stream runs unchunked). */
 int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, double *out, int32_t stream,
@@ -883,7 +954,7 @@ int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, doubl
     int failed = 0;
     if (chunks > 1 && !chunk_sigs) return SIGCODEGEN_NO_MEMORY;
 
-#pragma omp parallel if (blocks > 1) reduction(|| : failed)
+#pragma omp parallel num_threads(team_size(blocks, (double)blocks * chunk_steps * STEP_OPS)) reduction(|| : failed)
     {
         vec_f64 *state = aligned_buffer((SIGLEN + SCRATCH_f64 + 1) * sizeof(vec_f64));
         vec_f64 *scratch = state ? state + SIGLEN : NULL;
@@ -926,7 +997,8 @@ int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, doubl
         free(state);
     }
     if (chunks > 1 && !failed) { /* join each path's chunks left to right (Chen's identity) */
-#pragma omp parallel for schedule(static) reduction(|| : failed)
+#pragma omp parallel for schedule(static) reduction(|| : failed) \
+    num_threads(team_size(batch, (double)batch * chunks * CHEN_OPS / LANES_f64))
         for (int64_t b = 0; b < batch; ++b) {
             double *acc = aligned_buffer(SIGLEN * sizeof(double));
             if (!acc) { failed = 1; continue; }
@@ -943,6 +1015,9 @@ int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, doubl
     return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
 
+#endif
+
+#if BUILD_F64_BACKWARD
 /* Whether walking time backwards by S(t-1) = S(t) ⊗ exp(-dx) is accurate enough for this block:
  * its rounding error grows like steps * eps * |S|, so large states (unnormalised paths) or long
  * float32 paths recompute states from checkpoints instead. */
@@ -988,7 +1063,7 @@ int sigcodegen_backward_f64(const double *x, int64_t batch, int64_t length, cons
     const int64_t checkpoints = (steps + segment - 1) / segment;
     int failed = 0;
 
-#pragma omp parallel if (blocks > 1) reduction(|| : failed)
+#pragma omp parallel num_threads(team_size(blocks, 4.0 * blocks * steps * STEP_OPS)) reduction(|| : failed)
     {
         const size_t vectors = 2 * SIGLEN + SCRATCH_f64 + 1
                                + (stream ? 0 : (size_t)(checkpoints + segment) * SIGLEN);
@@ -1059,8 +1134,11 @@ int sigcodegen_backward_f64(const double *x, int64_t batch, int64_t length, cons
     }
     return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
+#endif
+#endif /* double */
 
-/* What this library was built for: 0 dim, 1 depth, 2 siglen, 3 vector bytes, 4 XLA FFI. */
+#if BUILD_F32_FORWARD || BUILD_F64_FORWARD/* What this library was built for: 0 dim, 1 depth, 2 siglen, 3 vector bytes, 4 XLA FFI,
+ * 5 precision bits (0: both). */
 int64_t sigcodegen_info(int32_t what)
 {
     switch (what) {
@@ -1071,9 +1149,13 @@ int64_t sigcodegen_info(int32_t what)
 #ifdef SIGCODEGEN_XLA_FFI
     case 4: return 1;
 #endif
+#ifdef SIGCODEGEN_PRECISION
+    case 5: return SIGCODEGEN_PRECISION;
+#endif
     default: return 0;
     }
 }
+#endif
 
 /* ---- XLA FFI handlers (compiled with -DSIGCODEGEN_XLA_FFI and jaxlib's include folder) ------
  * jax.ffi.ffi_call runs these inside jax.jit. Buffers: x (..., L, DIM) [, y, gy]; the leading
@@ -1130,6 +1212,7 @@ static int ffi_path_shape(const XLA_FFI_Buffer *x, int64_t *batch, int64_t *leng
     return 1;
 }
 
+#if BUILD_F32_FORWARD
 XLA_FFI_Error *sigcodegen_ffi_forward_f32(XLA_FFI_CallFrame *frame)
 {
     if (ffi_metadata(frame)) return NULL;
@@ -1148,6 +1231,9 @@ XLA_FFI_Error *sigcodegen_ffi_forward_f32(XLA_FFI_CallFrame *frame)
     return NULL;
 }
 
+#endif
+
+#if BUILD_F32_BACKWARD
 XLA_FFI_Error *sigcodegen_ffi_backward_f32(XLA_FFI_CallFrame *frame)
 {
     if (ffi_metadata(frame)) return NULL;
@@ -1167,7 +1253,9 @@ XLA_FFI_Error *sigcodegen_ffi_backward_f32(XLA_FFI_CallFrame *frame)
         return ffi_error(api, XLA_FFI_Error_Code_RESOURCE_EXHAUSTED, "sigcodegen backward: out of memory");
     return NULL;
 }
+#endif
 
+#if BUILD_F64_FORWARD
 XLA_FFI_Error *sigcodegen_ffi_forward_f64(XLA_FFI_CallFrame *frame)
 {
     if (ffi_metadata(frame)) return NULL;
@@ -1186,6 +1274,9 @@ XLA_FFI_Error *sigcodegen_ffi_forward_f64(XLA_FFI_CallFrame *frame)
     return NULL;
 }
 
+#endif
+
+#if BUILD_F64_BACKWARD
 XLA_FFI_Error *sigcodegen_ffi_backward_f64(XLA_FFI_CallFrame *frame)
 {
     if (ffi_metadata(frame)) return NULL;
@@ -1205,4 +1296,5 @@ XLA_FFI_Error *sigcodegen_ffi_backward_f64(XLA_FFI_CallFrame *frame)
         return ffi_error(api, XLA_FFI_Error_Code_RESOURCE_EXHAUSTED, "sigcodegen backward: out of memory");
     return NULL;
 }
+#endif
 #endif /* SIGCODEGEN_XLA_FFI */

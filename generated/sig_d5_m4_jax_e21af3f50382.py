@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        b86cd6aab85e446b402138de0904c24d43027ee34eb732a03d6c6ce6054c50df
-    generator  sigcodegen 0.1.0, generator sources 16dbaf22e8c94dc5
+    key        e21af3f5038281a6fa9d8719a9b3288d2d499df1e7f4e29f6e77d18e57ca5620
+    generator  sigcodegen 0.1.0, generator sources 5be06a03664b67dd
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, exp_step_lower 200
 

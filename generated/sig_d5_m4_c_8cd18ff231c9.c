@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        4820463823689bb6792fd42c7d7016ef3b5c8fe460b249b8c6c04d3e193d6199
- *     generator  sigcodegen 0.1.0, generator sources c1bd5027a3d78d6b
+ *     key        8cd18ff231c98d5ed35e91a9c89c6142e5ccec71912f8bce3b7722cb9f4f3743
+ *     generator  sigcodegen 0.1.0, generator sources 4a567d9dfed3194f
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955,
  *                exp_step_lower 200
@@ -37,8 +37,26 @@
 #define CHUNK_MIN_STEPS 16
 /* increments per exp_steps call (the top level is updated once per call) */
 #define FUSED_STEPS 3
+/* multiply-adds per path of one exp_step and of one chen product (for sizing thread teams) */
+#define STEP_OPS 985
+#define CHEN_OPS 2930
 
 enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1 };
+
+/* sigcodegen builds one library per precision from two objects compiled side by side:
+ * -DSIGCODEGEN_PRECISION=32|64 picks the precision, -DSIGCODEGEN_PART=1 the forward pass (and
+ * sigcodegen_info), =2 the backward pass. Without them everything is compiled at once. */
+#ifndef SIGCODEGEN_PRECISION
+#define BUILD_F32_FORWARD 1
+#define BUILD_F32_BACKWARD 1
+#define BUILD_F64_FORWARD 1
+#define BUILD_F64_BACKWARD 1
+#else
+#define BUILD_F32_FORWARD (SIGCODEGEN_PRECISION == 32 && SIGCODEGEN_PART == 1)
+#define BUILD_F32_BACKWARD (SIGCODEGEN_PRECISION == 32 && SIGCODEGEN_PART == 2)
+#define BUILD_F64_FORWARD (SIGCODEGEN_PRECISION == 64 && SIGCODEGEN_PART == 1)
+#define BUILD_F64_BACKWARD (SIGCODEGEN_PRECISION == 64 && SIGCODEGEN_PART == 2)
+#endif
 
 static int num_threads(void)
 {
@@ -47,6 +65,17 @@ static int num_threads(void)
 #else
     return 1;
 #endif
+}
+
+/* Threads for a pass of `blocks` blocks costing `vector_ops` vector multiply-adds in all: one
+ * thread when the pass is too small to pay for waking a team (~20 us of work), else at most one
+ * per block. */
+static int team_size(int64_t blocks, double vector_ops)
+{
+    int threads = num_threads();
+    if (blocks < threads) threads = (int)blocks;
+    if (vector_ops < 1e5) threads = 1;
+    return threads < 1 ? 1 : threads;
 }
 
 static void *aligned_buffer(size_t bytes)
@@ -68,11 +97,13 @@ static int64_t forward_chunks(int64_t paths, int64_t steps, int64_t lanes)
 typedef struct { int64_t path, start, steps; } lane_t;
 
 /* ======================= float =================================================== */
+#if BUILD_F32_FORWARD || BUILD_F32_BACKWARD
 
 typedef float vec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f32 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(float)))
 #define SCRATCH_f32 400
 
+#if BUILD_F32_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
  * 985 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
@@ -130,7 +161,9 @@ static void exp_step_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f
     /* degree 1 */
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
+#endif
 
+#if BUILD_F32_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
  * 2955 multiply-adds per path per 3 time step(s), each on a vector of paths. */
 static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, vec_f32 *restrict w)
@@ -261,7 +294,9 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             a4[p * 5 + j] = a4[p * 5 + j] + l0 * dxa[j] + l1 * dxb[j] + l2 * dxc[j];
     }
 }
+#endif
 
+#if BUILD_F32_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
  * 2315 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict g, vec_f32 *restrict gdx, vec_f32 *restrict w)
@@ -415,7 +450,9 @@ static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict
     for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
     for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 4);
 }
+#endif
 
+#if BUILD_F32_FORWARD
 /* Truncated product a ⊗ b of two signatures (Chen's identity).
  * 2930 multiply-adds per path per product. */
 static void chen_f32s(const float *restrict a, const float *restrict b, float *restrict c)
@@ -471,7 +508,9 @@ static void chen_f32s(const float *restrict a, const float *restrict b, float *r
             c4[p * 5 + j] = c4[p * 5 + j] + l * b1[j];
     }
 }
+#endif
 
+#if BUILD_F32_BACKWARD
 /* exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
  * 200 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_lower_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
@@ -508,6 +547,7 @@ static void exp_step_lower_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx,
     /* degree 1 */
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
+#endif
 
 /* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
 static void load_increment_f32(vec_f32 *dx, const float *x, const lane_t *lanes, int64_t length,
@@ -526,6 +566,7 @@ static void load_increment_f32(vec_f32 *dx, const float *x, const lane_t *lanes,
     memcpy(dx, buf, sizeof buf);
 }
 
+#if BUILD_F32_FORWARD
 /* rows[lane path][row] = state, for the active lanes (row stride SIGLEN, path stride rows_per_path) */
 static void store_state_f32(float *rows, const vec_f32 *state, const lane_t *lanes,
                                 int64_t rows_per_path, int64_t row)
@@ -537,6 +578,9 @@ static void store_state_f32(float *rows, const vec_f32 *state, const lane_t *lan
     }
 }
 
+#endif
+
+#if BUILD_F32_BACKWARD
 /* state lane l = rows[lane path][row] (zero for inactive lanes) */
 static void load_state_f32(vec_f32 *state, const float *rows, const lane_t *lanes,
                                int64_t rows_per_path, int64_t row, int accumulate)
@@ -549,6 +593,9 @@ static void load_state_f32(vec_f32 *state, const float *rows, const lane_t *lane
     }
 }
 
+#endif
+
+#if BUILD_F32_FORWARD
 /* Forward: x (B, L, DIM) -> out (B, SIGLEN), or every prefix (B, L-1, SIGLEN) when stream.
  * chunk_hint: time chunks per path (<= 0: the rule of forward_chunks; stream runs unchunked). */
 int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float *out, int32_t stream,
@@ -570,7 +617,7 @@ int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float 
     int failed = 0;
     if (chunks > 1 && !chunk_sigs) return SIGCODEGEN_NO_MEMORY;
 
-#pragma omp parallel if (blocks > 1) reduction(|| : failed)
+#pragma omp parallel num_threads(team_size(blocks, (double)blocks * chunk_steps * STEP_OPS)) reduction(|| : failed)
     {
         vec_f32 *state = aligned_buffer((SIGLEN + SCRATCH_f32 + 1) * sizeof(vec_f32));
         vec_f32 *scratch = state ? state + SIGLEN : NULL;
@@ -613,7 +660,8 @@ int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float 
         free(state);
     }
     if (chunks > 1 && !failed) { /* join each path's chunks left to right (Chen's identity) */
-#pragma omp parallel for schedule(static) reduction(|| : failed)
+#pragma omp parallel for schedule(static) reduction(|| : failed) \
+    num_threads(team_size(batch, (double)batch * chunks * CHEN_OPS / LANES_f32))
         for (int64_t b = 0; b < batch; ++b) {
             float *acc = aligned_buffer(SIGLEN * sizeof(float));
             if (!acc) { failed = 1; continue; }
@@ -630,6 +678,9 @@ int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float 
     return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
 
+#endif
+
+#if BUILD_F32_BACKWARD
 /* Whether walking time backwards by S(t-1) = S(t) ⊗ exp(-dx) is accurate enough for this block:
  * its rounding error grows like steps * eps * |S|, so large states (unnormalised paths) or long
  * float32 paths recompute states from checkpoints instead. */
@@ -675,7 +726,7 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
     const int64_t checkpoints = (steps + segment - 1) / segment;
     int failed = 0;
 
-#pragma omp parallel if (blocks > 1) reduction(|| : failed)
+#pragma omp parallel num_threads(team_size(blocks, 4.0 * blocks * steps * STEP_OPS)) reduction(|| : failed)
     {
         const size_t vectors = 2 * SIGLEN + SCRATCH_f32 + 1
                                + (stream ? 0 : (size_t)(checkpoints + segment) * SIGLEN);
@@ -746,13 +797,17 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
     }
     return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
+#endif
+#endif /* float */
 
 /* ======================= double =================================================== */
+#if BUILD_F64_FORWARD || BUILD_F64_BACKWARD
 
 typedef double vec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f64 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(double)))
 #define SCRATCH_f64 400
 
+#if BUILD_F64_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
  * 985 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
@@ -810,7 +865,9 @@ static void exp_step_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f
     /* degree 1 */
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
+#endif
 
+#if BUILD_F64_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
  * 2955 multiply-adds per path per 3 time step(s), each on a vector of paths. */
 static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, vec_f64 *restrict w)
@@ -941,7 +998,9 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             a4[p * 5 + j] = a4[p * 5 + j] + l0 * dxa[j] + l1 * dxb[j] + l2 * dxc[j];
     }
 }
+#endif
 
+#if BUILD_F64_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
  * 2315 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict g, vec_f64 *restrict gdx, vec_f64 *restrict w)
@@ -1095,7 +1154,9 @@ static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict
     for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
     for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 4);
 }
+#endif
 
+#if BUILD_F64_FORWARD
 /* Truncated product a ⊗ b of two signatures (Chen's identity).
  * 2930 multiply-adds per path per product. */
 static void chen_f64s(const double *restrict a, const double *restrict b, double *restrict c)
@@ -1151,7 +1212,9 @@ static void chen_f64s(const double *restrict a, const double *restrict b, double
             c4[p * 5 + j] = c4[p * 5 + j] + l * b1[j];
     }
 }
+#endif
 
+#if BUILD_F64_BACKWARD
 /* exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
  * 200 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_lower_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
@@ -1188,6 +1251,7 @@ static void exp_step_lower_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx,
     /* degree 1 */
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
+#endif
 
 /* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
 static void load_increment_f64(vec_f64 *dx, const double *x, const lane_t *lanes, int64_t length,
@@ -1206,6 +1270,7 @@ static void load_increment_f64(vec_f64 *dx, const double *x, const lane_t *lanes
     memcpy(dx, buf, sizeof buf);
 }
 
+#if BUILD_F64_FORWARD
 /* rows[lane path][row] = state, for the active lanes (row stride SIGLEN, path stride rows_per_path) */
 static void store_state_f64(double *rows, const vec_f64 *state, const lane_t *lanes,
                                 int64_t rows_per_path, int64_t row)
@@ -1217,6 +1282,9 @@ static void store_state_f64(double *rows, const vec_f64 *state, const lane_t *la
     }
 }
 
+#endif
+
+#if BUILD_F64_BACKWARD
 /* state lane l = rows[lane path][row] (zero for inactive lanes) */
 static void load_state_f64(vec_f64 *state, const double *rows, const lane_t *lanes,
                                int64_t rows_per_path, int64_t row, int accumulate)
@@ -1229,6 +1297,9 @@ static void load_state_f64(vec_f64 *state, const double *rows, const lane_t *lan
     }
 }
 
+#endif
+
+#if BUILD_F64_FORWARD
 /* Forward: x (B, L, DIM) -> out (B, SIGLEN), or every prefix (B, L-1, SIGLEN) when stream.
  * chunk_hint: time chunks per path (<= 0: the rule of forward_chunks; stream runs unchunked). */
 int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, double *out, int32_t stream,
@@ -1250,7 +1321,7 @@ int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, doubl
     int failed = 0;
     if (chunks > 1 && !chunk_sigs) return SIGCODEGEN_NO_MEMORY;
 
-#pragma omp parallel if (blocks > 1) reduction(|| : failed)
+#pragma omp parallel num_threads(team_size(blocks, (double)blocks * chunk_steps * STEP_OPS)) reduction(|| : failed)
     {
         vec_f64 *state = aligned_buffer((SIGLEN + SCRATCH_f64 + 1) * sizeof(vec_f64));
         vec_f64 *scratch = state ? state + SIGLEN : NULL;
@@ -1293,7 +1364,8 @@ int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, doubl
         free(state);
     }
     if (chunks > 1 && !failed) { /* join each path's chunks left to right (Chen's identity) */
-#pragma omp parallel for schedule(static) reduction(|| : failed)
+#pragma omp parallel for schedule(static) reduction(|| : failed) \
+    num_threads(team_size(batch, (double)batch * chunks * CHEN_OPS / LANES_f64))
         for (int64_t b = 0; b < batch; ++b) {
             double *acc = aligned_buffer(SIGLEN * sizeof(double));
             if (!acc) { failed = 1; continue; }
@@ -1310,6 +1382,9 @@ int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, doubl
     return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
 
+#endif
+
+#if BUILD_F64_BACKWARD
 /* Whether walking time backwards by S(t-1) = S(t) ⊗ exp(-dx) is accurate enough for this block:
  * its rounding error grows like steps * eps * |S|, so large states (unnormalised paths) or long
  * float32 paths recompute states from checkpoints instead. */
@@ -1355,7 +1430,7 @@ int sigcodegen_backward_f64(const double *x, int64_t batch, int64_t length, cons
     const int64_t checkpoints = (steps + segment - 1) / segment;
     int failed = 0;
 
-#pragma omp parallel if (blocks > 1) reduction(|| : failed)
+#pragma omp parallel num_threads(team_size(blocks, 4.0 * blocks * steps * STEP_OPS)) reduction(|| : failed)
     {
         const size_t vectors = 2 * SIGLEN + SCRATCH_f64 + 1
                                + (stream ? 0 : (size_t)(checkpoints + segment) * SIGLEN);
@@ -1426,8 +1501,11 @@ int sigcodegen_backward_f64(const double *x, int64_t batch, int64_t length, cons
     }
     return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
+#endif
+#endif /* double */
 
-/* What this library was built for: 0 dim, 1 depth, 2 siglen, 3 vector bytes, 4 XLA FFI. */
+#if BUILD_F32_FORWARD || BUILD_F64_FORWARD/* What this library was built for: 0 dim, 1 depth, 2 siglen, 3 vector bytes, 4 XLA FFI,
+ * 5 precision bits (0: both). */
 int64_t sigcodegen_info(int32_t what)
 {
     switch (what) {
@@ -1438,9 +1516,13 @@ int64_t sigcodegen_info(int32_t what)
 #ifdef SIGCODEGEN_XLA_FFI
     case 4: return 1;
 #endif
+#ifdef SIGCODEGEN_PRECISION
+    case 5: return SIGCODEGEN_PRECISION;
+#endif
     default: return 0;
     }
 }
+#endif
 
 /* ---- XLA FFI handlers (compiled with -DSIGCODEGEN_XLA_FFI and jaxlib's include folder) ------
  * jax.ffi.ffi_call runs these inside jax.jit. Buffers: x (..., L, DIM) [, y, gy]; the leading
@@ -1497,6 +1579,7 @@ static int ffi_path_shape(const XLA_FFI_Buffer *x, int64_t *batch, int64_t *leng
     return 1;
 }
 
+#if BUILD_F32_FORWARD
 XLA_FFI_Error *sigcodegen_ffi_forward_f32(XLA_FFI_CallFrame *frame)
 {
     if (ffi_metadata(frame)) return NULL;
@@ -1515,6 +1598,9 @@ XLA_FFI_Error *sigcodegen_ffi_forward_f32(XLA_FFI_CallFrame *frame)
     return NULL;
 }
 
+#endif
+
+#if BUILD_F32_BACKWARD
 XLA_FFI_Error *sigcodegen_ffi_backward_f32(XLA_FFI_CallFrame *frame)
 {
     if (ffi_metadata(frame)) return NULL;
@@ -1534,7 +1620,9 @@ XLA_FFI_Error *sigcodegen_ffi_backward_f32(XLA_FFI_CallFrame *frame)
         return ffi_error(api, XLA_FFI_Error_Code_RESOURCE_EXHAUSTED, "sigcodegen backward: out of memory");
     return NULL;
 }
+#endif
 
+#if BUILD_F64_FORWARD
 XLA_FFI_Error *sigcodegen_ffi_forward_f64(XLA_FFI_CallFrame *frame)
 {
     if (ffi_metadata(frame)) return NULL;
@@ -1553,6 +1641,9 @@ XLA_FFI_Error *sigcodegen_ffi_forward_f64(XLA_FFI_CallFrame *frame)
     return NULL;
 }
 
+#endif
+
+#if BUILD_F64_BACKWARD
 XLA_FFI_Error *sigcodegen_ffi_backward_f64(XLA_FFI_CallFrame *frame)
 {
     if (ffi_metadata(frame)) return NULL;
@@ -1572,4 +1663,5 @@ XLA_FFI_Error *sigcodegen_ffi_backward_f64(XLA_FFI_CallFrame *frame)
         return ffi_error(api, XLA_FFI_Error_Code_RESOURCE_EXHAUSTED, "sigcodegen backward: out of memory");
     return NULL;
 }
+#endif
 #endif /* SIGCODEGEN_XLA_FFI */

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        9e98b5c0edde931866d160c6dc028e8212efbf5c0ff165f786b6b1ace3ceb0f2
-    generator  sigcodegen 0.1.0, generator sources 16dbaf22e8c94dc5
+    key        695626570c8963f740ae22672dfc74e330946074702a98f56f27bbf37c385399
+    generator  sigcodegen 0.1.0, generator sources 5be06a03664b67dd
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, exp_step_lower 10
 
