@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from .algebra import level_offsets
+from .algebra import signature_channels
 from .spec import KernelSpec, check_choice, check_dim_depth
 
 __all__ = ["signature", "signature_vjp", "jax_gpu_signature", "choose_target", "choose_strategy"]
@@ -361,10 +361,6 @@ def _on_gpu(path, library: str) -> bool:
     return False
 
 
-def sc_len(dim: int, depth: int) -> int:
-    return level_offsets(dim, depth)[-1]
-
-
 def signature_vjp(path, grad, depth, stream=False, *, target=None, strategy=None):
     """Gradient of ``sum(grad * signature(path, depth, stream))`` with respect to ``path``, for
     callers without autodiff (like iisignature's ``sigbackprop``, pysiglib's ``sig_backprop``).
@@ -415,8 +411,9 @@ def signature_vjp(path, grad, depth, stream=False, *, target=None, strategy=None
     _, dim = _check_shape(path.shape, depth, stream)
     dtype = _compute_dtype(_dtype_name(path, library), library)
     path = path.astype(dtype, copy=False)
-    expected = (*path.shape[:-2], max(path.shape[-2] - 1, 0), sc_len(dim, depth)) if stream \
-        else (*path.shape[:-2], sc_len(dim, depth))
+    siglen = signature_channels(dim, depth)
+    expected = (*path.shape[:-2], max(path.shape[-2] - 1, 0), siglen) if stream \
+        else (*path.shape[:-2], siglen)
     grad = np.asarray(grad, dtype=dtype)
     if grad.shape != expected:
         raise ValueError(f"signature_vjp: grad has shape {grad.shape}; the signature of a path "
