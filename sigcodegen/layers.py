@@ -87,6 +87,8 @@ class SigLayer(keras.layers.Layer):
         self._module = None
         if backend in ("jax", "torch") and choose_target(backend, on_gpu, self._strategy) == "c":
             self._module = load_native(dim, self.depth, backend, self.compute_dtype)  # None: warned
+            if self._module is not None:
+                self._module.bind(backend)
         if self._module is None:
             target = "jax" if backend == "jax" else "keras"
             self._module = load_module(KernelSpec(dim=dim, depth=self.depth, target=target))

@@ -281,19 +281,23 @@ class NativeModule:
 
     # -- JAX ------------------------------------------------------------------------------------
 
-    def jax_signature(self, path, stream=False, strategy="chunked"):
+    def bind(self, framework: str):
+        """The JAX (``"jax"``) or torch (``"torch"``) binding, created once: registering a
+        torch custom op or a jitted custom_vjp costs tens of ms, which SigLayer pays in build."""
         with self._lock:
-            if self._jax is None:
-                self._jax = _jax_binding(self)
-        return self._jax(path, bool(stream), _CHUNKS[strategy])
+            if framework == "jax":
+                self._jax = self._jax or _jax_binding(self)
+                return self._jax
+            self._torch = self._torch or _torch_binding(self)
+            return self._torch
+
+    def jax_signature(self, path, stream=False, strategy="chunked"):
+        return (self._jax or self.bind("jax"))(path, bool(stream), _CHUNKS[strategy])
 
     # -- torch ----------------------------------------------------------------------------------
 
     def torch_signature(self, path, stream=False, strategy="chunked"):
-        with self._lock:
-            if self._torch is None:
-                self._torch = _torch_binding(self)
-        return self._torch(path, bool(stream), _CHUNKS[strategy])
+        return (self._torch or self.bind("torch"))(path, bool(stream), _CHUNKS[strategy])
 
 
 def _jax_binding(module: NativeModule):

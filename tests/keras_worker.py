@@ -85,22 +85,26 @@ def gradient_of(fn, x):
     return tape.gradient(loss, x)
 
 
+GRADIENT_SHAPES = {"d2m3L8": (2, 3, 8), "d1m1L2": (1, 1, 2)}
+
+
 def gradients():
-    rng = np.random.default_rng(5)
-    path = np.cumsum(rng.standard_normal((2, 8, 2)), axis=1) / 3
-    weights = rng.standard_normal(sc.signature_channels(2, 3))
-    outputs["grad-path"], outputs["grad-weights"] = path, weights
-    for strategy in ("horner", "chunked", "levelwise"):
-        for stream in (False, True):
-            def run():
-                w = tensor(weights, "float64")
+    for tag, (dim, depth, length) in GRADIENT_SHAPES.items():
+        rng = np.random.default_rng(5)
+        path = np.cumsum(rng.standard_normal((2, length, dim)), axis=1) / 3
+        weights = rng.standard_normal(sc.signature_channels(dim, depth))
+        outputs[f"grad-path-{tag}"], outputs[f"grad-weights-{tag}"] = path, weights
+        for strategy in ("horner", "chunked", "levelwise"):
+            for stream in (False, True):
+                def run():
+                    w = tensor(weights, "float64")
 
-                def fn(p):
-                    return sc.signature(p, 3, stream, target="keras", strategy=strategy) * w
+                    def fn(p):
+                        return sc.signature(p, depth, stream, target="keras", strategy=strategy) * w
 
-                return ops.convert_to_numpy(gradient_of(fn, tensor(path, "float64")))
+                    return ops.convert_to_numpy(gradient_of(fn, tensor(path, "float64")))
 
-            record(f"grad-{strategy}-{'stream' if stream else 'final'}", run)
+                record(f"grad-{tag}-{strategy}-{'stream' if stream else 'final'}", run)
 
 
 def layer_checks():

@@ -63,18 +63,20 @@ def test_keras_target_long_and_forced_splits(worker, case):
     assert relative_error(got, reference_signature(path, depth, stream), dim, depth) <= TOLERANCE[dtype]
 
 
+@pytest.mark.parametrize("shape", ["d2m3L8", "d1m1L2"])
 @pytest.mark.parametrize("strategy", ["horner", "chunked", "levelwise"])
 @pytest.mark.parametrize("stream", [False, True])
-def test_keras_target_gradients(worker, strategy, stream):
-    got = _get(worker, f"grad-{strategy}-{'stream' if stream else 'final'}")
+def test_keras_target_gradients(worker, shape, strategy, stream):
+    got = _get(worker, f"grad-{shape}-{strategy}-{'stream' if stream else 'final'}")
     _, _, outputs = worker
-    path, weights = outputs["grad-path"], outputs["grad-weights"]
+    path, weights = outputs[f"grad-path-{shape}"], outputs[f"grad-weights-{shape}"]
+    depth = {"d2m3L8": 3, "d1m1L2": 1}[shape]
     eps, want = 1e-6, np.zeros_like(path)
     for index in np.ndindex(path.shape):  # central differences of the reference
         up, down = path.copy(), path.copy()
         up[index] += eps
         down[index] -= eps
-        diff = reference_signature(up, 3, stream) - reference_signature(down, 3, stream)
+        diff = reference_signature(up, depth, stream) - reference_signature(down, depth, stream)
         want[index] = np.sum(diff * weights) / (2 * eps)
     assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))
 

@@ -7,6 +7,9 @@ from .base import Emitter, Provenance
 
 __all__ = ["JaxEmitter"]
 
+#: The plan routines this target's module holds.
+ROUTINES = ("exp_step", "chen", "levelwise_block", "exp_step_vjp", "exp_step_lower")
+
 LAYOUT = """Layout: paths on the last (vector) axis, which is 4-10x faster on XLA CPU than batch-first.
 A degree-k level for N paths is (DIM**k, N); with a time axis in front, (T, DIM**k, N)."""
 
@@ -21,4 +24,6 @@ class JaxEmitter(Emitter):
             size = dim**value.degree
             return f"(T, {size}, N)" if time_axis else f"({size}, N)"
 
-        return {**super().context(plan, prov), "shape": shape, "layout_doc": LAYOUT}
+        routines = [r for r in plan.routines if r.name in ROUTINES]
+        return {**super().context(plan, prov), "shape": shape, "layout_doc": LAYOUT,
+                "routines": routines}

@@ -7,6 +7,9 @@ from .base import Emitter, Provenance
 
 __all__ = ["KerasEmitter"]
 
+#: The plan routines this target's module holds.
+ROUTINES = ("exp_step", "chen", "levelwise_block")
+
 LAYOUT = """Layout: batch first, as Keras layers see tensors. A degree-k level for N paths is
 (N, DIM**k); with a time axis, (N, T, DIM**k). Only keras.ops is used, so the module runs on
 the active backend (jax, torch or tensorflow), traces in graphs and keeps autodiff."""
@@ -22,4 +25,6 @@ class KerasEmitter(Emitter):
             size = dim**value.degree
             return f"(N, T, {size})" if time_axis else f"(N, {size})"
 
-        return {**super().context(plan, prov), "shape": shape, "layout_doc": LAYOUT}
+        routines = [r for r in plan.routines if r.name in ROUTINES]
+        return {**super().context(plan, prov), "shape": shape, "layout_doc": LAYOUT,
+                "routines": routines}

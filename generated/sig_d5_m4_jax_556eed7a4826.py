@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        e21af3f5038281a6fa9d8719a9b3288d2d499df1e7f4e29f6e77d18e57ca5620
-    generator  sigcodegen 0.1.0, generator sources 5be06a03664b67dd
+    key        556eed7a48263d8aff3f0bccf61dc5dabfeba193bfee90406fc79f45c03693b9
+    generator  sigcodegen 0.1.0, generator sources 5a79550eeab2ce02
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, exp_step_lower 200
 
@@ -46,6 +46,12 @@ def _shift(x):
 
 def _cumsum(x):
     return jnp.cumsum(x, axis=0)
+
+
+def _outer_vjp(g, left, right):
+    """Both adjoints of g = left ⊗ right: (sum_v g[u v] right[v], sum_u left[u] g[u v])."""
+    g = g.reshape(left.shape[0], right.shape[0], g.shape[-1])
+    return jnp.einsum("ujn,jn->un", g, right), jnp.einsum("un,ujn->jn", left, g)
 
 
 def exp_step(a1, a2, a3, a4, dx):
@@ -138,81 +144,44 @@ def exp_step_vjp(a1, a2, a3, a4, dx, g1, g2, g3, g4):
     dx3 = dx * (1 / 3)                  # (5, N)
     dx4 = dx * (1 / 4)                  # (5, N)
     # degree 1: a1 += dx
-    gdx = g1 * (1 / 1)                  # (5, N)
+    gdx = g1                            # (5, N)
     # degree 2: recompute the chain, then its adjoint
     t1 = a1 + dx2                       # (5, N)
-                                        # (5, N)
+    g_left, g_right = _outer_vjp(g2, t1, dx)
+    u1 = g_left
+    gdx = gdx + g_right
     g1 = g1 + u1                        # (5, N)
-    gdx = gdx + u1                      # (5, N)
+    gdx = gdx + u1 * (1 / 2)            # (5, N)
     # degree 3: recompute the chain, then its adjoint
     t1 = a1 + dx3                       # (5, N)
     t2 = a2 + _outer(t1, dx2)           # (25, N)
-                                        # (25, N)
+    g_left, g_right = _outer_vjp(g3, t2, dx)
+    u2 = g_left
+    gdx = gdx + g_right
     g2 = g2 + u2                        # (25, N)
-                                        # (5, N)
+    g_left, g_right = _outer_vjp(u2, t1, dx2)
+    u1 = g_left
+    gdx = gdx + g_right * (1 / 2)
     g1 = g1 + u1                        # (5, N)
-    gdx = gdx + u1                      # (5, N)
+    gdx = gdx + u1 * (1 / 3)            # (5, N)
     # degree 4: recompute the chain, then its adjoint
     t1 = a1 + dx4                       # (5, N)
     t2 = a2 + _outer(t1, dx3)           # (25, N)
     t3 = a3 + _outer(t2, dx2)           # (125, N)
-                                        # (125, N)
+    g_left, g_right = _outer_vjp(g4, t3, dx)
+    u3 = g_left
+    gdx = gdx + g_right
     g3 = g3 + u3                        # (125, N)
-                                        # (25, N)
+    g_left, g_right = _outer_vjp(u3, t2, dx2)
+    u2 = g_left
+    gdx = gdx + g_right * (1 / 2)
     g2 = g2 + u2                        # (25, N)
-                                        # (5, N)
+    g_left, g_right = _outer_vjp(u2, t1, dx3)
+    u1 = g_left
+    gdx = gdx + g_right * (1 / 3)
     g1 = g1 + u1                        # (5, N)
-    gdx = gdx + u1                      # (5, N)
+    gdx = gdx + u1 * (1 / 4)            # (5, N)
     return g1, g2, g3, g4, gdx
-
-
-def exp_steps(a1, a2, a3, a4, dxa, dxb, dxc):
-    """exp_step for 3 increment(s) in a row, the top level updated once for all of them.
-
-    2955 multiply-adds per path per 3 time step(s); shapes per path in comments.
-    """
-    # increment dxa: top-level term, then levels 3..1
-    dxa2 = dxa * (1 / 2)                # (5, N)
-    dxa3 = dxa * (1 / 3)                # (5, N)
-    dxa4 = dxa * (1 / 4)                # (5, N)
-    t1 = a1 + dxa4                      # (5, N)
-    t2 = a2 + _outer(t1, dxa3)          # (25, N)
-    t3a = a3 + _outer(t2, dxa2)         # (125, N)
-    t1 = a1 + dxa3                      # (5, N)
-    t2 = a2 + _outer(t1, dxa2)          # (25, N)
-    a3 = a3 + _outer(t2, dxa)           # (125, N)
-    t1 = a1 + dxa2                      # (5, N)
-    a2 = a2 + _outer(t1, dxa)           # (25, N)
-    a1 = a1 + dxa                       # (5, N)
-    # increment dxb: top-level term, then levels 3..1
-    dxb2 = dxb * (1 / 2)                # (5, N)
-    dxb3 = dxb * (1 / 3)                # (5, N)
-    dxb4 = dxb * (1 / 4)                # (5, N)
-    t1 = a1 + dxb4                      # (5, N)
-    t2 = a2 + _outer(t1, dxb3)          # (25, N)
-    t3b = a3 + _outer(t2, dxb2)         # (125, N)
-    t1 = a1 + dxb3                      # (5, N)
-    t2 = a2 + _outer(t1, dxb2)          # (25, N)
-    a3 = a3 + _outer(t2, dxb)           # (125, N)
-    t1 = a1 + dxb2                      # (5, N)
-    a2 = a2 + _outer(t1, dxb)           # (25, N)
-    a1 = a1 + dxb                       # (5, N)
-    # increment dxc: top-level term, then levels 3..1
-    dxc2 = dxc * (1 / 2)                # (5, N)
-    dxc3 = dxc * (1 / 3)                # (5, N)
-    dxc4 = dxc * (1 / 4)                # (5, N)
-    t1 = a1 + dxc4                      # (5, N)
-    t2 = a2 + _outer(t1, dxc3)          # (25, N)
-    t3c = a3 + _outer(t2, dxc2)         # (125, N)
-    t1 = a1 + dxc3                      # (5, N)
-    t2 = a2 + _outer(t1, dxc2)          # (25, N)
-    a3 = a3 + _outer(t2, dxc)           # (125, N)
-    t1 = a1 + dxc2                      # (5, N)
-    a2 = a2 + _outer(t1, dxc)           # (25, N)
-    a1 = a1 + dxc                       # (5, N)
-    # degree 4: the 3 terms in one pass
-                                        # (625, N)
-    return a1, a2, a3, a4
 
 
 def exp_step_lower(a1, a2, a3, dx):
@@ -258,18 +227,34 @@ def _final(levels):
     return tuple(level[-1] for level in levels)
 
 
-def _scan(step, init, xs):
-    """lax.scan(step, init, xs) with each step's input handed over in the carry: when XLA fuses
-    the slice of xs into the level kernels it emits scalar code, 4-7x slower on CPU."""
-    first = jax.tree.map(lambda x: x[0], xs)
-    later = jax.tree.map(lambda x: jnp.concatenate([x[1:], jnp.zeros_like(x[:1])]), xs)
+def _levels(flat):
+    """The flat signature (..., SIGLEN, N) as levels 1..DEPTH."""
+    return (
+        flat[..., 0:5, :],
+        flat[..., 5:30, :],
+        flat[..., 30:155, :],
+        flat[..., 155:780, :],
+    )
+
+
+def _scan(step, init, xs, reverse=False):
+    """lax.scan(step, init, xs, reverse=reverse) with each step's input handed over in the
+    carry: when XLA fuses the slice of xs into the level kernels it emits scalar code, 4-7x
+    slower on CPU."""
+    pad = jax.tree.map(lambda x: jnp.zeros_like(x[:1]), xs)
+    if reverse:
+        first = jax.tree.map(lambda x: x[-1], xs)
+        later = jax.tree.map(lambda p, x: jnp.concatenate([p, x[:-1]]), pad, xs)
+    else:
+        first = jax.tree.map(lambda x: x[0], xs)
+        later = jax.tree.map(lambda x, p: jnp.concatenate([x[1:], p]), xs, pad)
 
     def body(carry, upcoming):
         state, current = carry
         state, out = step(state, current)
         return (state, upcoming), out
 
-    (state, _), outs = lax.scan(body, (init, first), later)
+    (state, _), outs = lax.scan(body, (init, first), later, reverse=reverse)
     return state, outs
 
 
@@ -366,13 +351,90 @@ def _levelwise(dx, stream, chunks=None, block_steps=None):
 _DRIVERS = {"horner": _horner, "chunked": _chunked, "levelwise": _levelwise}
 
 
+# ---- gradients: walk time back instead of storing every state --------------------------------
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
+def _signature_of_increments(dx, stream, strategy, chunks, block_steps):
+    """dx (T, DIM, N) -> the signature (SIGLEN, N) or stream (T, SIGLEN, N), with a VJP whose
+    memory does not grow with T (DESIGN.md §4.4)."""
+    return _DRIVERS[strategy](dx, stream, chunks, block_steps)
+
+
+def _signature_fwd(dx, stream, strategy, chunks, block_steps):
+    out = _DRIVERS[strategy](dx, stream, chunks, block_steps)
+    return out, (dx, out)
+
+
+def _signature_bwd(stream, strategy, chunks, block_steps, residuals, g_out):
+    dx, out = residuals
+    if stream:
+        return (_backward_stream(dx, out, g_out),)
+    # Reversal loses about steps * eps * max|S| per coefficient: beyond 1e-4 (large states,
+    # long float32 paths) recompute the states from checkpoints instead.
+    eps = jnp.finfo(dx.dtype).eps / 2
+    reversible = dx.shape[0] * eps * jnp.max(jnp.abs(out)) <= 1e-4
+    return (lax.cond(reversible, _backward_reversible, _backward_checkpointed, dx, out, g_out),)
+
+
+_signature_of_increments.defvjp(_signature_fwd, _signature_bwd)
+
+
+def _backward_reversible(dx, out, g_out):
+    """S(t-1) = S(t) ⊗ exp(-dx(t)) on the levels below DEPTH (the adjoint never reads the top
+    level), and the adjoint of each step from exp_step_vjp; carries O(SIGLEN * N) only."""
+
+    def step(carry, x):
+        lower, g = carry
+        lower = exp_step_lower(*lower, -x)
+        *g, gdx = exp_step_vjp(*lower, None, x, *g)
+        return (lower, tuple(g)), gdx
+
+    _, gdx = _scan(step, (_levels(out)[:-1], _levels(g_out)), dx, reverse=True)
+    return gdx
+
+
+def _backward_checkpointed(dx, out, g_out):
+    """Autodiff through time segments of ~sqrt(T) steps whose inner states are recomputed
+    (jax.checkpoint): exact, memory O(sqrt(T) * SIGLEN * N)."""
+    steps, _, n = dx.shape
+    seg = max(1, math.isqrt(steps - 1) + 1)
+    count = -(-steps // seg)
+    blocks = jnp.pad(dx, ((0, count * seg - steps), (0, 0), (0, 0))).reshape(count, seg, DIM, n)
+
+    @jax.checkpoint
+    def segment(state, block):
+        return _scan(lambda s, x: (exp_step(*s, x), None), state, block)[0], None
+
+    def forward(blocks):
+        return _flat(lax.scan(segment, _identity(n, dx.dtype), blocks)[0])
+
+    (g_blocks,) = jax.vjp(forward, blocks)[1](g_out)
+    return g_blocks.reshape(count * seg, DIM, n)[:steps]
+
+
+def _backward_stream(dx, rows, g_rows):
+    """The stored stream gives the state before every step; no reversal needed."""
+    before = jnp.concatenate([jnp.zeros_like(rows[:1]), rows[:-1]])
+
+    def step(g, inputs):
+        x, state, g_row = inputs
+        g = tuple(a + b for a, b in zip(g, _levels(g_row)))
+        *g, gdx = exp_step_vjp(*_levels(state)[:-1], None, x, *g)
+        return tuple(g), gdx
+
+    _, gdx = _scan(step, _identity(dx.shape[-1], dx.dtype), (dx, before, g_rows), reverse=True)
+    return gdx
+
+
 @functools.partial(jax.jit, static_argnames=("stream", "strategy", "chunks", "block_steps"))
 def signature(path, stream=False, strategy="horner", chunks=None, block_steps=None):
     """Signature of paths (..., L, DIM) -> (..., SIGLEN); stream -> (..., L-1, SIGLEN).
 
     Levels 1..DEPTH, row-major words, no scalar term. The float dtype of ``path`` is kept.
     L = 1 gives zeros (a constant path); ``strategy`` is one of STRATEGIES. ``chunks`` (a power
-    of two) and ``block_steps`` override the chunked and levelwise rules.
+    of two) and ``block_steps`` override the chunked and levelwise rules. Reverse-mode
+    gradients walk time back (memory independent of L); forward mode (jax.jvp) is not defined.
     """
     if path.ndim < 2 or path.shape[-1] != DIM:
         raise ValueError(f"expected a path of shape (..., L, {DIM}), got {path.shape}")
@@ -392,7 +454,7 @@ def signature(path, stream=False, strategy="horner", chunks=None, block_steps=No
         return jnp.zeros((*lead, steps, SIGLEN) if stream else (*lead, SIGLEN), path.dtype)
     x = path.reshape(n, length, DIM)
     dx = jnp.transpose(x[:, 1:] - x[:, :-1], (1, 2, 0))  # (T, DIM, N): paths on the lanes
-    out = _DRIVERS[strategy](dx, stream, chunks, block_steps)
+    out = _signature_of_increments(dx, stream, strategy, chunks, block_steps)
     if stream:
         return jnp.transpose(out, (2, 0, 1)).reshape(*lead, steps, SIGLEN)
     return out.T.reshape(*lead, SIGLEN)

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        695626570c8963f740ae22672dfc74e330946074702a98f56f27bbf37c385399
-    generator  sigcodegen 0.1.0, generator sources 5be06a03664b67dd
+    key        20a15b45e0fe0f71a6a254516154013ab4b3f9c1ca892d667b3da56c413e0677
+    generator  sigcodegen 0.1.0, generator sources 5a79550eeab2ce02
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, exp_step_lower 10
 
@@ -46,6 +46,12 @@ def _shift(x):
 
 def _cumsum(x):
     return jnp.cumsum(x, axis=0)
+
+
+def _outer_vjp(g, left, right):
+    """Both adjoints of g = left ⊗ right: (sum_v g[u v] right[v], sum_u left[u] g[u v])."""
+    g = g.reshape(left.shape[0], right.shape[0], g.shape[-1])
+    return jnp.einsum("ujn,jn->un", g, right), jnp.einsum("un,ujn->jn", left, g)
 
 
 def exp_step(a1, a2, a3, dx):
@@ -118,55 +124,27 @@ def exp_step_vjp(a1, a2, a3, dx, g1, g2, g3):
     dx2 = dx * (1 / 2)                  # (2, N)
     dx3 = dx * (1 / 3)                  # (2, N)
     # degree 1: a1 += dx
-    gdx = g1 * (1 / 1)                  # (2, N)
+    gdx = g1                            # (2, N)
     # degree 2: recompute the chain, then its adjoint
     t1 = a1 + dx2                       # (2, N)
-                                        # (2, N)
+    g_left, g_right = _outer_vjp(g2, t1, dx)
+    u1 = g_left
+    gdx = gdx + g_right
     g1 = g1 + u1                        # (2, N)
-    gdx = gdx + u1                      # (2, N)
+    gdx = gdx + u1 * (1 / 2)            # (2, N)
     # degree 3: recompute the chain, then its adjoint
     t1 = a1 + dx3                       # (2, N)
     t2 = a2 + _outer(t1, dx2)           # (4, N)
-                                        # (4, N)
+    g_left, g_right = _outer_vjp(g3, t2, dx)
+    u2 = g_left
+    gdx = gdx + g_right
     g2 = g2 + u2                        # (4, N)
-                                        # (2, N)
+    g_left, g_right = _outer_vjp(u2, t1, dx2)
+    u1 = g_left
+    gdx = gdx + g_right * (1 / 2)
     g1 = g1 + u1                        # (2, N)
-    gdx = gdx + u1                      # (2, N)
+    gdx = gdx + u1 * (1 / 3)            # (2, N)
     return g1, g2, g3, gdx
-
-
-def exp_steps(a1, a2, a3, dxa, dxb, dxc):
-    """exp_step for 3 increment(s) in a row, the top level updated once for all of them.
-
-    78 multiply-adds per path per 3 time step(s); shapes per path in comments.
-    """
-    # increment dxa: top-level term, then levels 2..1
-    dxa2 = dxa * (1 / 2)                # (2, N)
-    dxa3 = dxa * (1 / 3)                # (2, N)
-    t1 = a1 + dxa3                      # (2, N)
-    t2a = a2 + _outer(t1, dxa2)         # (4, N)
-    t1 = a1 + dxa2                      # (2, N)
-    a2 = a2 + _outer(t1, dxa)           # (4, N)
-    a1 = a1 + dxa                       # (2, N)
-    # increment dxb: top-level term, then levels 2..1
-    dxb2 = dxb * (1 / 2)                # (2, N)
-    dxb3 = dxb * (1 / 3)                # (2, N)
-    t1 = a1 + dxb3                      # (2, N)
-    t2b = a2 + _outer(t1, dxb2)         # (4, N)
-    t1 = a1 + dxb2                      # (2, N)
-    a2 = a2 + _outer(t1, dxb)           # (4, N)
-    a1 = a1 + dxb                       # (2, N)
-    # increment dxc: top-level term, then levels 2..1
-    dxc2 = dxc * (1 / 2)                # (2, N)
-    dxc3 = dxc * (1 / 3)                # (2, N)
-    t1 = a1 + dxc3                      # (2, N)
-    t2c = a2 + _outer(t1, dxc2)         # (4, N)
-    t1 = a1 + dxc2                      # (2, N)
-    a2 = a2 + _outer(t1, dxc)           # (4, N)
-    a1 = a1 + dxc                       # (2, N)
-    # degree 3: the 3 terms in one pass
-                                        # (8, N)
-    return a1, a2, a3
 
 
 def exp_step_lower(a1, a2, dx):
@@ -206,18 +184,33 @@ def _final(levels):
     return tuple(level[-1] for level in levels)
 
 
-def _scan(step, init, xs):
-    """lax.scan(step, init, xs) with each step's input handed over in the carry: when XLA fuses
-    the slice of xs into the level kernels it emits scalar code, 4-7x slower on CPU."""
-    first = jax.tree.map(lambda x: x[0], xs)
-    later = jax.tree.map(lambda x: jnp.concatenate([x[1:], jnp.zeros_like(x[:1])]), xs)
+def _levels(flat):
+    """The flat signature (..., SIGLEN, N) as levels 1..DEPTH."""
+    return (
+        flat[..., 0:2, :],
+        flat[..., 2:6, :],
+        flat[..., 6:14, :],
+    )
+
+
+def _scan(step, init, xs, reverse=False):
+    """lax.scan(step, init, xs, reverse=reverse) with each step's input handed over in the
+    carry: when XLA fuses the slice of xs into the level kernels it emits scalar code, 4-7x
+    slower on CPU."""
+    pad = jax.tree.map(lambda x: jnp.zeros_like(x[:1]), xs)
+    if reverse:
+        first = jax.tree.map(lambda x: x[-1], xs)
+        later = jax.tree.map(lambda p, x: jnp.concatenate([p, x[:-1]]), pad, xs)
+    else:
+        first = jax.tree.map(lambda x: x[0], xs)
+        later = jax.tree.map(lambda x, p: jnp.concatenate([x[1:], p]), xs, pad)
 
     def body(carry, upcoming):
         state, current = carry
         state, out = step(state, current)
         return (state, upcoming), out
 
-    (state, _), outs = lax.scan(body, (init, first), later)
+    (state, _), outs = lax.scan(body, (init, first), later, reverse=reverse)
     return state, outs
 
 
@@ -314,13 +307,90 @@ def _levelwise(dx, stream, chunks=None, block_steps=None):
 _DRIVERS = {"horner": _horner, "chunked": _chunked, "levelwise": _levelwise}
 
 
+# ---- gradients: walk time back instead of storing every state --------------------------------
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
+def _signature_of_increments(dx, stream, strategy, chunks, block_steps):
+    """dx (T, DIM, N) -> the signature (SIGLEN, N) or stream (T, SIGLEN, N), with a VJP whose
+    memory does not grow with T (DESIGN.md §4.4)."""
+    return _DRIVERS[strategy](dx, stream, chunks, block_steps)
+
+
+def _signature_fwd(dx, stream, strategy, chunks, block_steps):
+    out = _DRIVERS[strategy](dx, stream, chunks, block_steps)
+    return out, (dx, out)
+
+
+def _signature_bwd(stream, strategy, chunks, block_steps, residuals, g_out):
+    dx, out = residuals
+    if stream:
+        return (_backward_stream(dx, out, g_out),)
+    # Reversal loses about steps * eps * max|S| per coefficient: beyond 1e-4 (large states,
+    # long float32 paths) recompute the states from checkpoints instead.
+    eps = jnp.finfo(dx.dtype).eps / 2
+    reversible = dx.shape[0] * eps * jnp.max(jnp.abs(out)) <= 1e-4
+    return (lax.cond(reversible, _backward_reversible, _backward_checkpointed, dx, out, g_out),)
+
+
+_signature_of_increments.defvjp(_signature_fwd, _signature_bwd)
+
+
+def _backward_reversible(dx, out, g_out):
+    """S(t-1) = S(t) ⊗ exp(-dx(t)) on the levels below DEPTH (the adjoint never reads the top
+    level), and the adjoint of each step from exp_step_vjp; carries O(SIGLEN * N) only."""
+
+    def step(carry, x):
+        lower, g = carry
+        lower = exp_step_lower(*lower, -x)
+        *g, gdx = exp_step_vjp(*lower, None, x, *g)
+        return (lower, tuple(g)), gdx
+
+    _, gdx = _scan(step, (_levels(out)[:-1], _levels(g_out)), dx, reverse=True)
+    return gdx
+
+
+def _backward_checkpointed(dx, out, g_out):
+    """Autodiff through time segments of ~sqrt(T) steps whose inner states are recomputed
+    (jax.checkpoint): exact, memory O(sqrt(T) * SIGLEN * N)."""
+    steps, _, n = dx.shape
+    seg = max(1, math.isqrt(steps - 1) + 1)
+    count = -(-steps // seg)
+    blocks = jnp.pad(dx, ((0, count * seg - steps), (0, 0), (0, 0))).reshape(count, seg, DIM, n)
+
+    @jax.checkpoint
+    def segment(state, block):
+        return _scan(lambda s, x: (exp_step(*s, x), None), state, block)[0], None
+
+    def forward(blocks):
+        return _flat(lax.scan(segment, _identity(n, dx.dtype), blocks)[0])
+
+    (g_blocks,) = jax.vjp(forward, blocks)[1](g_out)
+    return g_blocks.reshape(count * seg, DIM, n)[:steps]
+
+
+def _backward_stream(dx, rows, g_rows):
+    """The stored stream gives the state before every step; no reversal needed."""
+    before = jnp.concatenate([jnp.zeros_like(rows[:1]), rows[:-1]])
+
+    def step(g, inputs):
+        x, state, g_row = inputs
+        g = tuple(a + b for a, b in zip(g, _levels(g_row)))
+        *g, gdx = exp_step_vjp(*_levels(state)[:-1], None, x, *g)
+        return tuple(g), gdx
+
+    _, gdx = _scan(step, _identity(dx.shape[-1], dx.dtype), (dx, before, g_rows), reverse=True)
+    return gdx
+
+
 @functools.partial(jax.jit, static_argnames=("stream", "strategy", "chunks", "block_steps"))
 def signature(path, stream=False, strategy="horner", chunks=None, block_steps=None):
     """Signature of paths (..., L, DIM) -> (..., SIGLEN); stream -> (..., L-1, SIGLEN).
 
     Levels 1..DEPTH, row-major words, no scalar term. The float dtype of ``path`` is kept.
     L = 1 gives zeros (a constant path); ``strategy`` is one of STRATEGIES. ``chunks`` (a power
-    of two) and ``block_steps`` override the chunked and levelwise rules.
+    of two) and ``block_steps`` override the chunked and levelwise rules. Reverse-mode
+    gradients walk time back (memory independent of L); forward mode (jax.jvp) is not defined.
     """
     if path.ndim < 2 or path.shape[-1] != DIM:
         raise ValueError(f"expected a path of shape (..., L, {DIM}), got {path.shape}")
@@ -340,7 +410,7 @@ def signature(path, stream=False, strategy="horner", chunks=None, block_steps=No
         return jnp.zeros((*lead, steps, SIGLEN) if stream else (*lead, SIGLEN), path.dtype)
     x = path.reshape(n, length, DIM)
     dx = jnp.transpose(x[:, 1:] - x[:, :-1], (1, 2, 0))  # (T, DIM, N): paths on the lanes
-    out = _DRIVERS[strategy](dx, stream, chunks, block_steps)
+    out = _signature_of_increments(dx, stream, strategy, chunks, block_steps)
     if stream:
         return jnp.transpose(out, (2, 0, 1)).reshape(*lead, steps, SIGLEN)
     return out.T.reshape(*lead, SIGLEN)

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        ecffeb3d2d3b9bfdd80bec858e61660a87ec1f4151b1b9e43e26b2f239561dd4
- *     generator  sigcodegen 0.1.0, generator sources 6616d3e71d335f12
+ *     key        c8f586b1a429ca3103c86704869ebe9f20a0059b6d4cff736331183929d6bf6a
+ *     generator  sigcodegen 0.1.0, generator sources ba6dbfbd201e279f
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955,
  *                exp_step_lower 200

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        3f00241acaf1c6c83d767eec7495af76b4e0bd595773b4eb35c6fca48e0e4618
- *     generator  sigcodegen 0.1.0, generator sources 6616d3e71d335f12
+ *     key        4b004884e877f8d33091eb08ce196a3598a464c1a88247f78220167649a54318
+ *     generator  sigcodegen 0.1.0, generator sources ba6dbfbd201e279f
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, exp_step_lower 10
  *
