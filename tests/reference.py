@@ -101,3 +101,17 @@ def brownian(rng, shape, dtype=np.float64) -> np.ndarray:
     steps = rng.standard_normal((*lead, length - 1, dim)) / np.sqrt(max(length - 1, 1))
     zero = np.zeros((*lead, 1, dim))
     return np.concatenate([zero, np.cumsum(steps, axis=-2)], axis=-2).astype(dtype)
+
+
+def finite_difference_gradient(path, depth: int, weights, stream: bool = False,
+                               eps: float = 1e-6) -> np.ndarray:
+    """d sum(weights * signature(path)) / d path by central differences of the reference."""
+    path = np.asarray(path, dtype=np.float64)
+    grad = np.zeros_like(path)
+    for index in np.ndindex(path.shape):
+        up, down = path.copy(), path.copy()
+        up[index] += eps
+        down[index] -= eps
+        diff = signature(up, depth, stream) - signature(down, depth, stream)
+        grad[index] = np.sum(diff * weights) / (2 * eps)
+    return grad

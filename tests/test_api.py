@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sigcodegen as sc
-from reference import brownian, relative_error
+from reference import brownian, finite_difference_gradient, relative_error
 from reference import signature as reference_signature
 
 
@@ -83,18 +83,6 @@ def test_jax_gpu_signature_is_the_seeds_entry_point():
 # ---- tracing ----------------------------------------------------------------------------------
 
 
-def _finite_difference_grad(path, depth, weights, eps=1e-6):
-    """d/dpath of sum(weights * reference signature), central differences in float64."""
-    grad = np.zeros_like(path)
-    for index in np.ndindex(path.shape):
-        up, down = path.copy(), path.copy()
-        up[index] += eps
-        down[index] -= eps
-        grad[index] = np.sum(weights * (reference_signature(up, depth)
-                                        - reference_signature(down, depth))) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("strategy", ["horner", "chunked", "levelwise"])
 def test_jax_jit_grad_vmap(strategy):
     import jax
@@ -110,7 +98,7 @@ def test_jax_jit_grad_vmap(strategy):
 
         grad = np.asarray(jax.jit(jax.grad(loss))(x))
         batched = np.asarray(jax.vmap(lambda p: sc.signature(p, 3, strategy=strategy))(x))
-    want = _finite_difference_grad(path, 3, weights)
+    want = finite_difference_gradient(path, 3, weights)
     assert np.max(np.abs(grad - want)) <= 1e-6 * np.max(np.abs(want))
     assert relative_error(batched, reference_signature(path, 3), 2, 3) <= 1e-12
 
@@ -194,13 +182,7 @@ def test_signature_vjp_matches_finite_differences(target, stream):
     path = _path((2, 9, 3), seed=7)
     out = reference_signature(path, 3, stream)
     grad = np.random.default_rng(8).standard_normal(out.shape)
-    eps, want = 1e-6, np.zeros_like(path)
-    for index in np.ndindex(path.shape):
-        up, down = path.copy(), path.copy()
-        up[index] += eps
-        down[index] -= eps
-        want[index] = np.sum(grad * (reference_signature(up, 3, stream)
-                                     - reference_signature(down, 3, stream))) / (2 * eps)
+    want = finite_difference_gradient(path, 3, grad, stream)
     got = sc.signature_vjp(path, grad, 3, stream, target=target)
     assert isinstance(got, np.ndarray) and got.dtype == np.float64 and got.shape == path.shape
     assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))

@@ -14,7 +14,7 @@ import pytest
 
 import sigcodegen as sc
 from cases import TOLERANCE
-from reference import brownian, relative_error
+from reference import brownian, finite_difference_gradient, relative_error
 from reference import signature as reference_signature
 from sigcodegen.loader import load_module
 
@@ -48,17 +48,6 @@ def test_two_points_and_one_point():
 # ---- gradients ---------------------------------------------------------------------------------
 
 
-def _fd_grad(path, depth, weights, stream):
-    eps, grad = 1e-6, np.zeros_like(path)
-    for index in np.ndindex(path.shape):
-        up, down = path.copy(), path.copy()
-        up[index] += eps
-        down[index] -= eps
-        diff = reference_signature(up, depth, stream) - reference_signature(down, depth, stream)
-        grad[index] = np.sum(diff * weights) / (2 * eps)
-    return grad
-
-
 @pytest.mark.parametrize("mode", ["auto", "reversible", "checkpoint"])
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("dim,depth,length", [(1, 1, 2), (2, 3, 9), (3, 4, 6), (2, 6, 12)])
@@ -69,7 +58,7 @@ def test_backward_matches_finite_differences(dim, depth, length, stream, mode):
     y = module.forward(path, stream)
     weights = rng.standard_normal(y.shape)
     got = module.backward(path, y, weights, stream, mode)
-    want = _fd_grad(path, depth, weights, stream)
+    want = finite_difference_gradient(path, depth, weights, stream)
     assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))
 
 
@@ -112,7 +101,7 @@ def test_jax_ffi_jit_grad_vmap():
         stream = jax.jit(lambda p: sc.signature(p, 3, stream=True, target="c"))(x)
     assert relative_error(np.asarray(out), reference_signature(path, 3), 3, 3) <= 1e-12
     assert relative_error(np.asarray(stream), reference_signature(path, 3, True), 3, 3) <= 1e-12
-    want = _fd_grad(path, 3, weights, False)
+    want = finite_difference_gradient(path, 3, weights, False)
     assert np.max(np.abs(grad - want)) <= 1e-6 * np.max(np.abs(want))
     assert np.max(np.abs(per_path - want)) <= 1e-6 * np.max(np.abs(want))
 

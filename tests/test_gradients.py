@@ -10,22 +10,11 @@ import pytest
 
 import sigcodegen as sc
 from cases import TARGET_STRATEGIES
-from reference import brownian
+from reference import brownian, finite_difference_gradient
 from reference import signature as reference_signature
 from sigcodegen.loader import load_module
 
 SHAPES = [(1, 1, 2), (2, 3, 9), (3, 4, 6)]  # (dim, depth, L), with d=1, depth=1, L=2
-
-
-def fd_gradient(path, depth, weights, stream, eps=1e-6):
-    grad = np.zeros_like(path)
-    for index in np.ndindex(path.shape):
-        up, down = path.copy(), path.copy()
-        up[index] += eps
-        down[index] -= eps
-        diff = reference_signature(up, depth, stream) - reference_signature(down, depth, stream)
-        grad[index] = np.sum(diff * weights) / (2 * eps)
-    return grad
 
 
 def grad_of(target, strategy, path, weights, depth, stream):
@@ -51,7 +40,7 @@ def test_float64_gradient_matches_finite_differences(target, strategy, stream, s
     path = brownian(rng, (3, length, dim))
     weights = rng.standard_normal(reference_signature(path, depth, stream).shape)
     got = grad_of(target, strategy, path, weights, depth, stream)
-    want = fd_gradient(path, depth, weights, stream)
+    want = finite_difference_gradient(path, depth, weights, stream)
     assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))
 
 
