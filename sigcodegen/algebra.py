@@ -14,7 +14,14 @@ __all__ = ["level_sizes", "level_offsets", "signature_channels", "words"]
 
 
 def level_sizes(dim: int, depth: int) -> tuple[int, ...]:
-    """Coefficients per level: ``(dim, dim**2, ..., dim**depth)``."""
+    """Coefficients per level: ``(dim, dim**2, ..., dim**depth)``.
+
+    >>> level_sizes(3, 2)
+    (3, 9)
+    """
+    from .spec import check_dim_depth
+
+    dim, depth = check_dim_depth(dim, depth)
     return tuple(dim**k for k in range(1, depth + 1))
 
 

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from . import config
 
-__all__ = ["Cache", "CacheEntry", "UnsafeCacheError", "default_cache", "sha256_bytes"]
+__all__ = ["Cache", "CacheEntry", "UnsafeCacheError", "default_cache", "fallback_cache",
+           "read_verified", "sha256_bytes"]
 
 log = logging.getLogger("sigcodegen.cache")
 
@@ -71,7 +72,13 @@ class CacheEntry:
 
 def read_verified(entry: CacheEntry, key: str) -> bytes | None:
     """The entry's source bytes if its meta is complete, names ``key`` and matches the source's
-    sha256; otherwise None (the reason is logged)."""
+    sha256; otherwise None (the reason is logged). An entry whose files are symlinks is refused:
+    the cache only ever holds regular files it wrote itself."""
+    for path in (entry.meta, entry.source):
+        if path.is_symlink():
+            log.warning("sigcodegen: %s is a symlink; not importing it, rebuilding (the build "
+                        "replaces the link)", path)
+            return None
     try:
         meta = json.loads(entry.meta.read_text())
     except FileNotFoundError:
@@ -187,16 +194,21 @@ def check_folder(root: Path) -> None:
 _fallback: Path | None = None
 
 
+def fallback_cache(reason: Exception | str) -> Cache:
+    """A private temporary cache folder for this process, announced once with ``reason``."""
+    global _fallback
+    if _fallback is None:
+        _fallback = Path(tempfile.mkdtemp(prefix="sigcodegen-cache-"))
+    _warn_once(f"{reason}. Using a private temporary cache {_fallback} for this process.")
+    return Cache(_fallback)
+
+
 def default_cache() -> Cache:
     """The configured cache; if it is unsafe or not writable, a private temporary folder for
     this process (one warning says why and how to fix it)."""
-    global _fallback
     root = config.cache_dir()
     try:
         check_folder(root)
         return Cache(root)
     except (UnsafeCacheError, OSError) as err:
-        if _fallback is None:
-            _fallback = Path(tempfile.mkdtemp(prefix="sigcodegen-cache-"))
-        _warn_once(f"{err}. Using a private temporary cache {_fallback} for this process.")
-        return Cache(_fallback)
+        return fallback_cache(err)

@@ -21,7 +21,8 @@ from pathlib import Path
 from types import ModuleType
 
 from . import __version__, config, native
-from .cache import Cache, CacheEntry, default_cache, read_verified, sha256_bytes
+from .cache import (Cache, CacheEntry, default_cache, fallback_cache, read_verified,
+                    sha256_bytes)
 from .resources import generated_dir, generator_hash
 from .spec import SOURCE_SUFFIX, KernelSpec
 
@@ -103,6 +104,15 @@ def build(spec: KernelSpec, cache: Cache | None = None) -> tuple[Path, bytes]:
         data = read_verified(shipped, key) if shipped.meta.exists() else None
         if data is not None:
             return shipped.source, data
+    try:
+        return _build_into(cache, spec, key)
+    except OSError as err:  # a read-only or full cache folder: build where we can write
+        return _build_into(fallback_cache(f"sigcodegen: cannot write to {cache.root} ({err})"),
+                           spec, key)
+
+
+def _build_into(cache: Cache, spec: KernelSpec, key: str) -> tuple[Path, bytes]:
+    entry = _entry(cache.root, spec, key)
     with cache.lock(entry):
         data = read_verified(entry, key)
         if data is None:
@@ -144,6 +154,16 @@ def build_library(spec: KernelSpec, cache: Cache | None = None, bits: int = 32) 
     entry = _library_entry(cache.root, spec, key, bits)
     if read_verified(entry, key) is not None:
         return entry.source
+    try:
+        return _compile_into(cache, spec, source, tc, key, bits)
+    except OSError as err:  # a read-only or full cache folder: build where we can write
+        fallback = fallback_cache(f"sigcodegen: cannot write to {cache.root} ({err})")
+        return _compile_into(fallback, spec, source, tc, key, bits)
+
+
+def _compile_into(cache: Cache, spec: KernelSpec, source: bytes, tc: native.Toolchain, key: str,
+                  bits: int) -> Path:
+    entry = _library_entry(cache.root, spec, key, bits)
     with cache.lock(entry):
         if read_verified(entry, key) is None:
             log_path = entry.folder / f"{entry.stem}.log"

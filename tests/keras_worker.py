@@ -151,6 +151,25 @@ def layer_checks():
     report["layer"] = checks
 
 
+def layer_errors():
+    """What SigLayer says to bad arguments (the test checks type and message)."""
+    attempts = {
+        "depth0": lambda: sc.SigLayer(0),
+        "depth-float": lambda: sc.SigLayer(2.5),
+        "contradiction": lambda: sc.SigLayer(2, gpu_optimized=True, strategy="horner"),
+        "unknown-strategy": lambda: sc.SigLayer(2, strategy="fast"),
+        "unknown-dim": lambda: sc.SigLayer(2)(keras.Input((10, None))),
+    }
+    errors = {}
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+            errors[name] = {"type": None, "message": ""}
+        except Exception as err:
+            errors[name] = {"type": type(err).__name__, "message": str(err)}
+    report["layer_errors"] = errors
+
+
 def native_tensors():
     """signature() on the backend's own tensor type, target chosen automatically."""
     x = np.cumsum(np.random.default_rng(2).standard_normal((3, 10, 3)), axis=1)
@@ -170,7 +189,7 @@ def native_tensors():
 
 
 def main(out_dir):
-    for part in (numerics, gradients, layer_checks, native_tensors):
+    for part in (numerics, gradients, layer_checks, layer_errors, native_tensors):
         try:
             part()
         except Exception as err:

@@ -122,3 +122,111 @@ def test_two_processes_build_the_same_new_spec(fresh_cache):
         assert out.strip() == str(4 + 16 + 64)
     stem = loader.stem(KernelSpec(dim=4, depth=3, target="keras"))
     assert _entry_files(fresh_cache) == [f"{stem}.json", f"{stem}.py"]
+
+
+def test_symlinked_entry_is_refused_and_replaced(fresh_cache, tmp_path, caplog):
+    load_module(SPEC)
+    stem = loader.stem(SPEC)
+    source = fresh_cache / f"{stem}.py"
+    elsewhere = tmp_path / "elsewhere.py"
+    elsewhere.write_bytes(source.read_bytes())
+    source.unlink()
+    source.symlink_to(elsewhere)  # same bytes, but not a file the cache wrote
+    loader.clear_memo()
+    module = load_module(SPEC)
+    assert "is a symlink" in caplog.text
+    assert not source.is_symlink() and module.__file__ == str(source)
+    assert elsewhere.read_bytes() == source.read_bytes()  # the link's target was left alone
+
+
+def test_unwritable_cache_builds_in_a_private_temporary_folder(fresh_cache, monkeypatch):
+    """A read-only folder (EROFS; as root, permissions alone never block a write): one warning,
+    then the build lands in a private temporary cache and works."""
+    import errno
+
+    import sigcodegen.cache as cache
+
+    fresh_cache.mkdir(mode=0o700)
+    real_write = cache.Cache.write
+
+    def read_only(self, entry, data, meta):
+        if self.root == fresh_cache:
+            raise OSError(errno.EROFS, "Read-only file system", str(entry.source))
+        return real_write(self, entry, data, meta)
+
+    monkeypatch.setattr(cache.Cache, "write", read_only)
+    monkeypatch.setattr(cache, "_warned", set())
+    with pytest.warns(RuntimeWarning, match="cannot write to .*Read-only file system"):
+        module = load_module(SPEC)
+    assert not module.__file__.startswith(str(fresh_cache))
+    assert (os.stat(os.path.dirname(module.__file__)).st_mode & 0o077) == 0
+    assert np.asarray(module.signature(np.ones((1, 4, 3), np.float32))).shape == (1, 12)
+
+
+STRESS = textwrap.dedent(
+    """
+    import sys, time
+    from sigcodegen.loader import build
+    from sigcodegen.spec import KernelSpec
+    worker, start = int(sys.argv[1]), float(sys.argv[2])
+    shared = [KernelSpec(dim=1, depth=d, target="jax") for d in (21, 22, 23)]
+    own = [KernelSpec(dim=1, depth=30 + 3 * worker + i, target="keras") for i in range(3)]
+    while time.time() < start:
+        pass
+    for spec in shared + own:
+        path, data = build(spec)
+        assert path.read_bytes() == data
+    print("ok")
+    """
+)
+
+
+@pytest.mark.slow
+def test_eight_processes_build_shared_and_own_specs(fresh_cache):
+    import time
+
+    start = time.time() + 3.0
+    env = {**os.environ, "SIGCODEGEN_CACHE_DIR": str(fresh_cache), "SIGCODEGEN_PREBUILT": "0"}
+    procs = [subprocess.Popen([sys.executable, "-c", STRESS, str(i), str(start)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(8)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0 and out.strip() == "ok", err
+    sources = sorted(p.name for p in fresh_cache.glob("*.py"))
+    metas = sorted(p.name for p in fresh_cache.glob("*.json"))
+    assert len(sources) == 3 + 8 * 3  # one entry per key
+    assert [m.replace(".json", ".py") for m in metas] == sources
+    assert not list(fresh_cache.glob("*.tmp")) and not list(fresh_cache.glob(".*"))
+
+
+KILLED = textwrap.dedent(
+    """
+    import os, signal
+    import sigcodegen.cache as cache
+    from sigcodegen.loader import build
+    from sigcodegen.spec import KernelSpec
+    real = cache._atomic_write
+
+    def dies_half_way(path, data):
+        if path.suffix == ".py":  # the source's temporary file is written, then the process dies
+            fd = os.open(path.parent / f".{path.stem}partial.tmp", os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, data[: len(data) // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+        real(path, data)
+
+    cache._atomic_write = dies_half_way
+    build(KernelSpec(dim=3, depth=2, target="jax"))
+    """
+)
+
+
+def test_process_killed_mid_write_leaves_the_cache_usable(fresh_cache):
+    env = {**os.environ, "SIGCODEGEN_CACHE_DIR": str(fresh_cache), "SIGCODEGEN_PREBUILT": "0"}
+    killed = subprocess.run([sys.executable, "-c", KILLED], env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -9
+    stem = loader.stem(SPEC)
+    assert list(fresh_cache.glob(f".{stem}*.tmp")) and not (fresh_cache / f"{stem}.json").exists()
+    module = load_module(SPEC)  # rebuilds: no meta means no entry
+    assert module.__file__ == str(fresh_cache / f"{stem}.py")
+    assert not list(fresh_cache.glob("*.tmp")) and not list(fresh_cache.glob(".*"))

@@ -108,3 +108,18 @@ def test_native_tensors_in_native_tensors_out(worker, dtype):
     assert info["type"] == info["input_type"] and info["dtype"] == dtype
     want = reference_signature(outputs["native-x"].astype(dtype), 3)
     assert relative_error(got, want, 3, 3) <= TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("name,error,match", [
+    ("depth0", "ValueError", "depth must be >= 1"),
+    ("depth-float", "TypeError", "depth must be an integer"),
+    ("contradiction", "ValueError", "contradicts strategy='horner'"),
+    ("unknown-strategy", "ValueError", "unknown strategy 'fast'"),
+    ("unknown-dim", "ValueError", "last axis"),
+])
+def test_siglayer_refuses_bad_arguments(worker, name, error, match):
+    import re
+
+    got = worker[1]["layer_errors"][name]
+    assert got["type"] == error, got
+    assert re.search(match, got["message"]), got

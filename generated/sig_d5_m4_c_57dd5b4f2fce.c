@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        c8f586b1a429ca3103c86704869ebe9f20a0059b6d4cff736331183929d6bf6a
- *     generator  sigcodegen 0.1.0, generator sources ba6dbfbd201e279f
+ *     key        57dd5b4f2fceed312919dcbb651826e6e105fa94e7ffce331eac85e4326d1b20
+ *     generator  sigcodegen 0.1.0, generator sources 64e593f27dc0b9d0
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955,
  *                exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        556eed7a48263d8aff3f0bccf61dc5dabfeba193bfee90406fc79f45c03693b9
-    generator  sigcodegen 0.1.0, generator sources 5a79550eeab2ce02
+    key        29723143792db51652589af643ca9387d7c4465f327affc72cba653ec7005b04
+    generator  sigcodegen 0.1.0, generator sources 6300840b5bc0e6db
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, exp_step_lower 200
 

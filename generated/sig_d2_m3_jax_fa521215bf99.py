@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        20a15b45e0fe0f71a6a254516154013ab4b3f9c1ca892d667b3da56c413e0677
-    generator  sigcodegen 0.1.0, generator sources 5a79550eeab2ce02
+    key        fa521215bf998c4335ba2a26497c84606ee617bb22e08fc75a9a4129d07b0b09
+    generator  sigcodegen 0.1.0, generator sources 6300840b5bc0e6db
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, exp_step_lower 10
 

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        4b004884e877f8d33091eb08ce196a3598a464c1a88247f78220167649a54318
- *     generator  sigcodegen 0.1.0, generator sources ba6dbfbd201e279f
+ *     key        311055269fcc6d7f7598fe29f4e91f2f1051a1d4feafe6543dfca1f03fbc6379
+ *     generator  sigcodegen 0.1.0, generator sources 64e593f27dc0b9d0
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, exp_step_lower 10
  *
