@@ -13,13 +13,44 @@ choose a Keras backend.
 
 __version__ = "0.1.0"
 
-from .algebra import level_sizes, signature_channels, words  # noqa: E402
+from .algebra import (  # noqa: E402
+    level_sizes,
+    logsignature_channels,
+    lyndon_brackets,
+    lyndon_words,
+    signature_channels,
+    words,
+)
 from .api import jax_gpu_signature, signature, signature_vjp  # noqa: E402
+from .operations import (  # noqa: E402
+    lead_lag,
+    logsignature,
+    logsignature_to_signature,
+    multi_signature_combine,
+    signature_combine,
+    signature_inverse,
+    signature_to_logsignature,
+    time_augment,
+    windowed_signature,
+)
 from .spec import KernelSpec  # noqa: E402
 
 __all__ = [
     "KernelSpec",
+    "LogSigLayer",
     "SigLayer",
+    "lead_lag",
+    "logsignature",
+    "logsignature_channels",
+    "logsignature_to_signature",
+    "lyndon_brackets",
+    "lyndon_words",
+    "multi_signature_combine",
+    "signature_combine",
+    "signature_inverse",
+    "signature_to_logsignature",
+    "time_augment",
+    "windowed_signature",
     "jax_gpu_signature",
     "level_sizes",
     "signature",
@@ -33,8 +64,8 @@ __all__ = [
 def __getattr__(name):
     # Keras layers load on first use: importing keras picks its backend, which a user may
     # still be about to set.
-    if name == "SigLayer":
-        from .layers import SigLayer
+    if name in ("SigLayer", "LogSigLayer"):
+        from . import layers
 
-        return SigLayer
+        return getattr(layers, name)
     raise AttributeError(f"module 'sigcodegen' has no attribute {name!r}")

@@ -265,7 +265,8 @@ def _default_float(library: str) -> str:
     return "float64"
 
 
-def signature(path, depth, stream=False, *, target=None, strategy=None):
+def signature(path, depth, stream=False, *, target=None, strategy=None, basepoint=None,
+              inverse=False, initial=None, lengths=None):
     """Truncated signature of one path or a batch of paths.
 
     Args:
@@ -278,6 +279,15 @@ def signature(path, depth, stream=False, *, target=None, strategy=None):
             :func:`choose_target`).
         strategy: ``"horner"``, ``"chunked"`` or ``"levelwise"``; None picks one (see
             :func:`choose_strategy`). All give the same values.
+        basepoint: None, True (prepend the origin) or a point ``(d,)`` / ``(..., d)`` to prepend:
+            the path then starts there.
+        inverse: return the inverse, the signature of the reversed path (of each prefix when
+            ``stream``).
+        initial: a signature ``(..., siglen)`` to continue from: the result is
+            ``initial ⊗ S`` (Chen), or ``S^-1 ⊗ initial`` with ``inverse`` (give the previous
+            piece's inverse then).
+        lengths: integers ``(...)`` in 1..L: path b uses only its first ``lengths[b]`` points
+            (ragged batches; stream rows past a length repeat its final signature).
 
     Returns:
         ``(..., siglen)`` (or ``(..., L-1, siglen)`` when ``stream``) with
@@ -318,6 +328,12 @@ def signature(path, depth, stream=False, *, target=None, strategy=None):
     dtype = _compute_dtype(name, library)
     if dtype != name:
         path = _cast(path, library, dtype)
+    if basepoint is not None or lengths is not None or inverse or initial is not None:
+        from .operations import _adjust_path, _finish
+
+        path = _adjust_path(path, library, basepoint, lengths)
+        sig = signature(path, depth, stream, target=target, strategy=strategy)
+        return _finish(sig, dim, depth, library, inverse, initial, stream, target)
 
     on_gpu = _on_gpu(path, library)
     target = target or choose_target(library, on_gpu, strategy)
@@ -380,7 +396,7 @@ def signature_vjp(path, grad, depth, stream=False, *, target=None, strategy=None
         >>> import numpy as np, sigcodegen as sc
         >>> path = np.array([[0.0, 0.0], [1.0, 2.0]])
         >>> sc.signature_vjp(path, np.array([1.0, 0, 0, 0, 0, 0]), 2)  # d S^1_1 / d path
-        array([[-1., -0.],
+        array([[-1.,  0.],
                [ 1.,  0.]])
     """
     library = _library(path)

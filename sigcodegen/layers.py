@@ -9,7 +9,7 @@ from .api import load_native, choose_strategy, choose_target
 from .loader import load_module
 from .spec import KernelSpec, check_choice, check_dim_depth
 
-__all__ = ["SigLayer"]
+__all__ = ["SigLayer", "LogSigLayer"]
 
 
 def _backend_has_gpu(backend: str) -> bool:
@@ -26,6 +26,21 @@ def _backend_has_gpu(backend: str) -> bool:
 
         return bool(tf.config.list_logical_devices("GPU"))
     return False
+
+
+def _skip_masked_points(x, mask):
+    """Replace every masked point by the last unmasked one before it (the first unmasked one
+    at the start): masked steps then add zero increments, so the signature is that of the
+    unmasked points, as if the path had only those (ragged batches, Keras masking)."""
+    from keras import ops
+
+    positions = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="int32"), 0)
+    mask = ops.cast(mask, "bool")
+    latest = ops.associative_scan(ops.maximum, ops.where(mask, positions, -1), axis=1)
+    first = ops.argmax(ops.cast(mask, "int32"), axis=1)
+    index = ops.maximum(latest, ops.cast(ops.expand_dims(first, 1), "int32"))
+    index = ops.broadcast_to(ops.expand_dims(index, -1), ops.shape(x))
+    return ops.take_along_axis(x, index, axis=1)
 
 
 @keras.saving.register_keras_serializable(package="sigcodegen")
@@ -67,6 +82,7 @@ class SigLayer(keras.layers.Layer):
         self.stream = bool(stream)
         self.gpu_optimized = gpu_optimized
         self.strategy = strategy
+        self.supports_masking = True
         self._module = None
         self._strategy = None
 
@@ -94,8 +110,15 @@ class SigLayer(keras.layers.Layer):
             self._module = load_module(KernelSpec(dim=dim, depth=self.depth, target=target))
         super().build(input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = _skip_masked_points(inputs, mask)
         return self._module.signature(inputs, stream=self.stream, strategy=self._strategy)
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None or not self.stream:
+            return None
+        return mask[:, 1:]  # stream row k belongs to point k + 1
 
     def compute_output_shape(self, input_shape):
         *lead, length, dim = input_shape
@@ -113,4 +136,83 @@ class SigLayer(keras.layers.Layer):
             "stream": self.stream,
             "gpu_optimized": self.gpu_optimized,
             "strategy": self.strategy,
+        }
+
+
+@keras.saving.register_keras_serializable(package="sigcodegen")
+class LogSigLayer(keras.layers.Layer):
+    """Log-signature of paths as a Keras layer: ``(batch, L, d) -> (batch, n)``.
+
+    Args:
+        depth: truncation depth.
+        mode: ``"words"`` (default), ``"brackets"`` or ``"expand"``, as
+            :func:`sigcodegen.logsignature`; n is :func:`sigcodegen.logsignature_channels`
+            (words, brackets) or :func:`sigcodegen.signature_channels` (expand).
+        stream: the log-signature of every prefix, ``(batch, L-1, n)``.
+        gpu_optimized, strategy: as for :class:`SigLayer`, which computes the signature.
+
+    Masks are consumed as by :class:`SigLayer` (masked points are skipped).
+
+    Example:
+        >>> import keras, sigcodegen as sc
+        >>> layer = sc.LogSigLayer(3, mode="brackets")
+        >>> layer.compute_output_shape((None, 50, 2))
+        (None, 5)
+    """
+
+    def __init__(self, depth, mode="words", stream=False, gpu_optimized=None, strategy=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        from .operations import _check_mode
+
+        self.mode = _check_mode(mode)
+        self.signature_layer = SigLayer(depth, stream=stream, gpu_optimized=gpu_optimized,
+                                        strategy=strategy, dtype=kwargs.get("dtype"))
+        self.depth, self.stream = self.signature_layer.depth, self.signature_layer.stream
+        self.supports_masking = True
+        self._algebra = None
+        self._project = None
+
+    def build(self, input_shape):
+        from keras import ops
+
+        from .algebra import basis_maps
+
+        self.signature_layer.build(input_shape)
+        dim = input_shape[-1]
+        self._algebra = load_module(KernelSpec(dim=dim, depth=self.depth, target="keras"))
+        maps = basis_maps(dim, self.depth)
+        if self.mode == "words":
+            self._project = lambda log: ops.take(log, maps["words_index"], axis=-1)
+        elif self.mode == "brackets":
+            matrix = ops.convert_to_tensor(maps["to_brackets"].T, self.compute_dtype)
+            self._project = lambda log: ops.matmul(log, matrix)
+        else:
+            self._project = lambda log: log
+        super().build(input_shape)
+
+    def call(self, inputs, mask=None):
+        sig = self.signature_layer(inputs, mask=mask)
+        return self._project(self._algebra.tensor_log(sig))
+
+    def compute_mask(self, inputs, mask=None):
+        return self.signature_layer.compute_mask(inputs, mask)
+
+    def compute_output_shape(self, input_shape):
+        from .algebra import logsignature_channels
+
+        shape = self.signature_layer.compute_output_shape(input_shape)
+        if self.mode == "expand":
+            return shape
+        return (*shape[:-1], logsignature_channels(input_shape[-1], self.depth))
+
+    def get_config(self):
+        config = self.signature_layer.get_config()
+        return {
+            **super().get_config(),
+            "depth": self.depth,
+            "mode": self.mode,
+            "stream": self.stream,
+            "gpu_optimized": config["gpu_optimized"],
+            "strategy": config["strategy"],
         }

@@ -170,6 +170,40 @@ def layer_errors():
     report["layer_errors"] = errors
 
 
+def operations():
+    """The signature algebra with the keras target on this backend's tensors."""
+    x = np.cumsum(np.random.default_rng(9).standard_normal((3, 9, 3)), axis=1) / 3
+    outputs["ops-x"] = x
+    t = tensor(x, "float64")
+    for mode in ("expand", "words", "brackets"):
+        record(f"ops-logsig-{mode}", lambda: ops.convert_to_numpy(
+            sc.logsignature(t, 3, mode, target="keras")))
+        record(f"ops-exp-log-{mode}", lambda: ops.convert_to_numpy(sc.logsignature_to_signature(
+            sc.logsignature(t, 3, mode, target="keras"), 3, 3, mode, target="keras")))
+    record("ops-combine", lambda: ops.convert_to_numpy(sc.signature_combine(
+        sc.signature(tensor(x[:, :5], "float64"), 3, target="keras"),
+        sc.signature(tensor(x[:, 4:], "float64"), 3, target="keras"), 3, 3, target="keras")))
+    record("ops-inverse", lambda: ops.convert_to_numpy(sc.signature(t, 3, inverse=True, target="keras")))
+    record("ops-windows", lambda: ops.convert_to_numpy(sc.windowed_signature(t, 3, 4, 2, target="keras")))
+    record("ops-lengths", lambda: ops.convert_to_numpy(
+        sc.signature(t, 3, lengths=np.array([9, 4, 1]), target="keras")))
+    # LogSigLayer and masking, float32
+    padded = x.astype("float32")
+    padded[1, 6:] = 0.0
+    padded[2, 3:] = 0.0
+    outputs["ops-padded"] = padded
+    for mode in ("words", "brackets", "expand"):
+        model = keras.Sequential([keras.Input((9, 3)), keras.layers.Masking(0.0),
+                                  sc.LogSigLayer(3, mode=mode)])
+        record(f"ops-layer-{mode}", lambda: ops.convert_to_numpy(model(padded)))
+    model = keras.Sequential([keras.Input((9, 3)), sc.LogSigLayer(3, mode="brackets", stream=True),
+                              keras.layers.Flatten(), keras.layers.Dense(1)])
+    before = model.predict(padded, verbose=0)
+    path = Path(tempfile.mkdtemp()) / "logsig.keras"
+    model.save(path)
+    report["ops-reload"] = float(np.max(np.abs(keras.saving.load_model(path).predict(padded, verbose=0) - before)))
+
+
 def native_tensors():
     """signature() on the backend's own tensor type, target chosen automatically."""
     x = np.cumsum(np.random.default_rng(2).standard_normal((3, 10, 3)), axis=1)
@@ -189,7 +223,7 @@ def native_tensors():
 
 
 def main(out_dir):
-    for part in (numerics, gradients, layer_checks, layer_errors, native_tensors):
+    for part in (numerics, gradients, layer_checks, layer_errors, operations, native_tensors):
         try:
             part()
         except Exception as err:

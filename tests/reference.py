@@ -115,3 +115,49 @@ def finite_difference_gradient(path, depth: int, weights, stream: bool = False,
         diff = signature(up, depth, stream) - signature(down, depth, stream)
         grad[index] = np.sum(diff * weights) / (2 * eps)
     return grad
+
+
+def _times(a, b):
+    """Product of two elements without scalar term (levels 1..depth as full tensors)."""
+    return [p - u - v for p, u, v in zip(chen_product(a, b), a, b)]
+
+
+def tensor_log(flat_sig: np.ndarray, dim: int, depth: int) -> np.ndarray:
+    """log(1 + s) = sum_k (-1)^(k+1) s^k / k of one flat signature, by plain powers."""
+    s = [flat_sig[sl].reshape((dim,) * (k + 1)) for k, sl in enumerate(level_slices(dim, depth))]
+    out, power = [np.zeros_like(level) for level in s], s
+    for k in range(1, depth + 1):
+        out = [o + (-1) ** (k + 1) / k * p for o, p in zip(out, power)]
+        power = _times(power, s)
+    return flatten(out)
+
+
+def lyndon_words_brute(dim: int, depth: int) -> list[tuple[int, ...]]:
+    """Lyndon words by definition (strictly smaller than every proper rotation), by level then
+    lexicographic order."""
+    import itertools
+
+    out = []
+    for k in range(1, depth + 1):
+        for word in itertools.product(range(dim), repeat=k):
+            if all(word < word[i:] + word[:i] for i in range(1, k)):
+                out.append(word)
+    return out
+
+
+def logsignature(path, depth: int, mode: str) -> np.ndarray:
+    """Reference log-signature in the expand and words modes (brackets: compare with
+    iisignature)."""
+    path = np.asarray(path, dtype=np.float64)
+    dim = path.shape[-1]
+    sigs = signature(path, depth).reshape(-1, siglen(dim, depth))
+    logs = np.stack([tensor_log(s, dim, depth) for s in sigs])
+    if mode == "words":
+        index = []
+        for word in lyndon_words_brute(dim, depth):
+            position = 0
+            for letter in word:
+                position = position * dim + letter
+            index.append(sum(dim**j for j in range(1, len(word))) + position)
+        logs = logs[:, index]
+    return logs.reshape(*path.shape[:-2], logs.shape[-1])

@@ -15,6 +15,7 @@ import pytest
 
 from cases import TOLERANCE, long_cases, numeric_cases
 from reference import finite_difference_gradient, relative_error
+from reference import logsignature as reference_logsignature
 from reference import signature as reference_signature
 
 BACKENDS = ("jax", "torch", "tensorflow")
@@ -123,3 +124,43 @@ def test_siglayer_refuses_bad_arguments(worker, name, error, match):
     got = worker[1]["layer_errors"][name]
     assert got["type"] == error, got
     assert re.search(match, got["message"]), got
+
+
+@pytest.mark.parametrize("mode", ["expand", "words", "brackets"])
+def test_keras_target_logsignature(worker, mode):
+    x = worker[2]["ops-x"]
+    got = _get(worker, f"ops-logsig-{mode}")
+    if mode == "brackets":
+        iisignature = pytest.importorskip("iisignature", reason="iisignature is not installed")
+        want = iisignature.logsig(x, iisignature.prepare(3, 3))
+    else:
+        want = reference_logsignature(x, 3, mode)
+    assert np.max(np.abs(got - want)) <= 1e-12 * max(1.0, np.max(np.abs(want)))
+    back = _get(worker, f"ops-exp-log-{mode}")
+    assert relative_error(back, reference_signature(x, 3), 3, 3) <= 1e-12
+
+
+def test_keras_target_combine_inverse_windows_lengths(worker):
+    x = worker[2]["ops-x"]
+    assert relative_error(_get(worker, "ops-combine"), reference_signature(x, 3), 3, 3) <= 1e-12
+    assert relative_error(_get(worker, "ops-inverse"), reference_signature(x[:, ::-1], 3), 3, 3) <= 1e-12
+    windows = np.stack([reference_signature(x[:, s:s + 4], 3) for s in (0, 2, 4)], axis=-2)
+    assert relative_error(_get(worker, "ops-windows"), windows, 3, 3) <= 1e-12
+    lengths = _get(worker, "ops-lengths")
+    for b, n in enumerate((9, 4, 1)):
+        assert relative_error(lengths[b], reference_signature(x[b, :n], 3), 3, 3) <= 1e-12
+
+
+@pytest.mark.parametrize("mode", ["words", "brackets", "expand"])
+def test_logsiglayer_skips_masked_points(worker, mode):
+    padded = worker[2]["ops-padded"]
+    got = _get(worker, f"ops-layer-{mode}")
+    for b, n in enumerate((9, 6, 3)):
+        path = padded[b:b + 1, :n].astype("float64")
+        if mode == "brackets":
+            iisignature = pytest.importorskip("iisignature", reason="iisignature is not installed")
+            want = iisignature.logsig(path, iisignature.prepare(3, 3))[0]
+        else:
+            want = reference_logsignature(path, 3, mode)[0]
+        assert np.max(np.abs(got[b] - want)) <= 1e-5 * max(1.0, np.max(np.abs(want)))
+    assert worker[1]["ops-reload"] == 0.0

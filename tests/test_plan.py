@@ -154,3 +154,32 @@ def test_fused_and_lower_steps_agree_with_exp_step(d, m):
         lower = {k: v for k, v in a.items() if k != f"a{m}"}
         low = plan_interpreter.run(plan.routine("exp_step_lower"), d, {**lower, "dx": dxs[names[0]]})
         np.testing.assert_allclose(_flat(low, "a", m - 1), _flat(one, "a", m - 1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("d,m", [(1, 3), (2, 3), (3, 4), (2, 6)])
+def test_log_and_exp_series(d, m):
+    """log_series is the tensor logarithm (checked against a plain series of truncated
+    products) and exp_series inverts it."""
+    import plan_interpreter
+    from reference import chen_product
+
+    rng = np.random.default_rng(d + 10 * m)
+    plan = make_plan(KernelSpec(dim=d, depth=m))
+    x = {f"x{k}": rng.standard_normal((d**k, 2)) / 2 for k in range(1, m + 1)}
+    logged = plan_interpreter.run(plan.routine("log_series"), d, x)
+    for n in range(2):
+        s = [x[f"x{k}"][:, n].reshape((d,) * k) for k in range(1, m + 1)]
+
+        def times(a, b):  # product of elements without scalar term
+            both = chen_product(a, b)
+            return [p - u - v for p, u, v in zip(both, a, b)]
+
+        want, power = [np.zeros_like(level) for level in s], s
+        for k in range(1, m + 1):
+            want = [w + (-1) ** (k + 1) / k * p for w, p in zip(want, power)]
+            power = times(power, s)
+        np.testing.assert_allclose(_flat(logged, "y", m)[:, n],
+                                   np.concatenate([w.ravel() for w in want]), rtol=1e-12, atol=1e-12)
+    back = plan_interpreter.run(plan.routine("exp_series"), d,
+                                {f"x{k}": logged[f"y{k}"] for k in range(1, m + 1)})
+    np.testing.assert_allclose(_flat(back, "y", m), _flat(x, "x", m), rtol=1e-10, atol=1e-12)

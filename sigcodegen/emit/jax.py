@@ -8,7 +8,8 @@ from .base import Emitter, Provenance
 __all__ = ["JaxEmitter"]
 
 #: The plan routines this target's module holds.
-ROUTINES = ("exp_step", "chen", "levelwise_block", "exp_step_vjp", "exp_step_lower")
+ROUTINES = ("exp_step", "chen", "levelwise_block", "exp_step_vjp", "exp_step_lower",
+            "log_series", "exp_series")
 
 LAYOUT = """Layout: paths on the last (vector) axis, which is 4-10x faster on XLA CPU than batch-first.
 A degree-k level for N paths is (DIM**k, N); with a time axis in front, (T, DIM**k, N)."""

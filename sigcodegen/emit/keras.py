@@ -8,7 +8,7 @@ from .base import Emitter, Provenance
 __all__ = ["KerasEmitter"]
 
 #: The plan routines this target's module holds.
-ROUTINES = ("exp_step", "chen", "levelwise_block")
+ROUTINES = ("exp_step", "chen", "levelwise_block", "log_series", "exp_series")
 
 LAYOUT = """Layout: batch first, as Keras layers see tensors. A degree-k level for N paths is
 (N, DIM**k); with a time axis, (N, T, DIM**k). Only keras.ops is used, so the module runs on

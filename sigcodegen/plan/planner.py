@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from fractions import Fraction
 
 from ..algebra import level_sizes
@@ -183,6 +184,40 @@ def _exp_step_vjp(depth: int) -> Routine:
     )
 
 
+def _power_series(depth: int, name: str, coefficients, doc: str) -> Routine:
+    """f(x) = sum_{k=1..depth} c_k x^k for x without scalar term (levels 1..depth), in Horner
+    form: r = c_depth; r = c_k + x ⊗ r for k = depth-1..1; f = x ⊗ r. The running r keeps its
+    levels 1..depth-k, updated from the top level down so each reads the old lower ones."""
+    x, f = _levels("x", depth), _levels("y", depth)
+    r = _levels("r", depth)
+    stages = []
+    for k in range(depth - 1, 0, -1):  # r <- c_k + x ⊗ r, r's scalar being c_{k+1}
+        ops = []
+        for n in range(depth - k, 0, -1):
+            ops.append(Scale(r[n - 1], x[n - 1], coefficients[k + 1]))
+            ops += [OuterAdd(r[n - 1], r[n - 1], x[i - 1], r[n - i - 1]) for i in range(1, n)]
+        stages.append(Stage(f"r = {coefficients[k]} + x ⊗ r (levels 1..{depth - k})", tuple(ops)))
+    ops = []
+    for n in range(depth, 0, -1):
+        ops.append(Scale(f[n - 1], x[n - 1], coefficients[1]))
+        ops += [OuterAdd(f[n - 1], f[n - 1], x[i - 1], r[n - i - 1]) for i in range(1, n)]
+    stages.append(Stage("result = x ⊗ r", tuple(ops)))
+    return Routine(name=name, doc=doc, params=x, results=f, stages=tuple(stages),
+                   unit="per path per element")
+
+
+def _log_series(depth: int) -> Routine:
+    coefficients = {k: Fraction((-1) ** (k + 1), k) for k in range(1, depth + 1)}
+    return _power_series(depth, "log_series", coefficients,
+                         "Tensor logarithm log(1 + x) = x - x^2/2 + x^3/3 - ... of a signature x.")
+
+
+def _exp_series(depth: int) -> Routine:
+    coefficients = {k: Fraction(1, math.factorial(k)) for k in range(1, depth + 1)}
+    return _power_series(depth, "exp_series", coefficients,
+                         "Tensor exponential exp(x) - 1 = x + x^2/2 + x^3/6 + ... of a Lie element x.")
+
+
 def _chen(depth: int) -> Routine:
     a, b, c = _levels("a", depth), _levels("b", depth), _levels("c", depth)
     stages = []
@@ -257,7 +292,7 @@ def _make_plan(kind: str, dim: int, depth: int) -> Plan:
         depth=depth,
         level_sizes=level_sizes(dim, depth),
         routines=(_exp_step(depth), _chen(depth), _levelwise_block(depth), _exp_step_vjp(depth),
-                  _exp_steps(dim, depth))
+                  _exp_steps(dim, depth), _log_series(depth), _exp_series(depth))
         + ((_exp_step(depth - 1, "exp_step_lower"),) if depth > 1 else ()),
         schedules=_schedules(),
     )
