@@ -39,11 +39,21 @@ candidate), ``<out>/cpu_targets.csv`` (one row per tracked target) and ``<out>/c
 
 Run: ``python bench/cpu.py`` (all), ``--configs A,C``, ``--modes stream,grad``, ``--quick``
 (smoke test: 3 repeats, configs A and B).
+
+``python bench/cpu.py --devices 2``: instead, the throughput of the forward signature at
+(1024, 1000, 5, 4) on 1 device and on N CPU devices (XLA's forced host devices; the batch sharded
+over them), for the c and jax targets, as a ratio. On a 2-core machine expect no gain: the point
+is the measurement path a multi-GPU user runs unchanged.
 """
 
 import os
+import sys
 
 os.environ["KERAS_BACKEND"] = "jax"  # before anything imports keras: keras.ops are jax ops
+if "--devices" in sys.argv:  # must be set before jax starts
+    _DEVICES = int(sys.argv[sys.argv.index("--devices") + 1])
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               f" --xla_force_host_platform_device_count={_DEVICES}").strip()
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
@@ -54,7 +64,6 @@ import importlib.metadata  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Callable  # noqa: E402
@@ -840,7 +849,39 @@ def print_environment(skipped: list[str]) -> None:
         print(line)
 
 
+def devices_benchmark(devices: int, repeats: int = 7) -> int:
+    """Forward throughput at (1024, 1000, 5, 4), float32: one device against ``devices``."""
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    batch, length, dim, depth = 1024, 1000, 5, 4
+    x = brownian_paths(Config("devices", batch, length, dim, depth), 0)
+    print(f"forward signature, (B, L, d, m) = ({batch}, {length}, {dim}, {depth}), float32, "
+          f"median of {repeats}; {len(jax.devices())} CPU devices on {os.cpu_count()} cores")
+    print(f"{'target':<8} {'1 device ms':>12} {f'{devices} devices ms':>14} {'paths/s (1)':>12} "
+          f"{f'paths/s ({devices})':>13} {'ratio':>6}")
+    mesh = Mesh(np.array(jax.devices()[:devices]), ("batch",))
+    one = jax.device_put(jnp.asarray(x), jax.devices()[0])
+    many = jax.device_put(jnp.asarray(x), NamedSharding(mesh, PartitionSpec("batch")))
+    for target in ("c", "jax"):
+        f = jax.jit(lambda p: sigcodegen.signature(p, depth, target=target))
+        times = []
+        for data in (one, many):
+            f(data).block_until_ready()
+            samples = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                f(data).block_until_ready()
+                samples.append(time.perf_counter() - start)
+            times.append(statistics.median(samples))
+        print(f"{target:<8} {times[0] * 1e3:>12.2f} {times[1] * 1e3:>14.2f} {batch / times[0]:>12.0f} "
+              f"{batch / times[1]:>13.0f} {times[0] / times[1]:>6.2f}")
+    print("ratio = throughput on the devices / on one device")
+    return 0
+
+
 def main(argv=None) -> int:
+    if "--devices" in (argv if argv is not None else sys.argv):
+        return devices_benchmark(_DEVICES)
     args = parse_args(argv)
     cands, skipped = {}, []
     for mode in args.modes:

@@ -300,9 +300,49 @@ class NativeModule:
         return (self._torch or self.bind("torch"))(path, bool(stream), _CHUNKS[strategy])
 
 
+def _batch_parallel(kernel, rule: str):
+    """``kernel`` on arrays whose rows (axis 0) are independent, made shardable and vmappable:
+    under jit, XLA may split axis 0 over devices and run the kernel on each shard (a custom call
+    is otherwise gathered onto one device); jax.vmap folds its axis into axis 0. ``rule`` names
+    the axes in Shardy's notation, ``b`` for the rows."""
+    import jax.numpy as jnp
+    from jax.custom_batching import custom_vmap
+    from jax.experimental.custom_partitioning import custom_partitioning
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    op = custom_partitioning(kernel)
+
+    def rows(sharding):
+        spec = getattr(sharding, "spec", ())
+        return spec[0] if len(spec) else None
+
+    def infer(mesh, arg_shapes, result_shape):
+        return NamedSharding(mesh, PartitionSpec(rows(arg_shapes[0].sharding)))
+
+    def partition(mesh, arg_shapes, result_shape):
+        spec = PartitionSpec(rows(arg_shapes[0].sharding))
+        return (mesh, kernel, NamedSharding(mesh, spec),
+                tuple(NamedSharding(mesh, spec) for _ in arg_shapes))
+
+    names = rule.replace("->", " ").replace(",", " ").split()
+    others = [f for i, f in enumerate(names) if f != "b" and f not in names[:i]]  # rule order
+    op.def_partition(partition=partition, infer_sharding_from_operands=infer, sharding_rule=rule,
+                     need_replication_factors=tuple(others))
+    batched = custom_vmap(op)
+
+    @batched.def_vmap
+    def fold(axis_size, in_batched, *args):
+        args = [a if b else jnp.broadcast_to(a, (axis_size, *a.shape))
+                for a, b in zip(args, in_batched)]
+        out = batched(*(a.reshape(-1, *a.shape[2:]) for a in args))
+        return out.reshape(axis_size, -1, *out.shape[1:]), True
+
+    return batched
+
+
 def _jax_binding(module: NativeModule):
     """``f(x, stream, chunks)``: the kernel inside jax.jit through the XLA FFI, with a custom VJP
-    calling the native backward."""
+    calling the native backward; batch-sharded inputs stay sharded, jax.vmap works."""
     import jax
     import jax.numpy as jnp
 
@@ -322,31 +362,45 @@ def _jax_binding(module: NativeModule):
             registered.add(name)
         return name
 
-    def out_shape(x, stream):
-        *lead, length, _ = x.shape
-        tail = (max(length - 1, 0), module.SIGLEN) if stream else (module.SIGLEN,)
-        return jax.ShapeDtypeStruct((*lead, *tail), x.dtype)
+    @functools.lru_cache(maxsize=None)
+    def forward_op(stream, chunks):
+        def kernel(x):  # (B, L, DIM)
+            batch, length, _ = x.shape
+            tail = (max(length - 1, 0), module.SIGLEN) if stream else (module.SIGLEN,)
+            call = jax.ffi.ffi_call(target("forward", x.dtype),
+                                    jax.ShapeDtypeStruct((batch, *tail), x.dtype))
+            return call(x, stream=np.int32(stream), chunks=np.int32(chunks))
 
-    def forward(x, stream, chunks):
-        call = jax.ffi.ffi_call(target("forward", x.dtype), out_shape(x, stream),
-                                vmap_method="broadcast_all")
-        return call(x, stream=np.int32(stream), chunks=np.int32(chunks))
+        return _batch_parallel(kernel, "b l d -> b t s" if stream else "b l d -> b s")
+
+    @functools.lru_cache(maxsize=None)
+    def backward_op(stream):
+        def kernel(x, y, gy):
+            call = jax.ffi.ffi_call(target("backward", x.dtype), jax.ShapeDtypeStruct(x.shape, x.dtype))
+            return call(x, y, gy, stream=np.int32(stream), mode=np.int32(0))
+
+        out = "b t s" if stream else "b s"
+        return _batch_parallel(kernel, f"b l d, {out}, {out} -> b l d")
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
-    def signature(x, stream, chunks):
-        return forward(x, stream, chunks)
+    def core(x, stream, chunks):
+        return forward_op(stream, chunks)(x)
 
-    def signature_fwd(x, stream, chunks):
-        y = forward(x, stream, chunks)
+    def core_fwd(x, stream, chunks):
+        y = forward_op(stream, chunks)(x)
         return y, (x, y)
 
-    def signature_bwd(stream, chunks, residuals, gy):
+    def core_bwd(stream, chunks, residuals, gy):
         x, y = residuals
-        call = jax.ffi.ffi_call(target("backward", x.dtype), jax.ShapeDtypeStruct(x.shape, x.dtype),
-                                vmap_method="broadcast_all")
-        return (call(x, y, gy.astype(x.dtype), stream=np.int32(stream), mode=np.int32(0)),)
+        return (backward_op(stream)(x, y, gy.astype(x.dtype)),)
 
-    signature.defvjp(signature_fwd, signature_bwd)
+    core.defvjp(core_fwd, core_bwd)
+
+    def signature(x, stream, chunks):
+        *lead, length, dim = x.shape
+        out = core(x.reshape(-1, length, dim), stream, chunks)
+        return out.reshape(*lead, *out.shape[1:])
+
     return jax.jit(signature, static_argnums=(1, 2))
 
 

@@ -7,10 +7,10 @@ import doctest
 import pytest
 
 import sigcodegen
-from sigcodegen import algebra, api, operations
+from sigcodegen import algebra, api, distributed, operations
 
 
-@pytest.mark.parametrize("module", [sigcodegen, algebra, api, operations],
+@pytest.mark.parametrize("module", [sigcodegen, algebra, api, distributed, operations],
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
