@@ -100,25 +100,42 @@ def choose_target(library: str, on_gpu: bool = False, strategy: str | None = Non
     - on a CPU, numpy arrays, lists, jax arrays and torch tensors: ``c``, compiled C (jax arrays
       through the XLA FFI inside jit/grad/vmap, torch tensors through a custom op with
       autograd). When no C compiler works, one warning, then ``jax``;
-    - on a GPU, and for the ``levelwise`` strategy (which only the Python targets run): ``jax``
-      (torch tensors through DLPack with autograd; ``keras`` on Keras' torch backend when jax
-      is not installed).
+    - torch tensors on a CUDA GPU: ``triton`` (generated Triton kernels with a native
+      backward) when triton is installed and the strategy is not ``levelwise``;
+    - otherwise on a GPU, and for the ``levelwise`` strategy (which only the Python targets
+      run): ``jax`` (torch tensors through DLPack with autograd; ``keras`` on Keras' torch
+      backend when jax is not installed).
+
+    Example:
+        >>> from sigcodegen.api import choose_target
+        >>> choose_target("numpy"), choose_target("tensorflow")
+        ('c', 'keras')
     """
     if library in ("tensorflow", "keras"):
         return "keras"
     if not on_gpu and strategy != "levelwise":
         return "c"
+    if (library == "torch" and strategy != "levelwise"
+            and importlib.util.find_spec("triton") is not None):
+        return "triton"
     if library == "torch" and importlib.util.find_spec("jax") is None:
         return "keras"
     return "jax"
 
 
-def choose_strategy(on_gpu: bool = False, stream: bool = False) -> str:
-    """The strategy used when ``strategy=None``: ``levelwise`` on GPUs (whole-sequence per-degree
-    work, time-blocked); on CPUs ``chunked`` for final values (which is ``horner`` unless the batch
+def choose_strategy(on_gpu: bool = False, stream: bool = False, target: str | None = None) -> str:
+    """The strategy used when ``strategy=None``: for the ``triton`` target ``chunked`` for final
+    values (time chunks as extra lanes, joined by Chen) and ``horner`` for streams; otherwise
+    ``levelwise`` on GPUs (whole-sequence per-degree work, time-blocked); on CPUs ``chunked`` for final values (which is ``horner`` unless the batch
     is small and the path long: see ``sigcodegen plan``) and ``horner`` for streams (the chunked
-    stream's second pass costs more than it saves on a CPU)."""
-    if on_gpu:
+    stream's second pass costs more than it saves on a CPU).
+
+    Example:
+        >>> from sigcodegen.api import choose_strategy
+        >>> choose_strategy(), choose_strategy(stream=True)   # on a CPU
+        ('chunked', 'horner')
+    """
+    if on_gpu and target != "triton":
         return "levelwise"
     return "horner" if stream else "chunked"
 
@@ -275,7 +292,9 @@ def signature(path, depth, stream=False, *, target=None, strategy=None, basepoin
         depth: truncation depth m >= 1.
         stream: if True, return the signature of every prefix ``path[..., :k+1, :]`` for
             k = 1..L-1, shape ``(..., L-1, siglen)``.
-        target: ``"c"``, ``"jax"`` or ``"keras"``; None picks one from the input (see
+        target: ``"c"``, ``"jax"``, ``"keras"`` or ``"triton"`` (torch tensors on a CUDA GPU,
+            or on the CPU through Triton's interpreter when ``TRITON_INTERPRET=1`` was set
+            before triton was imported); None picks one from the input (see
             :func:`choose_target`).
         strategy: ``"horner"``, ``"chunked"`` or ``"levelwise"``; None picks one (see
             :func:`choose_strategy`). All give the same values.
@@ -337,7 +356,15 @@ def signature(path, depth, stream=False, *, target=None, strategy=None, basepoin
 
     on_gpu = _on_gpu(path, library)
     target = target or choose_target(library, on_gpu, strategy)
-    strategy = strategy or choose_strategy(on_gpu, stream)
+    strategy = strategy or choose_strategy(on_gpu, stream, target)
+    if target == "triton":
+        if library != "torch":
+            raise ValueError(f"signature: target='triton' takes torch tensors, not {library} "
+                             f"arrays; use target='c' or 'jax'")
+        if strategy == "levelwise":
+            raise ValueError("signature: the triton target runs the strategies 'horner' and "
+                             "'chunked'; use target='jax' or 'keras' for 'levelwise'")
+        return _load(dim, depth, "triton").signature(path, stream=stream, strategy=strategy)
     if target == "c":
         if strategy == "levelwise":
             raise ValueError("signature: the c target runs the strategies 'horner' and "
@@ -459,6 +486,10 @@ def jax_gpu_signature(paths, depth, stream=False):
         paths: jax or numpy array ``(batch, L, d)`` or ``(L, d)``.
         depth: truncation depth.
         stream: return every prefix's signature, ``(..., L-1, siglen)``.
+
+    Returns:
+        A jax array ``(batch, siglen)`` (``(batch, L-1, siglen)`` when ``stream``), siglen =
+        d + d**2 + ... + d**depth: the values of :func:`signature`, up to rounding.
 
     Example:
         >>> import jax.numpy as jnp, sigcodegen as sc

@@ -3,7 +3,7 @@
     sigcodegen build --dim 5 --depth 4              emit + cache the modules, print where
     sigcodegen build --reference --out generated    refresh the committed reference kernels
     sigcodegen show  --dim 5 --depth 4 --target c   print an emitted module (and a failed build's log)
-    sigcodegen plan  --dim 5 --depth 4 [--batch 128 --length 100]
+    sigcodegen plan  --dim 5 --depth 4 [--batch 128 --length 100] [--target triton]
     sigcodegen cache path | list | clear
 
 Errors exit with status 2 and one line on stderr, never a traceback.
@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--batch", type=_positive_int, help="paths, for total work per strategy")
     plan.add_argument("--length", type=_positive_int, help="points per path, with --batch")
     plan.add_argument("--stream", action="store_true", help="costs for stream output")
+    plan.add_argument("--target", choices=("triton",),
+                      help="also the target's kernel layout (triton: lanes, registers, FLOPs)")
 
     cache = sub.add_parser("cache", help="the kernel cache: path | list | clear")
     cache.add_argument("action", choices=("path", "list", "clear"))
@@ -142,6 +144,11 @@ def _cmd_plan(args) -> int:
         raise CliError("sigcodegen plan: give --batch and --length together")
     plan = make_plan(KernelSpec(dim=args.dim, depth=args.depth))
     print(explain(plan, args.batch, args.length, args.stream))
+    if args.target == "triton":
+        from .emit.triton import lane_layout
+
+        print()
+        print(lane_layout(plan))
     return 0
 
 

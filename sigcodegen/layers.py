@@ -1,4 +1,8 @@
-"""Keras 3 layers. Importing this module imports keras (which fixes the Keras backend)."""
+"""Keras 3 layers: SigLayer and LogSigLayer, registered for serialisation, on every Keras backend.
+
+Importing this module imports keras, which fixes the Keras backend: set ``KERAS_BACKEND`` first.
+``sigcodegen.SigLayer`` and ``sigcodegen.LogSigLayer`` import it on first use.
+"""
 
 from __future__ import annotations
 
@@ -60,11 +64,20 @@ class SigLayer(keras.layers.Layer):
     the JAX backend and the ``keras`` target (keras.ops) on tensorflow and torch. The kernel
     module is loaded once, in ``build``.
 
+    Input ``(batch, L, d)`` (L may be None), output ``(batch, siglen)`` with siglen = d + d**2
+    + ... + d**depth, or ``(batch, L-1, siglen)`` when ``stream``. A Keras mask (e.g. from
+    ``keras.layers.Masking``) is consumed: masked points are skipped, so a padded batch gives the
+    signatures of the unpadded paths; in stream mode the mask passes on to the stream rows.
+
     Example:
-        >>> import keras, sigcodegen as sc
+        >>> import keras, numpy as np, sigcodegen as sc
         >>> model = keras.Sequential([keras.Input((100, 5)), sc.SigLayer(3), keras.layers.Dense(1)])
         >>> model.output_shape
         (None, 1)
+        >>> padded = np.array([[[0.0, 0.0], [1.0, 2.0], [9.0, 9.0]]])   # 2 points, then padding
+        >>> masked = keras.Sequential([keras.layers.Masking(9.0), sc.SigLayer(2)])
+        >>> bool(np.allclose(masked(padded), sc.signature(padded[0, :2], 2)))
+        True
     """
 
     def __init__(self, depth, stream=False, gpu_optimized=None, strategy=None, **kwargs):
@@ -95,13 +108,13 @@ class SigLayer(keras.layers.Layer):
             )
         backend = keras.backend.backend()
         on_gpu = _backend_has_gpu(backend)
-        self._strategy = (
-            self.strategy
-            or {True: "levelwise", False: "horner"}.get(self.gpu_optimized)
-            or choose_strategy(on_gpu, self.stream)
-        )
+        implied = self.strategy or {True: "levelwise", False: "horner"}.get(self.gpu_optimized)
+        target = choose_target(backend, on_gpu, implied) if backend in ("jax", "torch") else None
+        self._strategy = implied or choose_strategy(on_gpu, self.stream, target)
         self._module = None
-        if backend in ("jax", "torch") and choose_target(backend, on_gpu, self._strategy) == "c":
+        if target == "triton":  # torch tensors on a CUDA GPU: the generated Triton kernels
+            self._module = load_module(KernelSpec(dim=dim, depth=self.depth, target="triton"))
+        if target == "c":
             self._module = load_native(dim, self.depth, backend, self.compute_dtype)  # None: warned
             if self._module is not None:
                 self._module.bind(backend)
@@ -143,6 +156,10 @@ class SigLayer(keras.layers.Layer):
 class LogSigLayer(keras.layers.Layer):
     """Log-signature of paths as a Keras layer: ``(batch, L, d) -> (batch, n)``.
 
+    The layer computes the signature (as :class:`SigLayer`) and its tensor logarithm, then
+    selects the Lyndon-word coefficients (``words``) or changes to the Lyndon bracket basis
+    (``brackets``, one matmul).
+
     Args:
         depth: truncation depth.
         mode: ``"words"`` (default), ``"brackets"`` or ``"expand"``, as
@@ -154,10 +171,13 @@ class LogSigLayer(keras.layers.Layer):
     Masks are consumed as by :class:`SigLayer` (masked points are skipped).
 
     Example:
-        >>> import keras, sigcodegen as sc
+        >>> import keras, numpy as np, sigcodegen as sc
         >>> layer = sc.LogSigLayer(3, mode="brackets")
         >>> layer.compute_output_shape((None, 50, 2))
         (None, 5)
+        >>> square = np.array([[[0.0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]])  # a closed loop
+        >>> keras.ops.convert_to_numpy(sc.LogSigLayer(2, mode="brackets")(square))  # its area
+        array([[0., 0., 1.]], dtype=float32)
     """
 
     def __init__(self, depth, mode="words", stream=False, gpu_optimized=None, strategy=None,

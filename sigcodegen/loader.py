@@ -35,7 +35,7 @@ SCHEMA = 1
 _KIND_PREFIX = {"signature": "sig", "logsignature": "logsig"}
 #: What each target needs installed to import its modules.
 _REQUIRES = {"jax": ("jax", "sigcodegen[jax]"), "keras": ("keras", "sigcodegen[keras]"),
-             "c": ("numpy", "sigcodegen")}
+             "c": ("numpy", "sigcodegen"), "triton": ("triton", "sigcodegen[triton]")}
 
 _memo: dict[tuple, ModuleType] = {}
 _memo_lock = threading.RLock()

@@ -10,6 +10,7 @@ the keras target's for tensorflow tensors. Basis changes are constant matrices (
 from __future__ import annotations
 
 import functools
+import importlib.util
 
 import numpy as np
 
@@ -146,7 +147,8 @@ def _torch_bridge(function):
 
 def _algebra(name: str, dim: int, depth: int, library: str, *arrays, target=None):
     """Run the emitted routine ``name`` (tensor_log, tensor_exp, combine) on flat elements:
-    with the keras target's module for tensorflow tensors or ``target="keras"``, else with the
+    with the keras target's module for tensorflow tensors or ``target="keras"``, with the triton
+    module's torch routines for torch tensors on a GPU or ``target="triton"``, else with the
     jax target's (the c target emits no algebra routines)."""
     if library in ("tensorflow", "keras") or target == "keras":
         module = _load(dim, depth, "keras")
@@ -156,6 +158,10 @@ def _algebra(name: str, dim: int, depth: int, library: str, *arrays, target=None
             with _x64(arrays[0].dtype == np.float64 and _keras_on_jax()):
                 return ops.convert_to_numpy(getattr(module, name)(*map(ops.convert_to_tensor, arrays)))
         return getattr(module, name)(*arrays)
+    if library == "torch" and (target == "triton" or (target is None and arrays[0].is_cuda and
+                                                      importlib.util.find_spec("triton"))):
+        # torch tensors on a GPU: the triton module's torch form of the routine (autograd)
+        return getattr(_load(dim, depth, "triton"), name)(*arrays)
     function = getattr(_load(dim, depth, "jax"), name)
     if library == "jax":
         return function(*arrays)
@@ -196,9 +202,15 @@ def signature_to_logsignature(sig, dim, depth, mode="words", *, target=None):
     """Log-signature from a signature ``(..., siglen)`` (as returned by :func:`signature`).
 
     Args:
+        sig: ``(..., siglen)``, siglen = :func:`signature_channels` ``(dim, depth)``.
+        dim, depth: the path dimension and truncation depth of ``sig``.
+        target: as for :func:`signature` (runs the tensor logarithm).
         mode: ``"expand"`` (the tensor logarithm, siglen values), ``"words"`` (its coefficients
             at the Lyndon words) or ``"brackets"`` (coordinates in the Lyndon bracket basis,
             iisignature's ``logsig``); the last two have :func:`logsignature_channels` values.
+
+    Returns:
+        ``(..., siglen)`` for ``expand``, ``(..., logsignature_channels(dim, depth))`` otherwise.
 
     Example:
         >>> import numpy as np, sigcodegen as sc
@@ -217,6 +229,11 @@ def signature_to_logsignature(sig, dim, depth, mode="words", *, target=None):
 def logsignature_to_signature(logsig, dim, depth, mode="words", *, target=None):
     """The signature ``(..., siglen)`` whose log-signature (in ``mode``) is ``logsig``: the
     exponential map, the inverse of :func:`signature_to_logsignature`.
+
+    Args:
+        logsig: ``(..., n)`` in ``mode``: n = :func:`logsignature_channels` ``(dim, depth)`` for
+            ``words`` and ``brackets``, siglen for ``expand``.
+        dim, depth, mode, target: as for :func:`signature_to_logsignature`.
 
     Example:
         >>> import numpy as np, sigcodegen as sc
@@ -272,6 +289,11 @@ def signature_combine(a, b, dim, depth, *, target=None):
     """Chen's identity: the signature of path a followed by path b, from their signatures
     ``(..., siglen)`` (leading axes broadcast; the keras target wants equal shapes).
 
+    Args:
+        a, b: ``(..., siglen)`` signatures of one library; b's path starts where a's ends.
+        dim, depth: the path dimension and truncation depth of both.
+        target: as for :func:`signature` (runs the product).
+
     Example:
         >>> import numpy as np, sigcodegen as sc
         >>> x = np.cumsum(np.random.default_rng(0).standard_normal((9, 2)), axis=0)
@@ -293,6 +315,19 @@ def signature_combine(a, b, dim, depth, *, target=None):
 def multi_signature_combine(sigs, dim, depth, *, target=None):
     """The signature of paths joined end to end, from their signatures stacked on axis -2,
     ``(..., n, siglen) -> (..., siglen)``: a tree of pairwise Chen products (log2(n) rounds).
+
+    Args:
+        sigs: ``(..., n, siglen)``, n >= 1 signatures in path order (each piece starts where
+            the one before it ends).
+        dim, depth: the path dimension and truncation depth the signatures were computed with.
+        target: as for :func:`signature`.
+
+    Example:
+        >>> import numpy as np, sigcodegen as sc
+        >>> x = np.cumsum(np.random.default_rng(0).standard_normal((9, 2)), axis=0)
+        >>> pieces = np.stack([sc.signature(x[i:i + 3], 3) for i in (0, 2, 4, 6)])  # (4, 14)
+        >>> bool(np.allclose(sc.multi_signature_combine(pieces, 2, 3), sc.signature(x, 3)))
+        True
     """
     dim, depth = check_dim_depth(dim, depth, "multi_signature_combine")
     sigs, library, arrays = _prepare(sigs, "multi_signature_combine")
@@ -309,8 +344,16 @@ def multi_signature_combine(sigs, dim, depth, *, target=None):
 
 
 def signature_inverse(sig, dim, depth):
-    """The inverse of signatures ``(..., siglen)`` in the tensor algebra: the signature of the
-    reversed path (words reversed, odd levels negated)."""
+    """The inverse of signatures ``(..., siglen) -> (..., siglen)`` in the tensor algebra: the
+    signature of the reversed path (words reversed, odd levels negated).
+
+    Example:
+        >>> import numpy as np, sigcodegen as sc
+        >>> x = np.cumsum(np.random.default_rng(0).standard_normal((9, 2)), axis=0)
+        >>> inverse = sc.signature_inverse(sc.signature(x, 3), 2, 3)
+        >>> bool(np.allclose(inverse, sc.signature(x[::-1], 3)))
+        True
+    """
     dim, depth = check_dim_depth(dim, depth, "signature_inverse")
     sig, library, arrays = _prepare(sig, "signature_inverse")
     _check_flat(sig, dim, depth, "signature_inverse")
@@ -378,8 +421,20 @@ def _finish(sig, dim, depth, library, inverse, initial, stream, target=None):
 
 
 def time_augment(path, times=None):
-    """Append time as a last channel: ``(..., L, d) -> (..., L, d+1)``; times default to
-    ``linspace(0, 1, L)``, or give ``(L,)`` or ``(..., L)`` values."""
+    """Append time as a last channel: ``(..., L, d) -> (..., L, d+1)``.
+
+    Args:
+        path: ``(..., L, d)`` array of any supported library.
+        times: None for ``linspace(0, 1, L)``, or the times of the points, ``(L,)`` (shared) or
+            ``(..., L)`` (one row per path).
+
+    Example:
+        >>> import numpy as np, sigcodegen as sc
+        >>> sc.time_augment(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]))
+        array([[0. , 1. , 0. ],
+               [2. , 3. , 0.5],
+               [4. , 5. , 1. ]])
+    """
     path, library, arrays = _prepare(path, "time_augment")
     _check_shape(tuple(path.shape), 1, False)
     length = path.shape[-2]
@@ -396,7 +451,17 @@ def time_augment(path, times=None):
 
 def lead_lag(path):
     """The lead-lag transform: ``(..., L, d) -> (..., 2L-1, 2d)``, points
-    (x0,x0), (x1,x0), (x1,x1), (x2,x1), ... (lead channels first)."""
+    (x0,x0), (x1,x0), (x1,x1), (x2,x1), ... (lead channels first).
+
+    Example:
+        >>> import numpy as np, sigcodegen as sc
+        >>> sc.lead_lag(np.array([[1.0], [2.0], [3.0]]))
+        array([[1., 1.],
+               [2., 1.],
+               [2., 2.],
+               [3., 2.],
+               [3., 3.]])
+    """
     path, library, arrays = _prepare(path, "lead_lag")
     _check_shape(tuple(path.shape), 1, False)
     length = path.shape[-2]
@@ -409,7 +474,24 @@ def windowed_signature(path, depth, window, stride=1, *, target=None, strategy=N
     of ``window`` points that fit), from one pass: with S(t) the signature of the first t+1
     points, a window's signature is S(s)^-1 ⊗ S(s+window-1) (Chen).
 
-    Returns ``(..., n_windows, siglen)``, ``n_windows = (L - window) // stride + 1``.
+    Args:
+        path: ``(..., L, d)``.
+        depth: truncation depth.
+        window: points per window, 2 <= window <= L.
+        stride: points between the starts of neighbouring windows.
+        target, strategy: as for :func:`signature` (they run its stream pass).
+
+    Returns:
+        ``(..., n_windows, siglen)``, ``n_windows = (L - window) // stride + 1``.
+
+    Example:
+        >>> import numpy as np, sigcodegen as sc
+        >>> x = np.cumsum(np.random.default_rng(0).standard_normal((9, 2)), axis=0)
+        >>> w = sc.windowed_signature(x, 3, window=4, stride=2)  # x[0:4], x[2:6], x[4:8]
+        >>> w.shape
+        (3, 14)
+        >>> bool(np.allclose(w[1], sc.signature(x[2:6], 3)))
+        True
     """
     path, library, arrays = _prepare(path, "windowed_signature")
     length, dim = _check_shape(tuple(path.shape), depth, True)

@@ -23,12 +23,10 @@ KINDS = ("signature",)
 #: Kinds that are designed but not built yet: asking for one raises NotImplementedError.
 PLANNED_KINDS = {"logsignature": "log-signatures are not implemented yet"}
 
-TARGETS = ("jax", "keras", "c")
+TARGETS = ("jax", "keras", "c", "triton")
 #: The file suffix of each target's emitted source.
-SOURCE_SUFFIX = {"jax": ".py", "keras": ".py", "c": ".c"}
-PLANNED_TARGETS = {
-    "triton": "the triton (GPU) target is not implemented yet",
-}
+SOURCE_SUFFIX = {"jax": ".py", "keras": ".py", "c": ".c", "triton": ".py"}
+PLANNED_TARGETS: dict[str, str] = {}
 
 DTYPES = ("float32", "float64")
 

@@ -20,8 +20,8 @@ def test_build_show_plan_cache(tmp_path):
     built = run("build", "--dim", "5", "--depth", "4", env=env)
     assert built.returncode == 0, built.stderr
     paths = [Path(line.split()[-1]) for line in built.stdout.splitlines()]
-    assert [p.name.split("_")[3].split("-")[0] for p in paths] == ["jax", "keras", "c", "c"]
-    assert [p.suffix for p in paths] == [".py", ".py", ".so", ".so"]
+    assert [p.name.split("_")[3].split("-")[0] for p in paths] == ["jax", "keras", "c", "c", "triton"]
+    assert [p.suffix for p in paths] == [".py", ".py", ".so", ".so", ".py"]
     assert paths[2].stem.endswith("-f32") and paths[3].stem.endswith("-f64")
     assert all(p.is_file() and p.parent == tmp_path / "c" for p in paths)
 
@@ -34,7 +34,7 @@ def test_build_show_plan_cache(tmp_path):
 
     assert run("cache", "path", env=env).stdout.strip() == str(tmp_path / "c")
     listed = run("cache", "list", env=env)
-    assert "5 entries" in listed.stdout and "sig_d5_m4_jax_" in listed.stdout
+    assert "6 entries" in listed.stdout and "sig_d5_m4_jax_" in listed.stdout
     assert "c library" in listed.stdout
     c_source = run("show", "--dim", "5", "--depth", "4", "--target", "c", env=env)
     assert "int sigcodegen_forward_f32" in c_source.stdout and c_source.stderr == ""
@@ -59,7 +59,7 @@ def test_build_into_folder(tmp_path):
         (("build", "--dim", "2", "--depth", "40"), "coefficients per path"),
         (("build", "--depth", "3"), "--dim and --depth are required"),
         (("show", "--dim", "2", "--depth", "2", "--target", "cuda"), "unknown target 'cuda'"),
-        (("show", "--dim", "2", "--depth", "2", "--target", "triton"), "not implemented yet"),
+        (("plan", "--dim", "2", "--depth", "2", "--target", "c"), "invalid choice"),
         (("plan", "--dim", "3"), "required: --depth"),
         (("plan", "--dim", "3", "--depth", "2", "--batch", "4"), "--batch and --length together"),
         (("cache", "wipe"), "invalid choice"),

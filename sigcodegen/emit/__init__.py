@@ -9,10 +9,11 @@ from .base import Emitter, Provenance
 from .c import CEmitter
 from .jax import JaxEmitter
 from .keras import KerasEmitter
+from .triton import TritonEmitter
 
 __all__ = ["Emitter", "Provenance", "emitter_for"]
 
-_EMITTERS = {"jax": JaxEmitter, "keras": KerasEmitter, "c": CEmitter}
+_EMITTERS = {"jax": JaxEmitter, "keras": KerasEmitter, "c": CEmitter, "triton": TritonEmitter}
 assert set(_EMITTERS) == set(TARGETS)
 
 
