@@ -67,6 +67,7 @@ class Lowering:
         self.letters_summed: set[int] = set()  # prefix positions summed over lanes
         self.own: set[int] = set()
         self.mads = 0  # multiply-adds per lane
+        self.path_mads = 0  # multiply-adds per path on the increment
 
     # -- naming ---------------------------------------------------------------------------
     def tiles(self, value: Value) -> list[str]:
@@ -110,6 +111,7 @@ class Lowering:
             self.kinds[out.name] = "path"
             for v in range(d):
                 self.emit(f"{out.name}_c{v} = {self.scaled(f'{op.x.name}_c{v}', op.factor)}")
+            self.path_mads += d  # once per path (a (BP, 1) tile), as the plan counts it
             for j in range(p):
                 self.emit(f"{out.name}_q{j} = {self.scaled(f'{op.x.name}_q{j}', op.factor)}")
         elif out.name.startswith("gdx"):  # the increment's adjoint, started from a lane value
@@ -345,8 +347,8 @@ def lane_layout(plan: Plan) -> LaneLayout:
         paths_per_program=max(1, LANES_PER_PROGRAM // block),
         forward_tiles=_tile_count(low["forward"], plan),
         backward_tiles=_tile_count(low["backward"], plan),
-        forward_macs=low["forward"].mads * lanes,
-        backward_macs=low["backward"].mads * lanes,
+        forward_macs=low["forward"].mads * lanes + low["forward"].path_mads,
+        backward_macs=low["backward"].mads * lanes + low["backward"].path_mads,
         useful_macs=plan.routine("exp_step").macs(d),
     )
 

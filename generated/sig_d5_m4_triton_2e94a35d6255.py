@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        db3053434574167290af05515098afef8615606892702135cc30d87afd13ba0b
-    generator  sigcodegen 0.1.0, generator sources 1979fcfe25716caa
+    key        2e94a35d6255b433da237d63b21935a7b294c7df827206b93414876e13cc6607
+    generator  sigcodegen 0.1.0, generator sources 24a79a702e3ba6d1
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
@@ -15,8 +15,8 @@ triton lanes: dim=5, depth=4
   prefix length p = 2: each path spreads over 5**2 = 25 lane(s), one per 2-letter word prefix,
   padded to PP = 32; 4 path(s) x 32 = 128 lanes per program
   registers per lane (tile values named per step, elements): forward 39, backward 60
-  multiply-adds per path per time step: forward 1,050 (the plan's exp_step: 985; the rest recomputes levels <= p on every lane that shares them), backward 3,900
-  FLOPs per path per time step: forward 2,100, backward 7,800
+  multiply-adds per path per time step: forward 1,065 (the plan's exp_step: 985; the rest recomputes levels <= p on every lane that shares them), backward 3,925
+  FLOPs per path per time step: forward 2,130, backward 7,850
 """
 
 import torch

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        49537b6819bad476c81a0bd28614b1a4a215292a4112288c6ae2dc802f5945d0
-    generator  sigcodegen 0.1.0, generator sources 1979fcfe25716caa
+    key        c78de67b4b9e8b37c31e9e875932bd459cc6eb6ec5bfe703b16d3005f61c578a
+    generator  sigcodegen 0.1.0, generator sources 24a79a702e3ba6d1
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
@@ -14,8 +14,8 @@ triton lanes: dim=2, depth=3
   prefix length p = 0: each path spreads over 1 lane(s), one per 0-letter word prefix,
   padded to PP = 1; 128 path(s) x 1 = 128 lanes per program
   registers per lane (tile values named per step, elements): forward 20, backward 34
-  multiply-adds per path per time step: forward 22 (the plan's exp_step: 26; the rest recomputes levels <= p on every lane that shares them), backward 62
-  FLOPs per path per time step: forward 44, backward 124
+  multiply-adds per path per time step: forward 26 (the plan's exp_step: 26; the rest recomputes levels <= p on every lane that shares them), backward 68
+  FLOPs per path per time step: forward 52, backward 136
 """
 
 import torch
