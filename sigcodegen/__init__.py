@@ -1,14 +1,33 @@
 """sigcodegen: a compiler for truncated path signatures.
 
-A planner unrolls the truncated tensor algebra of one (dim, depth) into straight-line
-per-degree code; emitters render it for a target (``jax``, ``keras``); modules are cached on
-disk and imported on first use. Importing sigcodegen imports no array library and does not
-choose a Keras backend.
+For one (dim, depth) a planner unrolls the truncated tensor algebra into per-degree tensor
+products, and emitters render that plan as code for one target: ``c`` (C + OpenMP, compiled by
+the system compiler), ``jax``, ``keras`` (``keras.ops``) or ``triton`` (GPU kernels for torch
+CUDA tensors). Kernels are cached on disk and loaded
+on first use; ``signature()`` and the Keras layers pick a target from the input. Importing
+sigcodegen imports no array library and does not choose a Keras backend.
+
+A path is an array ``(..., L, d)`` of L points in R^d (numpy, jax, torch or tensorflow); its
+signature truncated at ``depth`` is ``(..., siglen)``, siglen = d + d**2 + ... + d**depth,
+levels concatenated, each row-major, no scalar term: the layout of iisignature, signatory,
+signax, pysiglib and keras_sig. Results keep the input's library and float dtype.
+
+Signatures          signature, signature_vjp, windowed_signature, jax_gpu_signature
+Log-signatures      logsignature, signature_to_logsignature, logsignature_to_signature
+Tensor algebra      signature_combine, multi_signature_combine, signature_inverse
+Path transforms     time_augment, lead_lag
+Sizes and bases     signature_channels, logsignature_channels, level_sizes, words,
+                    lyndon_words, lyndon_brackets
+Keras 3 layers      SigLayer, LogSigLayer (in sigcodegen.layers, imported on first use)
+Several devices     sigcodegen.distributed.time_sharded_signature
+Kernels             KernelSpec; the command line ``sigcodegen build | show | plan | cache``
 
     >>> import numpy as np, sigcodegen as sc
     >>> path = np.random.default_rng(0).standard_normal((32, 100, 5))   # (batch, L, dim)
     >>> sc.signature(path, depth=4).shape
     (32, 780)
+    >>> sc.logsignature(path, depth=4).shape
+    (32, 205)
 """
 
 __version__ = "0.1.0"
@@ -62,8 +81,8 @@ __all__ = [
 
 
 def __getattr__(name):
-    # Keras layers load on first use: importing keras picks its backend, which a user may
-    # still be about to set.
+    """SigLayer and LogSigLayer, imported from sigcodegen.layers on first use: importing keras
+    picks its backend, which the caller may still be about to set."""
     if name in ("SigLayer", "LogSigLayer"):
         from . import layers
 

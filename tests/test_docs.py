@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import doctest
+import importlib.util
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -15,3 +19,18 @@ from sigcodegen import algebra, api, distributed, operations
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_layer_docstring_examples():
+    """sigcodegen.layers in a child process on the JAX backend: importing keras here would fix
+    this process's Keras backend."""
+    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("jax") is None:
+        pytest.skip("keras with the jax backend is not installed")
+    code = ("import doctest, sigcodegen.layers as m; "
+            "r = doctest.testmod(m, optionflags=doctest.NORMALIZE_WHITESPACE); "
+            "print('doctest', r.attempted, r.failed)")
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "KERAS_BACKEND": "jax"},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    attempted, failed = map(int, result.stdout.split("doctest")[-1].split())
+    assert attempted > 0 and failed == 0, result.stdout[-4000:]
