@@ -72,7 +72,7 @@ def pad(paths):
 def signature_model(dim):
     inputs = keras.Input((None, dim))
     x = keras.layers.Masking(PAD)(inputs)
-    x = sc.SigLayer(DEPTH)(x)                          # (batch, 12 + 12**2 + 12**3)
+    x = sc.SigLayer(DEPTH)(x)                          # (batch, 12 + 12**2 + 12**3 = 1884)
     x = keras.layers.BatchNormalization()(x)
     return keras.Model(inputs, keras.layers.Dense(SPEAKERS, activation="softmax")(x))
 
@@ -80,7 +80,7 @@ def signature_model(dim):
 def logsignature_model(dim):
     inputs = keras.Input((None, dim))
     x = keras.layers.Masking(PAD)(inputs)
-    x = sc.LogSigLayer(DEPTH)(x)                       # (batch, logsignature_channels(13, 3))
+    x = sc.LogSigLayer(DEPTH)(x)                       # (batch, 819): a Lyndon word each
     x = keras.layers.BatchNormalization()(x)
     return keras.Model(inputs, keras.layers.Dense(SPEAKERS, activation="softmax")(x))
 
@@ -168,7 +168,7 @@ def main():
     models = {
         "signature": (signature_model, inputs(with_origin)),
         "logsignature": (logsignature_model,
-                         inputs(lambda p: with_origin(sc.time_augment(p).astype(np.float32)))),
+                         inputs(lambda p: with_origin(sc.time_augment(p)))),
         "GRU baseline": (gru_model, inputs(lambda p: p)),
     }
     print(f"masked SigLayer vs signature() of the unpadded paths: relative difference "

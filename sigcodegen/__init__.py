@@ -3,9 +3,9 @@
 For one (dim, depth) a planner unrolls the truncated tensor algebra into per-degree tensor
 products, and emitters render that plan as code for one target: ``c`` (C + OpenMP, compiled by
 the system compiler), ``jax``, ``keras`` (``keras.ops``) or ``triton`` (GPU kernels for torch
-CUDA tensors). Kernels are cached on disk and loaded
-on first use; ``signature()`` and the Keras layers pick a target from the input. Importing
-sigcodegen imports no array library and does not choose a Keras backend.
+CUDA tensors). Kernels are cached on disk and loaded on first use; ``signature()`` and the Keras
+layers pick a target from the input. Importing sigcodegen imports no array library and does not
+choose a Keras backend.
 
 A path is an array ``(..., L, d)`` of L points in R^d (numpy, jax, torch or tensorflow); its
 signature truncated at ``depth`` is ``(..., siglen)``, siglen = d + d**2 + ... + d**depth,

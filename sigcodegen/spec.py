@@ -21,7 +21,9 @@ __all__ = [
 
 KINDS = ("signature",)
 #: Kinds that are designed but not built yet: asking for one raises NotImplementedError.
-PLANNED_KINDS = {"logsignature": "log-signatures are not implemented yet"}
+PLANNED_KINDS = {"logsignature": "log-signature kernels (kind='logsignature') are not built; "
+                                  "use sigcodegen.logsignature(), which takes the tensor "
+                                  "logarithm of the signature kernel's output"}
 
 TARGETS = ("jax", "keras", "c", "triton")
 #: The file suffix of each target's emitted source.
@@ -107,8 +109,16 @@ class KernelSpec:
 
     ``dim`` and ``depth`` fix the tensor algebra; ``target`` the code generator; ``kind``,
     ``stream``, ``dtype`` and ``strategy`` select what the emitted module computes. For the Python
-    targets (jax, keras) one module per (kind, dim, depth, target) holds every strategy, stream
-    mode and dtype: see :meth:`module_fields`.
+    targets (jax, keras, triton) one module per (kind, dim, depth, target) holds every strategy,
+    stream mode and dtype: see :meth:`module_fields`. Invalid fields raise at construction.
+
+    Example:
+        >>> from sigcodegen import KernelSpec
+        >>> spec = KernelSpec(dim=5, depth=4, target="c")
+        >>> spec.siglen, spec.module_fields()["target"]
+        (780, 'c')
+        >>> print(spec.replace(target="triton"))
+        signature(dim=5, depth=4, target=triton, strategy=horner, stream=False, dtype=float32)
     """
 
     dim: int
@@ -131,6 +141,7 @@ class KernelSpec:
 
     @property
     def siglen(self) -> int:
+        """Coefficients per path: dim + dim**2 + ... + dim**depth (no scalar term)."""
         return _siglen_or_none(self.dim, self.depth)
 
     def module_fields(self) -> dict:
@@ -138,6 +149,7 @@ class KernelSpec:
         return {"kind": self.kind, "dim": self.dim, "depth": self.depth, "target": self.target}
 
     def replace(self, **changes) -> "KernelSpec":
+        """A copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)
 
     def __str__(self) -> str:

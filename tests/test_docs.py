@@ -11,10 +11,10 @@ import sys
 import pytest
 
 import sigcodegen
-from sigcodegen import algebra, api, distributed, operations
+from sigcodegen import algebra, api, distributed, operations, spec
 
 
-@pytest.mark.parametrize("module", [sigcodegen, algebra, api, distributed, operations],
+@pytest.mark.parametrize("module", [sigcodegen, algebra, api, distributed, operations, spec],
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -29,8 +29,9 @@ def test_layer_docstring_examples():
     code = ("import doctest, sigcodegen.layers as m; "
             "r = doctest.testmod(m, optionflags=doctest.NORMALIZE_WHITESPACE); "
             "print('doctest', r.attempted, r.failed)")
-    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "KERAS_BACKEND": "jax"},
-                            capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
     attempted, failed = map(int, result.stdout.split("doctest")[-1].split())
     assert attempted > 0 and failed == 0, result.stdout[-4000:]

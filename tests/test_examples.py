@@ -58,7 +58,8 @@ def test_sigkan_forecast_quick(backend):
     need("keras", backend)
     out = run_example("sigkan_forecast.py", backend, "--quick")
     assert f"on {backend}:" in out
-    loss = re.search(rf"({NUMBER}) after epoch 1, ({NUMBER}) after epoch 2", out)
-    mse = re.search(rf"test MSE: model ({NUMBER}), no-change baseline ({NUMBER})", out)
+    loss = re.search(r"(\S+) after epoch 1, (\S+) after epoch 2", out)
+    mse = re.search(r"test MSE: model (\S+), no-change baseline (\S+) ", out)
     assert loss and mse, out
+    # the training loss and the predictions are finite (nan and inf print as such)
     assert all(math.isfinite(float(v)) for v in loss.groups() + mse.groups()), out
