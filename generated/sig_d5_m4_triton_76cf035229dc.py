@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        2e94a35d6255b433da237d63b21935a7b294c7df827206b93414876e13cc6607
-    generator  sigcodegen 0.1.0, generator sources 24a79a702e3ba6d1
+    key        76cf035229dc572c6edd4f455bb4a695dbf79a9e6169ce3a4a2fa42027a1adbd
+    generator  sigcodegen 0.1.0, generator sources 04efdaf872cba08e
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
@@ -821,6 +821,9 @@ def signature(path, stream=False, strategy="chunked", chunks=None):
 def _run_float64(path, stream, strategy, **options):
     import numpy as np
 
+    if not (triton.knobs.runtime.interpret or torch.cuda.is_available()):
+        raise SystemExit(f"{__file__}: the self-check needs a CUDA GPU, or TRITON_INTERPRET=1 "
+                         f"to run the kernels through Triton's CPU interpreter")
     device = "cpu" if triton.knobs.runtime.interpret else "cuda"
     x = torch.as_tensor(np.asarray(path), dtype=torch.float64, device=device)
     return signature(x, stream, strategy, **options).cpu().numpy()

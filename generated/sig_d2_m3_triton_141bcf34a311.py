@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        c78de67b4b9e8b37c31e9e875932bd459cc6eb6ec5bfe703b16d3005f61c578a
-    generator  sigcodegen 0.1.0, generator sources 24a79a702e3ba6d1
+    key        141bcf34a3110820439932c672f379c3a07bc62410b219cafdac49df58262d76
+    generator  sigcodegen 0.1.0, generator sources 04efdaf872cba08e
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
@@ -529,6 +529,9 @@ def signature(path, stream=False, strategy="chunked", chunks=None):
 def _run_float64(path, stream, strategy, **options):
     import numpy as np
 
+    if not (triton.knobs.runtime.interpret or torch.cuda.is_available()):
+        raise SystemExit(f"{__file__}: the self-check needs a CUDA GPU, or TRITON_INTERPRET=1 "
+                         f"to run the kernels through Triton's CPU interpreter")
     device = "cpu" if triton.knobs.runtime.interpret else "cuda"
     x = torch.as_tensor(np.asarray(path), dtype=torch.float64, device=device)
     return signature(x, stream, strategy, **options).cpu().numpy()

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        522cd15b133b63f67eac25315c93e01342a3e91985a4951ebe143a265f270bdb
-    generator  sigcodegen 0.1.0, generator sources 0245452085517294
+    key        23c9daa4c2ecfd556c9d83d16ccecbad812298f5df25db30be94a9cca4140c95
+    generator  sigcodegen 0.1.0, generator sources 8ad266b6c7415dc4
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        ca156e342f1f56586b705c539f6327d5f95bd3def074ceafd107c8cbc6774684
-    generator  sigcodegen 0.1.0, generator sources 0245452085517294
+    key        db726fb45d116cf40bd6f813f31e40e32f8d613df0520a82654193fa2422ad0d
+    generator  sigcodegen 0.1.0, generator sources 8ad266b6c7415dc4
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
