@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        141bcf34a3110820439932c672f379c3a07bc62410b219cafdac49df58262d76
-    generator  sigcodegen 0.1.0, generator sources 04efdaf872cba08e
+    key        05aa0cee5e3673d95ac8502c19fd94d661a9189dcb07d723f13e370fb035d2d4
+    generator  sigcodegen 0.1.0, generator sources ccdc1e5b16d17585
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
@@ -33,9 +33,10 @@ LANES = 1
 PP = 1
 BP = 128
 #: Chunked strategy: enough chunks that CHUNKED_LANES paths x chunks fill the GPU, each chunk at
-#: least CHUNKED_MIN_STEPS increments long.
+#: least CHUNKED_MIN_STEPS increments long (the Chen tree that joins them is a few dozen small
+#: torch ops per round, so short paths run as one chunk).
 CHUNKED_LANES = 8192
-CHUNKED_MIN_STEPS = 32
+CHUNKED_MIN_STEPS = 256
 
 
 @triton.jit

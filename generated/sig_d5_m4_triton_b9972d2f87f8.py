@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        76cf035229dc572c6edd4f455bb4a695dbf79a9e6169ce3a4a2fa42027a1adbd
-    generator  sigcodegen 0.1.0, generator sources 04efdaf872cba08e
+    key        b9972d2f87f853a2f7c8210f57908ab5920e5378c5e413e21406261490347aaf
+    generator  sigcodegen 0.1.0, generator sources ccdc1e5b16d17585
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
@@ -34,9 +34,10 @@ LANES = 25
 PP = 32
 BP = 4
 #: Chunked strategy: enough chunks that CHUNKED_LANES paths x chunks fill the GPU, each chunk at
-#: least CHUNKED_MIN_STEPS increments long.
+#: least CHUNKED_MIN_STEPS increments long (the Chen tree that joins them is a few dozen small
+#: torch ops per round, so short paths run as one chunk).
 CHUNKED_LANES = 8192
-CHUNKED_MIN_STEPS = 32
+CHUNKED_MIN_STEPS = 256
 
 
 @triton.jit
