@@ -156,8 +156,11 @@ def _x64(enabled: bool):
 
 
 def _load(dim, depth, target, kind="signature"):
-    from .loader import load_module
+    from .loader import load_module, loaded
 
+    module = loaded(kind, dim, depth, target)
+    if module is not None:
+        return module
     return load_module(KernelSpec(dim=dim, depth=depth, kind=kind, target=target))
 
 

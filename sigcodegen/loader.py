@@ -27,7 +27,7 @@ from .resources import generated_dir, generator_hash
 from .spec import SOURCE_SUFFIX, KernelSpec
 
 __all__ = ["SCHEMA", "key_material", "cache_key", "stem", "render", "load_module", "build",
-           "build_library", "library_key", "compile_logs", "write_to", "clear_memo"]
+           "build_library", "library_key", "compile_logs", "write_to", "clear_memo", "loaded"]
 
 logger = logging.getLogger("sigcodegen.loader")
 
@@ -228,6 +228,12 @@ def _import(path: Path, data: bytes, spec: KernelSpec) -> ModuleType:
             f"Run `sigcodegen cache clear` and retry; if it persists, report it with that file"
         ) from err
     return module
+
+
+def loaded(kind: str, dim: int, depth: int, target: str) -> ModuleType | None:
+    """The module already imported in this process for these fields, or None (no spec is
+    built: the fast path of every call after the first)."""
+    return _memo.get((("kind", kind), ("dim", dim), ("depth", depth), ("target", target)))
 
 
 def load_module(spec: KernelSpec) -> ModuleType:

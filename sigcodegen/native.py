@@ -8,6 +8,7 @@ XLA FFI header version) is part of the cache key, so a new compiler or machine b
 from __future__ import annotations
 
 import ctypes
+import math
 import functools
 import hashlib
 import importlib.util
@@ -167,9 +168,9 @@ def compile_library(source: Path, output: Path, tc: Toolchain, bits: int) -> Non
 
 # ---- the loaded library ---------------------------------------------------------------------
 
-_F32, _F64 = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_double)
-_SUFFIX = {np.dtype(np.float32): ("f32", _F32), np.dtype(np.float64): ("f64", _F64)}
-_BITS = {"f32": 32, "f64": 64}
+#: element dtype -> the library's bits (its functions end in _f32 / _f64)
+_BITS = {np.dtype(np.float32): 32, np.dtype(np.float64): 64}
+_PTR = ctypes.c_void_p  # arrays are passed as addresses (x.ctypes.data): no ctypes casts per call
 #: strategy -> the forward kernel's chunk argument (0: its own rule, 1: no time chunks)
 _CHUNKS = {"chunked": 0, "horner": 1}
 #: backward modes: 0 picks reversal or checkpoints per block, 1 reversal, 2 checkpoints
@@ -215,7 +216,7 @@ class NativeModule:
             raise ImportError(f"sigcodegen: {path} was built for (dim, depth, siglen, bits) = "
                               f"{built}, not {(self.DIM, self.DEPTH, self.SIGLEN, bits)}; run "
                               f"`sigcodegen cache clear`")
-        suffix, ptr = ("f32", _F32) if bits == 32 else ("f64", _F64)
+        suffix, ptr = f"f{bits}", _PTR
         fwd = getattr(lib, f"sigcodegen_forward_{suffix}")
         fwd.restype = ctypes.c_int
         fwd.argtypes = [ptr, ctypes.c_int64, ctypes.c_int64, ptr, ctypes.c_int32, ctypes.c_int32]
@@ -223,6 +224,7 @@ class NativeModule:
         bwd.restype = ctypes.c_int
         bwd.argtypes = [ptr, ctypes.c_int64, ctypes.c_int64, ptr, ptr, ctypes.c_int32,
                         ctypes.c_int32, ptr]
+        lib.forward, lib.backward = fwd, bwd
         return lib
 
     # -- numpy ------------------------------------------------------------------------------
@@ -231,18 +233,18 @@ class NativeModule:
         *lead, length, dim = shape
         if dim != self.DIM:
             raise ValueError(f"expected a path of shape (..., L, {self.DIM}), got {tuple(shape)}")
-        batch = int(np.prod(lead, dtype=np.int64))
+        batch = math.prod(lead)
         out = (*lead, max(length - 1, 0), self.SIGLEN) if stream else (*lead, self.SIGLEN)
         return batch, length, out
 
     def forward(self, x: np.ndarray, stream: bool = False, chunks: int = 0) -> np.ndarray:
         """(..., L, DIM) float32/float64 -> the signature, computed in place of a new array."""
         x = np.ascontiguousarray(x)
-        suffix, ptr = _SUFFIX[x.dtype]
+        bits = _BITS[x.dtype]
         batch, length, shape = self._shapes(x.shape, stream)
         out = np.empty(shape, x.dtype)
-        status = getattr(self.lib(_BITS[suffix]), f"sigcodegen_forward_{suffix}")(
-            x.ctypes.data_as(ptr), batch, length, out.ctypes.data_as(ptr), int(stream), int(chunks))
+        status = self.lib(bits).forward(x.ctypes.data, batch, length, out.ctypes.data,
+                                        int(stream), int(chunks))
         if status:
             raise MemoryError(f"sigcodegen: {self.name} forward ran out of memory for {x.shape}")
         return out
@@ -252,15 +254,15 @@ class NativeModule:
         """Gradient of <gy, signature(x)> with respect to x; y is the forward output."""
         x, y = np.ascontiguousarray(x), np.ascontiguousarray(y, dtype=x.dtype)
         gy = np.ascontiguousarray(gy, dtype=x.dtype)
-        suffix, ptr = _SUFFIX[x.dtype]
+        bits = _BITS[x.dtype]
         batch, length, shape = self._shapes(x.shape, stream)
         if y.shape != shape or gy.shape != shape:
             raise ValueError(f"backward: output and its gradient must have shape {shape}, "
                              f"got {y.shape} and {gy.shape}")
         gx = np.empty_like(x)
-        status = getattr(self.lib(_BITS[suffix]), f"sigcodegen_backward_{suffix}")(
-            x.ctypes.data_as(ptr), batch, length, y.ctypes.data_as(ptr), gy.ctypes.data_as(ptr),
-            int(stream), BACKWARD_MODES[mode], gx.ctypes.data_as(ptr))
+        status = self.lib(bits).backward(x.ctypes.data, batch, length, y.ctypes.data,
+                                         gy.ctypes.data, int(stream), BACKWARD_MODES[mode],
+                                         gx.ctypes.data)
         if status:
             raise MemoryError(f"sigcodegen: {self.name} backward ran out of memory for {x.shape}")
         return gx
@@ -357,7 +359,7 @@ def _jax_binding(module: NativeModule):
         suffix = "f64" if dtype == jnp.float64 else "f32"
         name = f"{module.name}_{kind}_{suffix}"
         if name not in registered:
-            handler = getattr(module.lib(_BITS[suffix]), f"sigcodegen_ffi_{kind}_{suffix}")
+            handler = getattr(module.lib(int(suffix[1:])), f"sigcodegen_ffi_{kind}_{suffix}")
             jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(handler), platform="cpu")
             registered.add(name)
         return name
