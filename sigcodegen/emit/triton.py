@@ -76,8 +76,8 @@ class Lowering:
         return [f"{value.name}_{s}" for s in range(self.d ** (value.degree - self.p))]
 
     def tile(self, value: Value, s: int) -> str:
-        """The tile of ``value`` for suffix ``s`` of a word of degree >= value.degree + ...:
-        ``s`` indexes the value's own words past the prefix (ignored at or below p)."""
+        """Tile ``s`` of ``value``: its word q·s past the lane's prefix q (levels at or below
+        p have one tile, so ``s`` is ignored there)."""
         return value.name if value.degree <= self.p else f"{value.name}_{s}"
 
     def kind(self, value: Value) -> str:
@@ -226,8 +226,8 @@ class Lowering:
                           f"(q{k - 1} == {v}), gl, 0.0)")
             self.mads += 1 + d
 
-    def routine(self, routine: Routine, rename: dict[str, str] | None = None) -> None:
-        """Lower every op of ``routine`` (its params already named as tiles)."""
+    def routine(self, routine: Routine) -> None:
+        """Lower every op of ``routine``; its params are tiles the kernel has already named."""
         for stage in routine.stages:
             self.emit(f"# {stage.title}")
             for op in stage.ops:

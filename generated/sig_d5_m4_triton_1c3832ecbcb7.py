@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        b9972d2f87f853a2f7c8210f57908ab5920e5378c5e413e21406261490347aaf
-    generator  sigcodegen 0.1.0, generator sources ccdc1e5b16d17585
+    key        1c3832ecbcb71ea0e7d442461791a2e7dc11a6ca3367e2e8fe2e155e3ff9fc7c
+    generator  sigcodegen 0.1.0, generator sources a2d95f934a334c47
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        05aa0cee5e3673d95ac8502c19fd94d661a9189dcb07d723f13e370fb035d2d4
-    generator  sigcodegen 0.1.0, generator sources ccdc1e5b16d17585
+    key        5f19156f882a330e9048383b397f82dbdda37cf9903879ef3ddc06af69b41e27
+    generator  sigcodegen 0.1.0, generator sources a2d95f934a334c47
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
