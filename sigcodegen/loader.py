@@ -230,15 +230,20 @@ def _import(path: Path, data: bytes, spec: KernelSpec) -> ModuleType:
     return module
 
 
+def _memo_key(kind: str, dim: int, depth: int, target: str) -> tuple:
+    """The memo key of a module: the fields of KernelSpec.module_fields, which decide it."""
+    return kind, dim, depth, target
+
+
 def loaded(kind: str, dim: int, depth: int, target: str) -> ModuleType | None:
     """The module already imported in this process for these fields, or None (no spec is
     built: the fast path of every call after the first)."""
-    return _memo.get((("kind", kind), ("dim", dim), ("depth", depth), ("target", target)))
+    return _memo.get(_memo_key(kind, dim, depth, target))
 
 
 def load_module(spec: KernelSpec) -> ModuleType:
     """The imported module for ``spec`` (memoised per process: later calls touch no disk)."""
-    fields = tuple(spec.module_fields().items())
+    fields = _memo_key(**spec.module_fields())
     module = _memo.get(fields)
     if module is not None:
         return module

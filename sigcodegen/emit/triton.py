@@ -9,8 +9,9 @@ share it). Tiles are ``(BP, PP)`` tensors, ``PP`` the power of two at or above `
 Chen's Horner step then needs no data from other lanes: the right operand of every product is
 the increment, whose letters are either constants (suffix letters: per-path loads broadcast
 over the lanes) or the lane's own prefix letters (gathered loads). The backward step needs two
-cross-lane sums, both generated as constant-mask reductions: the increment's adjoint (a sum
-over every word) and, for levels at or below ``p``, the adjoint of a prefix word.
+cross-lane sums: the increment's adjoint (a sum over every word: ``tl.sum`` over the lane axis)
+and, for levels at or below ``p``, the adjoint of a prefix word (``tl.gather`` of the d lanes
+that differ in one prefix letter, once per summed letter).
 
 The emitter lowers the plan's ``exp_step``, ``exp_step_lower`` and ``exp_step_vjp`` routines
 to one statement per tile (every index map a constant) and picks ``p``, the smallest prefix
@@ -20,7 +21,7 @@ that keeps the tiles a lane holds within :data:`REGISTER_BUDGET`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 
 from ..plan import Plan, Routine, Value
@@ -71,9 +72,9 @@ class Lowering:
 
     # -- naming ---------------------------------------------------------------------------
     def tiles(self, value: Value) -> list[str]:
-        if value.degree <= self.p:
-            return [value.name]
-        return [f"{value.name}_{s}" for s in range(self.d ** (value.degree - self.p))]
+        """Every tile of ``value`` on one lane, in suffix order."""
+        count = self.d ** max(0, value.degree - self.p)
+        return [self.tile(value, s) for s in range(count)]
 
     def tile(self, value: Value, s: int) -> str:
         """Tile ``s`` of ``value``: its word q·s past the lane's prefix q (levels at or below
@@ -258,8 +259,6 @@ def lower(plan: Plan, prefix: int) -> dict:
 
 def _rename_routine(routine: Routine, names: dict[str, str]) -> Routine:
     """The routine with values renamed (the backward reuses exp_step_lower on -dx)."""
-    from dataclasses import fields, replace
-
     def value(v):
         return Value(names.get(v.name, v.name), v.degree) if isinstance(v, Value) else v
 
@@ -322,28 +321,30 @@ _PATH_TILE = re.compile(r"_[cq]\d+$")
 def _tile_count(low: Lowering, plan: Plan) -> int:
     """(BP, PP) values a lane names per step: the state, temporaries and adjoint partials (the
     increment's per-path components, (BP, 1), are left out)."""
-    state = {f"a{k}" if k <= low.p else f"a{k}_{s}" for k in range(1, plan.depth + 1)
-             for s in range(plan.dim ** max(0, k - low.p))}
+    state = {t for k in range(1, plan.depth + 1) for t in low.tiles(Value(f"a{k}", k))}
     named = {n for n in _names(low.lines) if not _PATH_TILE.search(n)}
     return len(named | state)
 
 
-def lane_layout(plan: Plan) -> LaneLayout:
-    """The smallest prefix whose forward step stays within :data:`REGISTER_BUDGET` tiles."""
-    d, m = plan.dim, plan.depth
+def _choose(plan: Plan) -> tuple[int, dict]:
+    """The smallest prefix whose forward step stays within :data:`REGISTER_BUDGET` tiles (or
+    the largest whose lane block fits), with its lowering."""
     chosen = None
-    for p in range(0, m + 1):
-        if _pow2(d**p) > MAX_LANE_BLOCK:
+    for p in range(0, plan.depth + 1):
+        if _pow2(plan.dim**p) > MAX_LANE_BLOCK:
             break
-        low = lower(plan, p)
-        chosen = (p, low)
-        if _tile_count(low["forward"], plan) <= REGISTER_BUDGET or d == 1:
+        chosen = (p, lower(plan, p))
+        if _tile_count(chosen[1]["forward"], plan) <= REGISTER_BUDGET or plan.dim == 1:
             break
-    p, low = chosen
+    return chosen
+
+
+def _layout(plan: Plan, p: int, low: dict) -> LaneLayout:
+    d = plan.dim
     lanes = d**p
     block = _pow2(lanes)
     return LaneLayout(
-        dim=d, depth=m, prefix=p, lanes_per_path=lanes, lane_block=block,
+        dim=d, depth=plan.depth, prefix=p, lanes_per_path=lanes, lane_block=block,
         paths_per_program=max(1, LANES_PER_PROGRAM // block),
         forward_tiles=_tile_count(low["forward"], plan),
         backward_tiles=_tile_count(low["backward"], plan),
@@ -353,13 +354,20 @@ def lane_layout(plan: Plan) -> LaneLayout:
     )
 
 
+def lane_layout(plan: Plan) -> LaneLayout:
+    """The triton kernels' lane layout for ``plan`` (what ``sigcodegen plan --target triton``
+    prints)."""
+    return _layout(plan, *_choose(plan))
+
+
 class TritonEmitter(Emitter):
     target = "triton"
 
     def context(self, plan: Plan, prov: Provenance) -> dict:
-        layout = lane_layout(plan)
-        low = lower(plan, layout.prefix)
-        d, p = plan.dim, layout.prefix
+        p, low = _choose(plan)
+        layout = _layout(plan, p, low)
+        d = plan.dim
+        naming = low["forward"]
         offsets = [sum(plan.level_sizes[:k]) for k in range(plan.depth)]
 
         def index(k: int, s: int) -> str:
@@ -370,7 +378,7 @@ class TritonEmitter(Emitter):
 
         def level_tiles(group: str, k: int) -> list[tuple[str, str, str]]:
             """(tile name, index expression, store mask) of level k of ``group``."""
-            names = [f"{group}{k}"] if k <= p else [f"{group}{k}_{s}" for s in range(d ** (k - p))]
+            names = naming.tiles(Value(f"{group}{k}", k))
             mask = f"path_ok & own{k}" if k <= p else "ok"
             return [(n, index(k, s), mask) for s, n in enumerate(names)]
 

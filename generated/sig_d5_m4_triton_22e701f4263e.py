@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        1c3832ecbcb71ea0e7d442461791a2e7dc11a6ca3367e2e8fe2e155e3ff9fc7c
-    generator  sigcodegen 0.1.0, generator sources a2d95f934a334c47
+    key        22e701f4263e84c4f51d1a34c12642bbf28fc5a7b85ecf775e62eb052aa232a8
+    generator  sigcodegen 0.1.0, generator sources 046664f4aad73fe6
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
@@ -560,11 +560,10 @@ KERNELS = (
 # ---- launchers ----------------------------------------------------------------------------
 
 
-def _interpreting(x):
-    """Whether the kernels run through Triton's CPU interpreter (x on the CPU), else on the GPU."""
-    interpret = bool(triton.knobs.runtime.interpret)
-    if x.is_cuda or interpret:
-        return interpret
+def _check_device(x):
+    """x must be on a CUDA GPU, unless the kernels run through Triton's CPU interpreter."""
+    if x.is_cuda or triton.knobs.runtime.interpret:
+        return
     raise RuntimeError(
         f"sigcodegen triton target (dim={DIM}, depth={DEPTH}, {__file__}): the tensor is on "
         f"{x.device}; the kernels need a CUDA GPU, or TRITON_INTERPRET=1 set before triton is "
@@ -576,7 +575,7 @@ def _launch_forward(x, stream):
     n, length, _ = x.shape
     shape = (n, length - 1, SIGLEN) if stream else (n, SIGLEN)
     out = torch.empty(shape, dtype=x.dtype, device=x.device)
-    _interpreting(x)
+    _check_device(x)
     grid = (triton.cdiv(n, BP),)
     sig_forward[grid](
         x, out, n, length, x.stride(0), x.stride(1), out.stride(0),
@@ -588,7 +587,7 @@ def _launch_backward(x, states, grad, stream, read_states):
     """The adjoint of the increments, (N, L-1, D); see sig_backward."""
     n, length, _ = x.shape
     gdx = torch.empty((n, length - 1, DIM), dtype=x.dtype, device=x.device)
-    _interpreting(x)
+    _check_device(x)
     grid = (triton.cdiv(n, BP),)
     sig_backward[grid](
         x, states, grad, gdx, n, length, x.stride(0), x.stride(1), states.stride(0),

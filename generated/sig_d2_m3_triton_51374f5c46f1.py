@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        5f19156f882a330e9048383b397f82dbdda37cf9903879ef3ddc06af69b41e27
-    generator  sigcodegen 0.1.0, generator sources a2d95f934a334c47
+    key        51374f5c46f17c605850025c4f1dc88cd1ee6a965b7078e856d5c657e694dfb7
+    generator  sigcodegen 0.1.0, generator sources 046664f4aad73fe6
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
@@ -295,11 +295,10 @@ KERNELS = (
 # ---- launchers ----------------------------------------------------------------------------
 
 
-def _interpreting(x):
-    """Whether the kernels run through Triton's CPU interpreter (x on the CPU), else on the GPU."""
-    interpret = bool(triton.knobs.runtime.interpret)
-    if x.is_cuda or interpret:
-        return interpret
+def _check_device(x):
+    """x must be on a CUDA GPU, unless the kernels run through Triton's CPU interpreter."""
+    if x.is_cuda or triton.knobs.runtime.interpret:
+        return
     raise RuntimeError(
         f"sigcodegen triton target (dim={DIM}, depth={DEPTH}, {__file__}): the tensor is on "
         f"{x.device}; the kernels need a CUDA GPU, or TRITON_INTERPRET=1 set before triton is "
@@ -311,7 +310,7 @@ def _launch_forward(x, stream):
     n, length, _ = x.shape
     shape = (n, length - 1, SIGLEN) if stream else (n, SIGLEN)
     out = torch.empty(shape, dtype=x.dtype, device=x.device)
-    _interpreting(x)
+    _check_device(x)
     grid = (triton.cdiv(n, BP),)
     sig_forward[grid](
         x, out, n, length, x.stride(0), x.stride(1), out.stride(0),
@@ -323,7 +322,7 @@ def _launch_backward(x, states, grad, stream, read_states):
     """The adjoint of the increments, (N, L-1, D); see sig_backward."""
     n, length, _ = x.shape
     gdx = torch.empty((n, length - 1, DIM), dtype=x.dtype, device=x.device)
-    _interpreting(x)
+    _check_device(x)
     grid = (triton.cdiv(n, BP),)
     sig_backward[grid](
         x, states, grad, gdx, n, length, x.stride(0), x.stride(1), states.stride(0),

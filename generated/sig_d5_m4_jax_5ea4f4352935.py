@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        d7f26aadbb6793bcfda6f7aece0b59407610fbe82ddd094b750a13dcb035d1ee
-    generator  sigcodegen 0.1.0, generator sources 1d162c24ee5f93ce
+    key        5ea4f43529353574c51bb60167931c6c6987f1964a952078cbc5fd5f1412a0d0
+    generator  sigcodegen 0.1.0, generator sources 5d910c9c22a9eeb2
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
