@@ -272,7 +272,7 @@ def make_ours_c_jax(p: Problem):
 
 
 def _c_module(p: Problem):
-    from sigcodegen.loader import load_module
+    from sigcodegen.runtime.dispatch import load_module
 
     return load_module(sigcodegen.KernelSpec(dim=p.config.dim, depth=p.depth, target="c"))
 

@@ -93,7 +93,6 @@ with warnings.catch_warnings(record=True) as caught:
     call()
     second_s = time.perf_counter() - t
 
-from sigcodegen import api
 print(json.dumps({
     "first_s": first_s,
     "second_s": second_s,
@@ -102,7 +101,7 @@ print(json.dumps({
     "dtype": str(y.dtype),
     "new_files": len(files() - before),
     "warnings": [str(w.message)[:200] for w in caught],
-    "native_failed": bool(getattr(api, "_native_failures", {})),
+    "native_failed": any("Using the jax target instead" in str(w.message) for w in caught),
 }))
 """
 

@@ -43,7 +43,7 @@ CHILD = textwrap.dedent(
         xj = jnp.asarray(x)
     if name == "ours-c":
         import sigcodegen as sc
-        from sigcodegen.loader import load_module
+        from sigcodegen.runtime.dispatch import load_module
         module = load_module(sc.KernelSpec(dim=dim, depth=depth, target="c"))
         module.lib(32)
         def run():

@@ -30,9 +30,7 @@ Kernels             KernelSpec; the command line ``sigcodegen build | show | pla
     (32, 205)
 """
 
-__version__ = "0.1.0"
-
-from .algebra import (  # noqa: E402
+from .algebra import (
     level_sizes,
     logsignature_channels,
     lyndon_brackets,
@@ -40,19 +38,14 @@ from .algebra import (  # noqa: E402
     signature_channels,
     words,
 )
-from .api import jax_gpu_signature, signature, signature_vjp  # noqa: E402
-from .operations import (  # noqa: E402
-    lead_lag,
-    logsignature,
-    logsignature_to_signature,
-    multi_signature_combine,
-    signature_combine,
-    signature_inverse,
-    signature_to_logsignature,
-    time_augment,
-    windowed_signature,
-)
-from .spec import KernelSpec  # noqa: E402
+from .ops import signature as _signature_ops
+from .ops.logsignature import logsignature, logsignature_to_signature, signature_to_logsignature
+from .ops.signature import jax_gpu_signature, signature, signature_vjp
+from .ops.tensor_algebra import multi_signature_combine, signature_combine, signature_inverse
+from .ops.transforms import lead_lag, time_augment
+from .ops.windows import windowed_signature
+from .spec import KernelSpec
+from .version import __version__
 
 __all__ = [
     "KernelSpec",
@@ -78,6 +71,16 @@ __all__ = [
     "words",
     "__version__",
 ]
+
+
+def _symbolic_layer(path, depth, stream, strategy):
+    """signature() of a Keras symbolic tensor: a SigLayer in the functional model."""
+    from .layers import SigLayer
+
+    return SigLayer(depth, stream=stream, strategy=strategy)(path)
+
+
+_signature_ops.symbolic_layer = _symbolic_layer
 
 
 def __getattr__(name):

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from .version import __version__
 from .spec import TARGETS, KernelSpec, check_choice
 
 __all__ = ["main", "REFERENCE_SPECS"]
@@ -87,8 +87,8 @@ def _targets(name: str) -> tuple[str, ...]:
 
 
 def _cmd_build(args) -> int:
-    from .loader import build, build_library, write_to
-    from .native import CompileError, CompilerUnavailable
+    from .build.loader import build, build_library, write_to
+    from .build.toolchain import CompileError, CompilerUnavailable
 
     if args.reference:
         pairs = REFERENCE_SPECS
@@ -126,7 +126,7 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    from .loader import build, compile_logs
+    from .build.loader import build, compile_logs
 
     spec = _spec(args, _targets(args.target)[0])
     _, data = build(spec)
@@ -153,8 +153,8 @@ def _cmd_plan(args) -> int:
 
 
 def _cmd_cache(args) -> int:
-    from .cache import default_cache
-    from .loader import clear_memo
+    from .build.cache import default_cache
+    from .runtime.dispatch import clear_memo
 
     cache = default_cache()
     if args.action == "path":

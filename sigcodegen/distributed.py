@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from .algebra import signature_channels
-from .api import _check_shape, signature
-from .operations import _algebra, multi_signature_combine
+from .ops.signature import signature
+from .ops.tensor_algebra import combine, multi_signature_combine
+from .runtime.frameworks import check_path_shape, framework_named
 
 __all__ = ["time_sharded_signature"]
 
@@ -47,7 +48,8 @@ def time_sharded_signature(path, depth, mesh, axis, stream=False, *, target=None
     from jax.sharding import NamedSharding, PartitionSpec
 
     path = jnp.asarray(path)
-    length, dim = _check_shape(tuple(path.shape), depth, stream)
+    length, dim = check_path_shape(tuple(path.shape), depth, "time_sharded_signature")
+    jax_arrays = framework_named("jax")
     lead = path.shape[:-2]
     path = path.reshape(-1, length, dim)
     pieces = mesh.shape[axis]
@@ -68,10 +70,9 @@ def time_sharded_signature(path, depth, mesh, axis, stream=False, *, target=None
         mine = jax.lax.axis_index(axis)
         before = jnp.zeros_like(ends)
         for k in range(pieces - 1):  # product of the pieces before this one (n is small)
-            joined = _algebra("combine", dim, depth, "jax", before, every[k])
+            joined = combine(before, every[k], dim, depth, jax_arrays)
             before = jnp.where(k < mine, joined, before)
-        rows = _algebra("combine", dim, depth, "jax",
-                        jnp.broadcast_to(before[:, None], sig.shape), sig)
+        rows = combine(jnp.broadcast_to(before[:, None], sig.shape), sig, dim, depth, jax_arrays)
         return rows[None]
 
     spec = PartitionSpec(axis) if stream else PartitionSpec()

@@ -8,28 +8,13 @@ from __future__ import annotations
 
 import keras
 
-from .algebra import level_offsets
-from .api import load_native, choose_strategy, choose_target
-from .loader import load_module
+from .algebra import basis_maps, level_offsets, logsignature_channels
+from .ops.logsignature import check_mode
+from .runtime.dispatch import choose_strategy, choose_target, load_module, load_native
+from .runtime.frameworks import framework_named
 from .spec import KernelSpec, check_choice, check_dim_depth
 
 __all__ = ["SigLayer", "LogSigLayer"]
-
-
-def _backend_has_gpu(backend: str) -> bool:
-    if backend == "jax":
-        import jax
-
-        return jax.default_backend() == "gpu"
-    if backend == "torch":
-        import torch
-
-        return torch.cuda.is_available()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_logical_devices("GPU"))
-    return False
 
 
 def _skip_masked_points(x, mask):
@@ -56,7 +41,7 @@ class SigLayer(keras.layers.Layer):
         stream: return the signature of every prefix, ``(batch, L-1, siglen)``.
         gpu_optimized: as in keras_sig: True uses the per-degree whole-sequence (``levelwise``)
             strategy, False the scan (``horner``); None picks (levelwise on a GPU, chunked on a
-            CPU, see :func:`sigcodegen.api.choose_strategy`).
+            CPU, see :func:`sigcodegen.runtime.dispatch.choose_strategy`).
         strategy: name a strategy directly instead (``horner``, ``chunked``, ``levelwise``).
 
     On a CPU with the JAX or torch backend the layer runs the ``c`` target (compiled C, through
@@ -107,7 +92,7 @@ class SigLayer(keras.layers.Layer):
                 f"{input_shape}; give keras.Input a shape such as (None, {3})"
             )
         backend = keras.backend.backend()
-        on_gpu = _backend_has_gpu(backend)
+        on_gpu = framework_named(backend).on_gpu()
         implied = self.strategy or {True: "levelwise", False: "horner"}.get(self.gpu_optimized)
         target = choose_target(backend, on_gpu, implied) if backend in ("jax", "torch") else None
         self._strategy = implied or choose_strategy(on_gpu, self.stream, target)
@@ -183,9 +168,7 @@ class LogSigLayer(keras.layers.Layer):
     def __init__(self, depth, mode="words", stream=False, gpu_optimized=None, strategy=None,
                  **kwargs):
         super().__init__(**kwargs)
-        from .operations import _check_mode
-
-        self.mode = _check_mode(mode)
+        self.mode = check_mode(mode)
         self.signature_layer = SigLayer(depth, stream=stream, gpu_optimized=gpu_optimized,
                                         strategy=strategy, dtype=kwargs.get("dtype"))
         self.depth, self.stream = self.signature_layer.depth, self.signature_layer.stream
@@ -195,8 +178,6 @@ class LogSigLayer(keras.layers.Layer):
 
     def build(self, input_shape):
         from keras import ops
-
-        from .algebra import basis_maps
 
         self.signature_layer.build(input_shape)
         dim = input_shape[-1]
@@ -219,8 +200,6 @@ class LogSigLayer(keras.layers.Layer):
         return self.signature_layer.compute_mask(inputs, mask)
 
     def compute_output_shape(self, input_shape):
-        from .algebra import logsignature_channels
-
         shape = self.signature_layer.compute_output_shape(input_shape)
         if self.mode == "expand":
             return shape

@@ -23,7 +23,7 @@ sys.path.insert(0, str(TESTS))
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     """An empty cache folder for one test, and no modules remembered in-process."""
-    from sigcodegen.loader import clear_memo
+    from sigcodegen.runtime.dispatch import clear_memo
 
     folder = tmp_path / "cache"
     monkeypatch.setenv("SIGCODEGEN_CACHE_DIR", str(folder))

@@ -29,7 +29,7 @@ from keras import ops  # noqa: E402
 
 import sigcodegen as sc  # noqa: E402
 from cases import long_cases, numeric_cases  # noqa: E402
-from sigcodegen.loader import load_module  # noqa: E402
+from sigcodegen.runtime.dispatch import load_module  # noqa: E402
 
 assert keras.backend.backend() == BACKEND
 

@@ -166,7 +166,7 @@ def test_bad_options_are_refused_clearly():
 def test_module_refuses_wrong_last_axis():
     import jax.numpy as jnp
 
-    from sigcodegen.loader import load_module
+    from sigcodegen.runtime.dispatch import load_module
 
     module = load_module(sc.KernelSpec(dim=3, depth=2))
     with pytest.raises(ValueError, match=r"\(\.\.\., L, 3\)"):

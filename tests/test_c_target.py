@@ -16,7 +16,7 @@ import sigcodegen as sc
 from cases import TOLERANCE
 from reference import brownian, finite_difference_gradient, relative_error
 from reference import signature as reference_signature
-from sigcodegen.loader import load_module
+from sigcodegen.runtime.dispatch import load_module
 
 
 def native(dim, depth):

@@ -12,8 +12,10 @@ import textwrap
 import numpy as np
 import pytest
 
-import sigcodegen.loader as loader
-from sigcodegen.loader import cache_key, key_material, load_module
+import sigcodegen.build.loader as loader
+import sigcodegen.runtime.dispatch as dispatch
+from sigcodegen.build.loader import cache_key, key_material
+from sigcodegen.runtime.dispatch import load_module
 from sigcodegen.spec import KernelSpec
 
 SPEC = KernelSpec(dim=3, depth=2, target="jax")  # not in generated/, so it is built
@@ -55,7 +57,7 @@ def test_damaged_entry_is_rebuilt_not_imported(fresh_cache, damage, caplog):
         meta.unlink()  # a writer killed before its commit marker
     else:
         meta.write_text("{not json")
-    loader.clear_memo()
+    dispatch.clear_memo()
     module = load_module(SPEC)
     assert source.read_bytes() == good
     out = np.asarray(module.signature(np.ones((1, 3, 3), np.float32)))
@@ -70,7 +72,8 @@ def test_memo_does_not_touch_disk(fresh_cache, monkeypatch):
     def no_disk(*args, **kwargs):
         raise AssertionError("load_module went to disk for a memoised module")
 
-    monkeypatch.setattr(loader, "build", no_disk)
+    monkeypatch.setattr(dispatch, "import_source", no_disk)
+    monkeypatch.setattr(dispatch, "native_build", no_disk)
     assert load_module(SPEC.replace(strategy="chunked", stream=True)) is first
 
 
@@ -82,7 +85,7 @@ def test_cache_dir_override(tmp_path, monkeypatch):
 
 
 def test_unsafe_folder_is_refused_with_fallback(tmp_path, monkeypatch):
-    import sigcodegen.cache as cache
+    import sigcodegen.build.cache as cache
 
     folder = tmp_path / "shared"
     folder.mkdir()
@@ -100,7 +103,7 @@ def test_two_processes_build_the_same_new_spec(fresh_cache):
     script = textwrap.dedent(
         """
         import sys, time
-        from sigcodegen.loader import load_module
+        from sigcodegen.runtime.dispatch import load_module
         from sigcodegen.spec import KernelSpec
         start = float(sys.argv[1])
         while time.time() < start:
@@ -132,7 +135,7 @@ def test_symlinked_entry_is_refused_and_replaced(fresh_cache, tmp_path, caplog):
     elsewhere.write_bytes(source.read_bytes())
     source.unlink()
     source.symlink_to(elsewhere)  # same bytes, but not a file the cache wrote
-    loader.clear_memo()
+    dispatch.clear_memo()
     module = load_module(SPEC)
     assert "is a symlink" in caplog.text
     assert not source.is_symlink() and module.__file__ == str(source)
@@ -144,7 +147,7 @@ def test_unwritable_cache_builds_in_a_private_temporary_folder(fresh_cache, monk
     then the build lands in a private temporary cache and works."""
     import errno
 
-    import sigcodegen.cache as cache
+    import sigcodegen.build.cache as cache
 
     fresh_cache.mkdir(mode=0o700)
     real_write = cache.Cache.write
@@ -166,7 +169,7 @@ def test_unwritable_cache_builds_in_a_private_temporary_folder(fresh_cache, monk
 STRESS = textwrap.dedent(
     """
     import sys, time
-    from sigcodegen.loader import build
+    from sigcodegen.build.loader import build
     from sigcodegen.spec import KernelSpec
     worker, start = int(sys.argv[1]), float(sys.argv[2])
     shared = [KernelSpec(dim=1, depth=d, target="jax") for d in (21, 22, 23)]
@@ -203,8 +206,8 @@ def test_eight_processes_build_shared_and_own_specs(fresh_cache):
 KILLED = textwrap.dedent(
     """
     import os, signal
-    import sigcodegen.cache as cache
-    from sigcodegen.loader import build
+    import sigcodegen.build.cache as cache
+    from sigcodegen.build.loader import build
     from sigcodegen.spec import KernelSpec
     real = cache._atomic_write
 

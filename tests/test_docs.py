@@ -11,10 +11,15 @@ import sys
 import pytest
 
 import sigcodegen
-from sigcodegen import algebra, api, distributed, operations, spec
+from sigcodegen import algebra, distributed, spec
+from sigcodegen.ops import logsignature, signature, tensor_algebra, transforms, windows
+from sigcodegen.runtime import dispatch
+
+MODULES = [sigcodegen, algebra, distributed, spec, signature, logsignature, tensor_algebra,
+           transforms, windows, dispatch]
 
 
-@pytest.mark.parametrize("module", [sigcodegen, algebra, api, distributed, operations, spec],
+@pytest.mark.parametrize("module", MODULES,
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

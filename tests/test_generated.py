@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sigcodegen.cache import sha256_bytes
+from sigcodegen.build.cache import sha256_bytes
 from sigcodegen.cli import REFERENCE_SPECS
-from sigcodegen.loader import load_module, render
+from sigcodegen.build.loader import render
+from sigcodegen.runtime.dispatch import load_module
 from sigcodegen.spec import TARGETS, KernelSpec
 
 GENERATED = Path(__file__).resolve().parents[1] / "generated"
@@ -47,7 +48,7 @@ def test_loader_imports_the_prebuilt_module(fresh_cache):
 def test_tampered_prebuilt_module_is_not_imported(fresh_cache, tmp_path, monkeypatch):
     import shutil
 
-    import sigcodegen.loader as loader
+    import sigcodegen.build.loader as loader
 
     copy = tmp_path / "generated"
     shutil.copytree(GENERATED, copy)

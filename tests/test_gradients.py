@@ -12,7 +12,7 @@ import sigcodegen as sc
 from cases import TARGET_STRATEGIES
 from reference import brownian, finite_difference_gradient
 from reference import signature as reference_signature
-from sigcodegen.loader import load_module
+from sigcodegen.runtime.dispatch import load_module
 
 SHAPES = [(1, 1, 2), (2, 3, 9), (3, 4, 6)]  # (dim, depth, L), with d=1, depth=1, L=2
 

@@ -8,7 +8,7 @@ import pytest
 
 import sigcodegen as sc
 from reference import brownian
-from sigcodegen.loader import load_module
+from sigcodegen.runtime.dispatch import load_module
 
 GOOD = brownian(np.random.default_rng(0), (2, 5, 3))
 

@@ -32,7 +32,7 @@ def test_jax_target_long_and_forced_splits(case):
     import jax
     import jax.numpy as jnp
 
-    from sigcodegen.loader import load_module
+    from sigcodegen.runtime.dispatch import load_module
 
     _, dim, depth, strategy, stream, dtype, path, options = case
     module = load_module(sc.KernelSpec(dim=dim, depth=depth, target="jax"))

@@ -164,7 +164,7 @@ def test_triton_refuses_what_it_cannot_run():
 
 
 def test_target_rules_pick_triton_for_cuda_torch():
-    from sigcodegen.api import choose_strategy, choose_target
+    from sigcodegen.runtime.dispatch import choose_strategy, choose_target
 
     assert choose_target("torch", on_gpu=True) == "triton"
     assert choose_target("torch", on_gpu=True, strategy="levelwise") == "jax"

@@ -41,7 +41,7 @@ def interpret_checks():
     import sigcodegen as sc
     from cases import long_cases, numeric_cases
     from reference import brownian
-    from sigcodegen.loader import load_module
+    from sigcodegen.runtime.dispatch import load_module
     from sigcodegen.spec import KernelSpec
 
     strategies = ("horner", "chunked")
@@ -128,10 +128,11 @@ def interpret_checks():
     def siglayer():
         import keras
 
-        from sigcodegen import layers
+        from sigcodegen.runtime.frameworks import framework_named
 
         assert keras.backend.backend() == "torch", keras.backend.backend()
-        layers._backend_has_gpu = lambda backend: True
+        torch_arrays = framework_named("torch")  # the default-device probe says "a GPU"
+        torch_arrays.on_gpu = lambda x=None: True if x is None else bool(x.is_cuda)
         layer = sc.SigLayer(3)
         out = layer(keras.ops.convert_to_tensor(path[:, :, :2].astype(np.float32)))
         report["siglayer-module"] = {"ok": True, "name": layer._module.__name__}
@@ -142,7 +143,7 @@ def interpret_checks():
 
 
 def compile_checks(specs):
-    from sigcodegen.loader import load_module
+    from sigcodegen.runtime.dispatch import load_module
     from sigcodegen.spec import KernelSpec
 
     for text in specs:

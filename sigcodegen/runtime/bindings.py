@@ -1,172 +1,23 @@
-"""The ``c`` target at run time: the toolchain that compiles emitted C, and the loaded library
-bound to numpy (ctypes), JAX (XLA FFI + custom_vjp) and torch (a torch.library custom op).
-
-The toolchain identity (compiler path and version, flags, the vector width the CPU offers, the
-XLA FFI header version) is part of the cache key, so a new compiler or machine builds anew.
+"""The c target's compiled libraries, loaded and bound: numpy through ctypes, JAX through the
+XLA FFI (inside ``jax.jit``, with a ``custom_vjp`` calling the native backward, batch-sharded
+and vmappable), torch through a ``torch.library`` custom op with a registered autograd formula.
+Building the libraries is ``sigcodegen.build``; this module only loads what it is handed.
 """
 
 from __future__ import annotations
 
 import ctypes
-import math
 import functools
-import hashlib
-import importlib.util
-import json
-import os
-import re
-import shutil
-import subprocess
+import math
 import threading
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from . import config
+from .frameworks import framework_of
 
-__all__ = ["Toolchain", "CompilerUnavailable", "CompileError", "toolchain", "compile_library",
-           "NativeModule"]
+__all__ = ["NativeModule", "BACKWARD_MODES"]
 
-
-class CompilerUnavailable(RuntimeError):
-    """No working C compiler: the c target cannot be built here."""
-
-
-class CompileError(RuntimeError):
-    """The C compiler rejected an emitted source; ``log`` holds its output."""
-
-    def __init__(self, message: str, log: str):
-        super().__init__(message)
-        self.log = log
-
-
-@dataclass(frozen=True)
-class Toolchain:
-    compiler: str
-    version: str
-    flags: tuple[str, ...]
-    vector_bytes: int
-    ffi_include: str | None
-    jaxlib: str | None
-
-    def key(self) -> dict:
-        return asdict(self)
-
-    def compile_command(self, source: Path, output: Path, bits: int, part: int) -> list[str]:
-        """One object: precision ``bits`` (32/64), part 1 (forward) or 2 (backward)."""
-        cmd = [self.compiler, *self.flags, "-c", "-fPIC", "-std=gnu11",
-               f"-DSIGCODEGEN_VECTOR_BYTES={self.vector_bytes}",
-               f"-DSIGCODEGEN_PRECISION={bits}", f"-DSIGCODEGEN_PART={part}"]
-        if self.ffi_include:
-            cmd += ["-DSIGCODEGEN_XLA_FFI", "-I", self.ffi_include]
-        return cmd + ["-o", str(output), str(source)]
-
-    def link_command(self, objects: list[Path], output: Path) -> list[str]:
-        return [self.compiler, *self.flags, "-shared", "-o", str(output), *map(str, objects), "-lm"]
-
-
-def _run(cmd: list[str], stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
-
-
-def _ffi_include() -> tuple[str | None, str | None]:
-    """jaxlib's XLA FFI headers and jaxlib's version, found without importing jax."""
-    found = importlib.util.find_spec("jaxlib")
-    if found is None or not found.submodule_search_locations:
-        return None, None
-    package = Path(list(found.submodule_search_locations)[0])
-    include = package / "include"
-    if not (include / "xla" / "ffi" / "api" / "c_api.h").is_file():
-        return None, None
-    match = re.search(r'^_version\s*(?::\s*str)?\s*=\s*"([^"]+)"', (package / "version.py").read_text(),
-                      flags=re.M)
-    return str(include), match.group(1) if match else "unknown"
-
-
-def _probe_file(compiler_path: str, flags: tuple[str, ...], include: str | None) -> Path | None:
-    """Where a probe of this exact compiler binary (path, size, mtime) and flags is kept, so
-    later processes skip starting the compiler: `cc --version` and `cc -dM -E` cost ~25 ms."""
-    from .cache import default_cache
-
-    try:
-        info = os.stat(os.path.realpath(compiler_path))
-    except OSError:
-        return None
-    ident = json.dumps([compiler_path, info.st_size, info.st_mtime_ns, flags, include])
-    return default_cache().root / f"toolchain-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.json"
-
-
-@functools.lru_cache(maxsize=8)
-def _probe(compiler: str, flags: tuple[str, ...]) -> Toolchain:
-    path = shutil.which(compiler)
-    if path is None:
-        raise CompilerUnavailable(
-            f"sigcodegen: the C compiler {compiler!r} was not found (set SIGCODEGEN_CC to a "
-            f"working compiler, or install one: apt-get install gcc)")
-    include, jaxlib = _ffi_include()
-    memo = _probe_file(path, flags, include)
-    if memo is not None and memo.is_file():
-        try:
-            return Toolchain(**{**json.loads(memo.read_text()), "flags": flags})
-        except (OSError, ValueError, TypeError):
-            pass
-    tc = _probe_compiler(path, flags, include, jaxlib)
-    if memo is not None:
-        try:
-            memo.write_text(json.dumps(tc.key()))
-        except OSError:
-            pass
-    return tc
-
-
-def _probe_compiler(path: str, flags: tuple[str, ...], include: str | None,
-                    jaxlib: str | None) -> Toolchain:
-    try:
-        version = _run([path, "--version"]).stdout.splitlines()[0].strip()
-        macros = _run([path, *flags, "-dM", "-E", "-x", "c", "-"])
-    except (OSError, IndexError, subprocess.TimeoutExpired) as err:
-        raise CompilerUnavailable(f"sigcodegen: the C compiler {path} does not run: {err}") from err
-    if macros.returncode != 0:
-        raise CompilerUnavailable(
-            f"sigcodegen: the C compiler {path} rejects the flags {' '.join(flags)}: "
-            f"{macros.stderr.strip()[:500]} (set SIGCODEGEN_CFLAGS)")
-    defined = set(line.split()[1] for line in macros.stdout.splitlines() if line.startswith("#define"))
-    vector_bytes = 64 if "__AVX512F__" in defined else 32 if "__AVX__" in defined else 16
-    return Toolchain(path, version, flags, vector_bytes, include, jaxlib)
-
-
-def toolchain() -> Toolchain:
-    """The configured compiler, probed once per process (raises CompilerUnavailable)."""
-    return _probe(config.c_compiler(), config.c_flags())
-
-
-def compile_library(source: Path, output: Path, tc: Toolchain, bits: int) -> None:
-    """Compile the ``bits``-bit half of ``source`` into the shared library ``output``: its
-    forward and backward parts are compiled side by side (two compiler processes), then linked.
-    Raises CompileError with the compiler's output."""
-    objects = [output.with_name(f"{output.stem}.part{part}.o") for part in (1, 2)]
-    commands = [tc.compile_command(source, obj, bits, part) for part, obj in zip((1, 2), objects)]
-    try:
-        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for cmd in commands]
-        results = [(cmd, *proc.communicate(timeout=600), proc.returncode)
-                   for cmd, proc in zip(commands, procs)]
-        if all(code == 0 for *_, code in results):
-            link = tc.link_command(objects, output)
-            done = _run(link, timeout=600)
-            results = [(link, done.stdout, done.stderr, done.returncode)]
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise CompileError(f"sigcodegen: compiling {source} failed: {err}", str(err)) from err
-    failed = [(cmd, out, err) for cmd, out, err, code in results if code != 0]
-    if failed:
-        log = "".join(f"$ {' '.join(cmd)}\n{out}{err}" for cmd, out, err in failed)
-        first = next((line for _, _, err in failed for line in err.splitlines() if "error" in line), "")
-        raise CompileError(f"sigcodegen: the C compiler failed on {source}: {first.strip()}", log)
-
-
-# ---- the loaded library ---------------------------------------------------------------------
 
 #: element dtype -> the library's bits (its functions end in _f32 / _f64)
 _BITS = {np.dtype(np.float32): 32, np.dtype(np.float64): 64}
@@ -185,13 +36,15 @@ class NativeModule:
 
     STRATEGIES = tuple(_CHUNKS)
 
-    def __init__(self, dim: int, depth: int, siglen: int, name: str,
-                 library: Callable[[int], Path], has_ffi: bool, source: Path):
-        self.__file__ = str(source)
-        self.name = name
-        self.DIM, self.DEPTH, self.SIGLEN = dim, depth, siglen
-        self.has_ffi = has_ffi
-        self._library = library
+    def __init__(self, built):
+        """``built``: a ``sigcodegen.build.loader.NativeBuild`` (spec, source, name, has_ffi and
+        ``library(bits)``, the path of the library of one precision, compiled on first call)."""
+        spec = built.spec
+        self.__file__ = str(built.source)
+        self.name = built.name
+        self.DIM, self.DEPTH, self.SIGLEN = spec.dim, spec.depth, spec.siglen
+        self.has_ffi = built.has_ffi
+        self._library = built.library
         self._libs: dict[int, ctypes.CDLL] = {}
         self._lock = threading.RLock()
         self._jax = None
@@ -274,10 +127,10 @@ class NativeModule:
         through a custom op with autograd."""
         if strategy not in _CHUNKS:
             raise ValueError(f"the c target runs the strategies {self.STRATEGIES}, not {strategy!r}")
-        module = type(path).__module__.split(".")[0]
-        if module in ("jax", "jaxlib"):
+        framework = framework_of(path).name
+        if framework == "jax":
             return self.jax_signature(path, stream, strategy)
-        if module == "torch":
+        if framework == "torch":
             return self.torch_signature(path, stream, strategy)
         return self.forward(np.asarray(path), stream, _CHUNKS[strategy])
 

@@ -1,4 +1,5 @@
-"""The on-disk kernel cache (model: Inductor's code cache, FlashInfer's JIT, Triton's cache).
+"""The on-disk kernel cache and the one build lifecycle every artifact goes through (model:
+FlashInfer's ``JitSpec.build_and_load``, Inductor's code cache, Triton's cache).
 
 An entry is two files named by a readable stem, ``sig_d5_m4_jax_<digest12>``:
 
@@ -9,6 +10,11 @@ An entry is two files named by a readable stem, ``sig_d5_m4_jax_<digest12>``:
 Writes happen under a per-stem file lock (``filelock``), into a temporary file in the same folder
 that is then ``os.replace``-d into place. Reads verify the meta and the source hash and hand back
 exactly the bytes that were verified, so what is imported is what was checked.
+
+:class:`Artifact` is that lifecycle, written once for emitted sources and compiled libraries
+alike: try to load a verified entry (from the cache, then from a read-only shipped folder) ->
+take the entry's lock -> check again -> build -> write -> verify what was written; when the cache
+folder cannot be written, the same steps in a private temporary folder.
 
 The cache holds code that gets imported, so its folder must belong to the current user and not be
 writable by group or others; otherwise it is refused (with a message naming the path and the fix)
@@ -26,13 +32,14 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from . import config
+from .. import config
 
-__all__ = ["Cache", "CacheEntry", "UnsafeCacheError", "default_cache", "fallback_cache",
-           "read_verified", "sha256_bytes"]
+__all__ = ["Artifact", "Cache", "CacheEntry", "UnsafeCacheError", "default_cache",
+           "fallback_cache", "read_verified", "sha256_bytes"]
 
-log = logging.getLogger("sigcodegen.cache")
+log = logging.getLogger(__name__)
 
 _warned: set[str] = set()
 
@@ -212,3 +219,60 @@ def default_cache() -> Cache:
         return Cache(root)
     except (UnsafeCacheError, OSError) as err:
         return fallback_cache(err)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One cache entry and how to make it: the build lifecycle, written once.
+
+    ``make(entry)`` builds the entry's bytes (an emitted source, a compiled library) and returns
+    them with their meta; it runs with the entry's lock held and may use ``entry.folder`` for
+    temporary files. ``shipped`` is a read-only folder searched after the cache (the committed
+    kernels in generated/); it is never written.
+    """
+
+    stem: str
+    suffix: str
+    key: str
+    make: Callable[[CacheEntry], tuple[bytes, dict]]
+    shipped: Path | None = None
+
+    def entry(self, folder: Path) -> CacheEntry:
+        return CacheEntry(Path(folder), self.stem, self.suffix)
+
+    def find(self, cache: Cache) -> tuple[Path, bytes] | None:
+        """A verified copy in the cache or the shipped folder, or None."""
+        for folder in (cache.root, self.shipped):
+            if folder is None:
+                continue
+            entry = self.entry(folder)
+            data = read_verified(entry, self.key)
+            if data is not None:
+                return entry.source, data
+        return None
+
+    def build(self, cache: Cache | None = None) -> tuple[Path, bytes]:
+        """The verified entry's path and bytes: found, or built into the cache (or, when that
+        folder cannot be written, into a private temporary folder, with one warning)."""
+        cache = cache or default_cache()
+        found = self.find(cache)
+        if found is not None:
+            return found
+        try:
+            return self._build_into(cache)
+        except OSError as err:  # a read-only or full cache folder: build where we can write
+            return self._build_into(fallback_cache(f"sigcodegen: cannot write to {cache.root} "
+                                                   f"({err})"))
+
+    def _build_into(self, cache: Cache) -> tuple[Path, bytes]:
+        entry = self.entry(cache.root)
+        with cache.lock(entry):
+            data = read_verified(entry, self.key)  # another process may have built it meanwhile
+            if data is None:
+                made, meta = self.make(entry)
+                cache.write(entry, made, {**meta, "key": self.key, "stem": self.stem})
+                data = read_verified(entry, self.key)
+                if data != made:
+                    raise OSError(f"sigcodegen: {entry.source} did not read back as written")
+                log.info("sigcodegen: built %s", entry.source)
+        return entry.source, data
