@@ -11,7 +11,7 @@ import keras
 from .algebra import basis_maps, level_offsets, logsignature_channels
 from .ops.logsignature import check_mode
 from .runtime.dispatch import choose_strategy, choose_target, load_module, load_native
-from .runtime.frameworks import framework_named
+from .runtime.frameworks import framework_named, keras_backend
 from .spec import KernelSpec, check_choice, check_dim_depth
 
 __all__ = ["SigLayer", "LogSigLayer"]
@@ -91,7 +91,7 @@ class SigLayer(keras.layers.Layer):
                 f"SigLayer: the last axis (path dimension) must be known, got input shape "
                 f"{input_shape}; give keras.Input a shape such as (None, {3})"
             )
-        backend = keras.backend.backend()
+        backend = keras_backend()
         on_gpu = framework_named(backend).on_gpu()
         implied = self.strategy or {True: "levelwise", False: "horner"}.get(self.gpu_optimized)
         target = choose_target(backend, on_gpu, implied) if backend in ("jax", "torch") else None

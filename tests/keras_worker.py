@@ -159,6 +159,8 @@ def layer_errors():
         "contradiction": lambda: sc.SigLayer(2, gpu_optimized=True, strategy="horner"),
         "unknown-strategy": lambda: sc.SigLayer(2, strategy="fast"),
         "unknown-dim": lambda: sc.SigLayer(2)(keras.Input((10, None))),
+        "symbolic-options": lambda: sc.signature(keras.Input((10, 3)), 2, basepoint=True),
+        "symbolic-target": lambda: sc.signature(keras.Input((10, 3)), 2, target="c"),
     }
     errors = {}
     for name, attempt in attempts.items():

@@ -233,3 +233,39 @@ def test_process_killed_mid_write_leaves_the_cache_usable(fresh_cache):
     module = load_module(SPEC)  # rebuilds: no meta means no entry
     assert module.__file__ == str(fresh_cache / f"{stem}.py")
     assert not list(fresh_cache.glob("*.tmp")) and not list(fresh_cache.glob(".*"))
+
+
+def test_artifact_lifecycle_builds_once_checks_before_commit(tmp_path):
+    """The one lifecycle (sources and libraries): make runs once per key; a failed check commits
+    nothing; a shipped copy is used without building; a damaged entry is rebuilt."""
+    from sigcodegen.build.cache import Artifact, Cache
+
+    calls = []
+
+    def make(entry):
+        calls.append(entry.folder)
+        return b"payload", {"what": "test"}
+
+    folder = tmp_path / "c"
+    folder.mkdir(mode=0o700)
+    artifact = Artifact("thing", ".bin", "k" * 64, make)
+    path, data = artifact.build(Cache(folder))
+    assert data == b"payload" and path == folder / "thing.bin" and len(calls) == 1
+    assert artifact.build(Cache(folder))[1] == b"payload" and len(calls) == 1
+    path.write_bytes(b"tampered")
+    assert artifact.build(Cache(folder))[1] == b"payload" and len(calls) == 2
+
+    def refuse(data):
+        raise SyntaxError("not committed")
+
+    other = tmp_path / "d"
+    other.mkdir(mode=0o700)
+    with pytest.raises(SyntaxError):
+        Artifact("bad", ".bin", "b" * 64, make, check=refuse).build(Cache(other))
+    assert not (other / "bad.json").exists() and not (other / "bad.bin").exists()
+
+    shipped = Artifact("thing", ".bin", "k" * 64, make, shipped=folder)
+    empty = tmp_path / "e"
+    empty.mkdir(mode=0o700)
+    assert shipped.build(Cache(empty)) == (folder / "thing.bin", b"payload")
+    assert len(calls) == 3 - 1 + 1 and not list(empty.iterdir())

@@ -117,6 +117,8 @@ def test_native_tensors_in_native_tensors_out(worker, dtype):
     ("contradiction", "ValueError", "contradicts strategy='horner'"),
     ("unknown-strategy", "ValueError", "unknown strategy 'fast'"),
     ("unknown-dim", "ValueError", "last axis"),
+    ("symbolic-options", "ValueError", "takes no basepoint"),
+    ("symbolic-target", "ValueError", "picks its target per backend"),
 ])
 def test_siglayer_refuses_bad_arguments(worker, name, error, match):
     import re

@@ -13,8 +13,9 @@ exactly the bytes that were verified, so what is imported is what was checked.
 
 :class:`Artifact` is that lifecycle, written once for emitted sources and compiled libraries
 alike: try to load a verified entry (from the cache, then from a read-only shipped folder) ->
-take the entry's lock -> check again -> build -> write -> verify what was written; when the cache
-folder cannot be written, the same steps in a private temporary folder.
+take the entry's lock -> check again -> build -> check what was built -> commit (source, then
+meta) -> read it back verified; when the cache folder cannot be written, the same steps in a
+private temporary folder.
 
 The cache holds code that gets imported, so its folder must belong to the current user and not be
 writable by group or others; otherwise it is refused (with a message naming the path and the fix)
@@ -227,8 +228,9 @@ class Artifact:
 
     ``make(entry)`` builds the entry's bytes (an emitted source, a compiled library) and returns
     them with their meta; it runs with the entry's lock held and may use ``entry.folder`` for
-    temporary files. ``shipped`` is a read-only folder searched after the cache (the committed
-    kernels in generated/); it is never written.
+    temporary files. ``check(data)`` raises if what was made must not be committed (e.g. a
+    Python source that does not compile). ``shipped`` is a read-only folder searched after the
+    cache (the committed kernels in generated/); it is never written.
     """
 
     stem: str
@@ -236,6 +238,7 @@ class Artifact:
     key: str
     make: Callable[[CacheEntry], tuple[bytes, dict]]
     shipped: Path | None = None
+    check: Callable[[bytes], None] | None = None
 
     def entry(self, folder: Path) -> CacheEntry:
         return CacheEntry(Path(folder), self.stem, self.suffix)
@@ -270,6 +273,8 @@ class Artifact:
             data = read_verified(entry, self.key)  # another process may have built it meanwhile
             if data is None:
                 made, meta = self.make(entry)
+                if self.check is not None:
+                    self.check(made)
                 cache.write(entry, made, {**meta, "key": self.key, "stem": self.stem})
                 data = read_verified(entry, self.key)
                 if data != made:

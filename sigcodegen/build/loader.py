@@ -94,7 +94,11 @@ def source_artifact(spec: KernelSpec, shipped: Path | None = None) -> Artifact:
         source, meta = render(spec)
         return source.encode(), meta
 
-    return Artifact(stem(spec, key), SOURCE_SUFFIX[spec.target], key, make, shipped)
+    def check(data: bytes) -> None:
+        if SOURCE_SUFFIX[spec.target] == ".py":  # a Python module that does not parse is a bug
+            compile(data, f"<{spec}>", "exec", dont_inherit=True)
+
+    return Artifact(stem(spec, key), SOURCE_SUFFIX[spec.target], key, make, shipped, check)
 
 
 def build(spec: KernelSpec, cache: Cache | None = None) -> tuple[Path, bytes]:

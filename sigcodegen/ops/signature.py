@@ -47,7 +47,13 @@ def _as_path(path, framework: Framework, depth) -> tuple[object, int, str]:
     return path, dim, dtype
 
 
-def _symbolic(path, depth, stream, strategy):
+def _symbolic(path, depth, stream, strategy, target, options: PathOptions):
+    if target is not None or options.active:
+        raise ValueError(
+            "signature: a Keras symbolic tensor becomes a SigLayer, which picks its target per "
+            "backend and takes no basepoint, inverse, initial or lengths; drop those arguments "
+            "(mask padded points with keras.layers.Masking instead of lengths), or call "
+            "signature() on arrays")
     if symbolic_layer is None:
         raise TypeError("signature: Keras symbolic tensors need sigcodegen.SigLayer; import "
                         "sigcodegen (not only sigcodegen.ops) or use SigLayer in the model")
@@ -83,9 +89,9 @@ def signature(path, depth, stream=False, *, target=None, strategy=None, basepoin
     Returns:
         ``(..., siglen)`` (or ``(..., L-1, siglen)`` when ``stream``) with
         ``siglen = d + d**2 + ... + d**depth``, levels concatenated, each level row-major
-        (word i1..ik at index i1*d**(k-1) + ... + ik). Same library and float dtype as the
+        (word i1..ik at index i1*d**(k-1) + ... + ik). Same framework and float dtype as the
         input; float16/bfloat16 compute and return float32, integer and bool inputs the
-        library's default float. L = 1 gives zeros (the signature of a constant path).
+        framework's default float. L = 1 gives zeros (the signature of a constant path).
 
     Traceable: with jax arrays it works inside ``jax.jit``, ``jax.grad`` and ``jax.vmap``; with
     torch tensors gradients flow through autograd; with tensorflow tensors (Keras on the
@@ -98,10 +104,10 @@ def signature(path, depth, stream=False, *, target=None, strategy=None, basepoin
         array([1. , 2. , 0.5, 1. , 1. , 2. ])
     """
     path, framework = _validate(path, depth, stream, target, strategy)
-    if framework.symbolic:  # building a functional Keras model: the signature is a SigLayer
-        return _symbolic(path, depth, stream, strategy)
-    path, dim, dtype = _as_path(path, framework, depth)
     options = PathOptions(basepoint, inverse, initial, lengths)
+    if framework.symbolic:  # building a functional Keras model: the signature is a SigLayer
+        return _symbolic(path, depth, stream, strategy, target, options)
+    path, dim, dtype = _as_path(path, framework, depth)
     path = options.prepare(path, framework)
     sig = run_signature(path, framework, dim, depth, dtype, stream, target, strategy)
     return options.finish(sig, framework, dim, depth, stream, target)
@@ -117,7 +123,7 @@ def signature_vjp(path, grad, depth, stream=False, *, target=None, strategy=None
         depth, stream, target, strategy: as for :func:`signature`.
 
     Returns:
-        An array shaped like ``path``, of its library and float dtype. The ``c`` target runs its
+        An array shaped like ``path``, of its framework and float dtype. The ``c`` target runs its
         native backward (reversible, checkpointed when reversal would lose accuracy); the
         ``jax`` target differentiates its kernel with ``jax.vjp``; jax and torch inputs use their
         own autodiff through :func:`signature`.

@@ -14,7 +14,7 @@ def time_augment(path, times=None):
     """Append time as a last channel: ``(..., L, d) -> (..., L, d+1)``.
 
     Args:
-        path: ``(..., L, d)`` array of any supported library.
+        path: ``(..., L, d)`` array of any supported framework.
         times: None for ``linspace(0, 1, L)``, or the times of the points, ``(L,)`` (shared) or
             ``(..., L)`` (one row per path).
 
