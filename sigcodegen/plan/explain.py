@@ -5,26 +5,23 @@ from __future__ import annotations
 
 import textwrap
 
+from . import rules
 from .ir import Plan, Routine, Schedule
 
 __all__ = ["explain", "num_chunks", "block_steps", "strategy_cost"]
 
 
 def num_chunks(schedule: Schedule, steps: int, paths: int) -> int:
-    """Chunks P for the chunked strategy: the largest power of two with paths·P ≤ lanes and
-    P·min_steps ≤ steps (1 when nothing fits). The emitted drivers implement the same rule."""
-    lanes, min_steps = schedule.param("lanes"), schedule.param("min_steps")
-    p = 1
-    while 2 * p * max(paths, 1) <= lanes and 2 * p * min_steps <= steps:
-        p *= 2
-    return p
+    """Chunks P for the chunked strategy with the schedule's parameters (the rule is
+    :func:`.rules.num_chunks`, which the emitted drivers hold a copy of)."""
+    return rules.num_chunks(steps, paths, schedule.param("lanes"), schedule.param("min_steps"))
 
 
 def block_steps(schedule: Schedule, steps: int, paths: int, siglen: int) -> int:
-    """Time steps Tb per block for the levelwise strategy: paths·Tb·siglen ≤ block_elements,
-    at least min_steps, at most the whole path."""
-    budget = schedule.param("block_elements") // max(1, paths * siglen)
-    return max(1, min(steps, max(schedule.param("min_steps"), budget)))
+    """Time steps Tb per block for the levelwise strategy with the schedule's parameters (the
+    rule is :func:`.rules.levelwise_block_steps`)."""
+    return rules.levelwise_block_steps(steps, paths, siglen, schedule.param("block_elements"),
+                                       schedule.param("min_steps"))
 
 
 def strategy_cost(plan: Plan, strategy: str, paths: int, steps: int, stream: bool) -> dict:

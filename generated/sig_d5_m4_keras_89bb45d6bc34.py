@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        bf5e5ea130851f069d922cd529832d5a1840e4e1b89f7429fddb3f3b8f9a5418
-    generator  sigcodegen 0.1.0, generator sources 448fd5c9987e00c8
+    key        89bb45d6bc346627a14f3e8c50af2004b2ddf20bc273f0496534bdb9d0f90f4a
+    generator  sigcodegen 0.1.0, generator sources ad3b78bf3ce32c68
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

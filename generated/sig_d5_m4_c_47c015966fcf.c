@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        87b7ab16bed37ec585cbd85f3b461f582ac05620c3a423c58ad565c26eb61fab
- *     generator  sigcodegen 0.1.0, generator sources 085efef28840ae7d
+ *     key        47c015966fcf62e777e0e266c83895ced3f07bc9cdb6f2637212cb583e586259
+ *     generator  sigcodegen 0.1.0, generator sources b4336940f0743f91
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        d26d1f4ff955583f1a8c9b065c2f360f6835719f82ebe886e079c63aac196c8a
- *     generator  sigcodegen 0.1.0, generator sources 085efef28840ae7d
+ *     key        d83c71eee5ac89b4303246d8bc48da85de1d74b10ae1c982d7df36d026a86e14
+ *     generator  sigcodegen 0.1.0, generator sources b4336940f0743f91
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        8693ea09945ba135a721f5a3057b5374f3b00223889b9ff5ec62fb3cca149d7d
-    generator  sigcodegen 0.1.0, generator sources 5d910c9c22a9eeb2
+    key        fe8726e120919ae380dcba4267a311e036dbde495c99cf681aec2bc93a7f3396
+    generator  sigcodegen 0.1.0, generator sources 0dbf9b101192a7f3
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        22e701f4263e84c4f51d1a34c12642bbf28fc5a7b85ecf775e62eb052aa232a8
-    generator  sigcodegen 0.1.0, generator sources 046664f4aad73fe6
+    key        dbca21cf7c0230d3d618199975fa80460b476b7995524e861f7282b7c7167caa
+    generator  sigcodegen 0.1.0, generator sources 3014a016c553728f
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        5ea4f43529353574c51bb60167931c6c6987f1964a952078cbc5fd5f1412a0d0
-    generator  sigcodegen 0.1.0, generator sources 5d910c9c22a9eeb2
+    key        f57eb0a3756e9ab4bff7c39d1aa569e57d6677c26408463f2ec78fec70d8a387
+    generator  sigcodegen 0.1.0, generator sources 0dbf9b101192a7f3
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

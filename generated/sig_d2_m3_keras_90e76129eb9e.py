@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        9fb856113cfe925c9089bffb50f0d3f1cad5d8e2bfb51178f394b0785779ee08
-    generator  sigcodegen 0.1.0, generator sources 448fd5c9987e00c8
+    key        90e76129eb9e9e7524fb5621a196ec3c6763b90eebb14e04d450509a3e3ec8d6
+    generator  sigcodegen 0.1.0, generator sources ad3b78bf3ce32c68
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
