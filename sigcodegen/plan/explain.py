@@ -3,10 +3,8 @@ work for a given batch and length (what ``sigcodegen plan`` prints)."""
 
 from __future__ import annotations
 
-import textwrap
-
 from . import rules
-from .ir import Plan, Routine, Schedule
+from .ir import Plan, Schedule
 
 __all__ = ["explain", "num_chunks", "block_steps", "strategy_cost"]
 
@@ -52,41 +50,10 @@ def strategy_cost(plan: Plan, strategy: str, paths: int, steps: int, stream: boo
     }
 
 
-def _routine_lines(plan: Plan, routine: Routine) -> list[str]:
-    d = plan.dim
-    axis = "(T, " if routine.time_axis else "("
-    lines = [
-        f"routine {routine.name}({', '.join(v.name for v in routine.params)}) "
-        f"-> ({', '.join(v.name for v in routine.results)})",
-        f"  {routine.doc}",
-    ]
-    for stage in routine.stages:
-        lines.append(f"  # {stage.title}")
-        for op in stage.ops:
-            shape = f"{axis}{d ** op.out.degree}, paths)"
-            lines.append(f"    {str(op):<28} {shape:<22} {op.macs(d):>9,} {op.kind}")
-    lines.append(f"  total {routine.macs(d):,} multiply-adds = {2 * routine.macs(d):,} FLOP {routine.unit}")
-    return lines
-
-
 def explain(plan: Plan, paths: int | None = None, length: int | None = None,
             stream: bool = False) -> str:
     """The plan as text; with ``paths`` and ``length`` also each strategy's total work."""
-    sizes = "  ".join(f"{k}:{s}" for k, s in enumerate(plan.level_sizes, 1))
-    lines = [
-        f"{plan.kind} plan: dim={plan.dim}, depth={plan.depth}",
-        f"levels {sizes}   siglen {plan.siglen}",
-        "shapes are (coefficients, paths) per time step; (T, ...) over a block of T steps",
-        "",
-    ]
-    for routine in plan.routines:
-        lines += _routine_lines(plan, routine) + [""]
-    lines.append("strategies")
-    for schedule in plan.schedules:
-        params = ", ".join(f"{k}={v}" for k, v in schedule.params)
-        text = schedule.summary + (f" [{params}]" if params else "")
-        lines += textwrap.wrap(text, 96, initial_indent=f"  {schedule.strategy:<10} ",
-                               subsequent_indent=" " * 13)
+    lines = [plan.text()]
     if paths is not None and length is not None:
         steps = max(length - 1, 0)
         mode = "stream" if stream else "final value"

@@ -9,6 +9,7 @@ for keras); the plan only fixes names, degrees, the order of operations and thei
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -215,6 +216,24 @@ class Routine:
         """Multiply-adds per path (per time step when ``time_axis``)."""
         return sum(op.macs(dim) for op in self.ops)
 
+    def text(self, dim: int) -> str:
+        """The routine as ``sigcodegen plan`` lists it: every op with its shape for ``dim`` and
+        its multiply-adds per path."""
+        axis = "(T, " if self.time_axis else "("
+        lines = [
+            f"routine {self.name}({', '.join(v.name for v in self.params)}) "
+            f"-> ({', '.join(v.name for v in self.results)})",
+            f"  {self.doc}",
+        ]
+        for stage in self.stages:
+            lines.append(f"  # {stage.title}")
+            for op in stage.ops:
+                shape = f"{axis}{dim ** op.out.degree}, paths)"
+                lines.append(f"    {str(op):<28} {shape:<22} {op.macs(dim):>9,} {op.kind}")
+        macs = self.macs(dim)
+        lines.append(f"  total {macs:,} multiply-adds = {2 * macs:,} FLOP {self.unit}")
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -231,6 +250,13 @@ class Schedule:
 
     def param(self, name: str) -> int:
         return dict(self.params)[name]
+
+    def text(self, width: int = 96) -> str:
+        """One entry of the plan's strategy list: the summary and the parameters."""
+        params = ", ".join(f"{k}={v}" for k, v in self.params)
+        text = self.summary + (f" [{params}]" if params else "")
+        return "\n".join(textwrap.wrap(text, width, initial_indent=f"  {self.strategy:<10} ",
+                                       subsequent_indent=" " * 13))
 
 
 @dataclass(frozen=True)
@@ -270,7 +296,21 @@ class Plan:
         costs = ", ".join(f"{r.name} {r.macs(self.dim):,}" for r in self.routines)
         return f"siglen {self.siglen} ({sizes}); multiply-adds per path: {costs}"
 
-    def __str__(self) -> str:
-        from .explain import explain
+    def text(self) -> str:
+        """The whole plan: sizes, every routine op by op, the strategies and their parameters
+        (``sigcodegen plan`` prints this, and the work per strategy with --batch/--length)."""
+        sizes = "  ".join(f"{k}:{s}" for k, s in enumerate(self.level_sizes, 1))
+        lines = [
+            f"{self.kind} plan: dim={self.dim}, depth={self.depth}",
+            f"levels {sizes}   siglen {self.siglen}",
+            "shapes are (coefficients, paths) per time step; (T, ...) over a block of T steps",
+            "",
+        ]
+        for routine in self.routines:
+            lines += [routine.text(self.dim), ""]
+        lines.append("strategies")
+        lines += [schedule.text() for schedule in self.schedules]
+        return "\n".join(lines)
 
-        return explain(self)
+    def __str__(self) -> str:
+        return self.text()
