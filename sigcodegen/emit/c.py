@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ..plan import Plan, Routine
-from ..plan.planner import c_optimize
+from ..plan.signature import c_optimize
 from .base import Emitter, Provenance
 
 __all__ = ["CEmitter", "CRoutine", "PRECISIONS"]

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        9f1cb16f920e336496ca35c00d58d326c70fe24740cf3c1e8d5d4dd7e9837c01
-    generator  sigcodegen 0.1.0, generator sources a1ccde9095f1de6b
+    key        c1d6fc9086f66837395f36546cbb0b03d708236636f8d02a8e50022d325295df
+    generator  sigcodegen 0.1.0, generator sources 21cfcb53ce0b56a3
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
