@@ -1,7 +1,8 @@
 """Plan IR, planner and explanation."""
 
 from .explain import block_steps, explain, num_chunks, strategy_cost
-from .ir import Add, Cumsum, OuterAdd, Plan, Routine, Scale, Schedule, Shift, Stage, Value
+from .ir import (Add, Cumsum, OuterAdd, Plan, Routine, Scale, Schedule, Shift, Stage,
+                 TargetParams, Value)
 from .planner import make_plan
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Schedule",
     "Shift",
     "Stage",
+    "TargetParams",
     "Value",
     "block_steps",
     "explain",

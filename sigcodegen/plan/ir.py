@@ -25,6 +25,7 @@ __all__ = [
     "Stage",
     "Routine",
     "Schedule",
+    "TargetParams",
     "Plan",
 ]
 
@@ -235,33 +236,91 @@ class Routine:
         return "\n".join(lines)
 
 
+#: A parameter: (name, value). Values are ints, floats or strings (all printable literals).
+Param = tuple[str, "int | float | str"]
+
+
+def _params_text(params) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params)
+
+
 @dataclass(frozen=True)
 class Schedule:
     """How one strategy drives the routines over a path of T = L-1 increments.
 
-    ``params`` are the constants the emitted driver uses (chunk and block rules); ``summary``
-    says in one line what runs.
+    ``params`` are the constants the emitted drivers use (chunk and block rules), the defaults
+    every target shares; ``overrides`` replace some of them for one target,
+    ``((target, ((name, value), ...)), ...)``, a value None meaning the target does not use
+    that parameter. ``summary`` says in one line what runs.
     """
 
     strategy: str
     summary: str
     routines: tuple[str, ...]
-    params: tuple[tuple[str, int], ...] = ()
+    params: tuple[Param, ...] = ()
+    overrides: tuple[tuple[str, tuple[Param, ...]], ...] = ()
 
-    def param(self, name: str) -> int:
+    def params_for(self, target: str | None = None) -> tuple[Param, ...]:
+        """The parameters in force for ``target`` (None: the defaults)."""
+        merged = dict(self.params)
+        for name, value in dict(self.overrides).get(target, ()):
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        return tuple(merged.items())
+
+    def param(self, name: str, target: str | None = None):
+        """One parameter in force for ``target`` (None: the default)."""
+        return dict(self.params_for(target))[name]
+
+    def text(self, target: str | None = None, width: int = 96) -> str:
+        """One entry of the plan's strategy list: the summary and the parameters, the defaults
+        and every target's overrides (``target`` None) or those in force for ``target``."""
+        params = _params_text(self.params_for(target))
+        text = self.summary + (f" [{params}]" if params else "")
+        lines = textwrap.wrap(text, width, initial_indent=f"  {self.strategy:<10} ",
+                              subsequent_indent=" " * 13)
+        if target is None and self.overrides:
+            parts = []
+            for name, changes in self.overrides:
+                unused = [k for k, v in changes if v is None]
+                used = [(k, v) for k, v in changes if v is not None]
+                parts.append(f"{name}: " + ", ".join(
+                    ([_params_text(used)] if used else []) + [f"{k} not used" for k in unused]))
+            lines += textwrap.wrap("overrides: " + "; ".join(parts), width,
+                                   initial_indent=" " * 13, subsequent_indent=" " * 13)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class TargetParams:
+    """What one target's module runs and the plan-wide constants it is emitted with (for
+    instance the reversal tolerance of the backward pass, a register budget): every constant
+    that decides what runs, besides the schedules' parameters."""
+
+    target: str
+    strategies: tuple[str, ...]
+    params: tuple[Param, ...] = ()
+
+    def param(self, name: str):
         return dict(self.params)[name]
 
     def text(self, width: int = 96) -> str:
-        """One entry of the plan's strategy list: the summary and the parameters."""
-        params = ", ".join(f"{k}={v}" for k, v in self.params)
-        text = self.summary + (f" [{params}]" if params else "")
-        return "\n".join(textwrap.wrap(text, width, initial_indent=f"  {self.strategy:<10} ",
+        params = _params_text(self.params)
+        text = f"runs {', '.join(self.strategies)}" + (f"; {params}" if params else "")
+        return "\n".join(textwrap.wrap(text, width, initial_indent=f"  {self.target:<10} ",
                                        subsequent_indent=" " * 13))
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything an emitter needs for one (kind, dim, depth)."""
+    """Everything an emitter needs for one (kind, dim, depth).
+
+    ``targets`` hold each target's strategies and constants (:class:`TargetParams`);
+    ``glossary`` says in one line what each parameter means, ``(name, text)`` with names
+    ``strategy.param`` for the schedules' and plain for the targets' (printed with the plan).
+    """
 
     kind: str
     dim: int
@@ -269,6 +328,8 @@ class Plan:
     level_sizes: tuple[int, ...]
     routines: tuple[Routine, ...]
     schedules: tuple[Schedule, ...]
+    targets: tuple[TargetParams, ...] = ()
+    glossary: tuple[tuple[str, str], ...] = ()
 
     @property
     def siglen(self) -> int:
@@ -290,15 +351,29 @@ class Plan:
                 return schedule
         raise KeyError(strategy)
 
+    def target_params(self, target: str) -> TargetParams:
+        """The strategies and constants of ``target``'s module."""
+        for params in self.targets:
+            if params.target == target:
+                return params
+        raise KeyError(target)
+
+    def schedules_for(self, target: str | None = None) -> tuple[Schedule, ...]:
+        """The schedules ``target`` runs (None: every schedule)."""
+        if target is None:
+            return self.schedules
+        return tuple(self.schedule(s) for s in self.target_params(target).strategies)
+
     def summary(self) -> str:
         """One line for provenance headers."""
         sizes = " + ".join(str(s) for s in self.level_sizes)
         costs = ", ".join(f"{r.name} {r.macs(self.dim):,}" for r in self.routines)
         return f"siglen {self.siglen} ({sizes}); multiply-adds per path: {costs}"
 
-    def text(self) -> str:
-        """The whole plan: sizes, every routine op by op, the strategies and their parameters
-        (``sigcodegen plan`` prints this, and the work per strategy with --batch/--length)."""
+    def text(self, target: str | None = None) -> str:
+        """The whole plan: sizes, every routine op by op, the strategies and the targets with
+        their parameters (``target`` None: the defaults and each target's overrides; else the
+        parameters in force for ``target``). ``sigcodegen plan`` prints this."""
         sizes = "  ".join(f"{k}:{s}" for k, s in enumerate(self.level_sizes, 1))
         lines = [
             f"{self.kind} plan: dim={self.dim}, depth={self.depth}",
@@ -308,8 +383,27 @@ class Plan:
         ]
         for routine in self.routines:
             lines += [routine.text(self.dim), ""]
-        lines.append("strategies")
-        lines += [schedule.text() for schedule in self.schedules]
+        if target is None:
+            lines.append("strategies [default parameters], then each target's overrides")
+        else:
+            lines.append(f"strategies of target {target} [the parameters in force]")
+        lines += [schedule.text(target) for schedule in self.schedules_for(target)]
+        targets = self.targets if target is None else (self.target_params(target),)
+        if targets:
+            lines += ["", "targets: the strategies each runs, and its constants"]
+            lines += [t.text() for t in targets]
+        names = {f"{s.strategy}.{k}" for s in self.schedules_for(target)
+                 for k, _ in s.params_for(target)}
+        names |= {f"{s.strategy}.{k}" for s in self.schedules_for(target) if target is None
+                  for _, changes in s.overrides for k, _ in changes}
+        names |= {k for t in targets for k, _ in t.params}
+        glossary = [(k, doc) for k, doc in self.glossary if k in names]
+        if glossary:
+            lines += ["", "parameters"]
+            width = max(len(k) for k, _ in glossary)
+            for k, doc in glossary:
+                lines += textwrap.wrap(doc, 96, initial_indent=f"  {k:<{width}}  ",
+                                       subsequent_indent=" " * (width + 4))
         return "\n".join(lines)
 
     def __str__(self) -> str:

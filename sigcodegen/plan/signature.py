@@ -26,9 +26,13 @@ from fractions import Fraction
 
 from ..algebra import level_sizes
 from .ir import (Add, Cumsum, OuterAdd, OuterAddSum, OuterAdjoint, Plan, Routine, Scale,
-                 Schedule, Shift, Stage, Value)
+                 Schedule, Shift, Stage, TargetParams, Value)
 
-__all__ = ["signature_plan", "c_optimize", "fused_steps", "CHUNK_LANES", "CHUNK_MIN_STEPS", "BLOCK_ELEMENTS", "BLOCK_MIN_STEPS"]
+__all__ = ["signature_plan", "c_optimize", "fused_steps", "CHUNK_LANES", "CHUNK_MIN_STEPS",
+           "BLOCK_ELEMENTS", "BLOCK_MIN_STEPS"]
+
+# ---- the constants that decide what runs: schedule parameters and target constants ----------
+# (each lands in the plan, so `sigcodegen plan` prints it and the emitters read it from there)
 
 #: chunked (jax, keras): paths × chunks to aim for per scan step (fills the vector units,
 #: amortises XLA's per-iteration loop cost), and the fewest time steps a chunk may have (the
@@ -37,11 +41,46 @@ CHUNK_LANES = 256
 CHUNK_MIN_STEPS = 64
 #: chunked (c): chunks only add threads' work, so they may be shorter.
 NATIVE_CHUNK_MIN_STEPS = 16
+#: chunked (triton): enough chunks that paths × chunks fill the GPU, each chunk at least this
+#: long (the torch Chen tree that joins them is a few dozen small ops per round, each a launch,
+#: so short paths run as one chunk).
+TRITON_CHUNK_LANES = 8192
+TRITON_CHUNK_MIN_STEPS = 256
 #: levelwise: a time block holds at most this many coefficients per level array
 #: (paths × steps × siglen), so peak memory is bounded by the block, not by L; blocks have at
 #: least BLOCK_MIN_STEPS steps.
 BLOCK_ELEMENTS = 2**22
 BLOCK_MIN_STEPS = 16
+#: Walking time back by S(t-1) = S(t) ⊗ exp(-dx) loses about steps · eps · max|S| (relative);
+#: above this the backward pass of the c, jax and triton targets recomputes the states from
+#: checkpoints (c, jax) or reads them from a stored stream (triton) instead.
+REVERSAL_TOLERANCE = 1e-4
+#: c: a parallel pass of fewer vector multiply-adds than this (~20 us of work) runs on one
+#: thread: waking an OpenMP team costs more.
+TEAM_MIN_OPS = 100_000
+#: triton: tile values a lane may name in one forward step before the emitter splits words over
+#: more lanes (a longer prefix), and lanes per program (paths × prefixes: 4 warps of 32), and
+#: the largest lane block (longer prefixes make the cross-lane sums too wide).
+REGISTER_BUDGET = 64
+LANES_PER_PROGRAM = 128
+MAX_LANE_BLOCK = 1024
+
+#: What each parameter means, as ``sigcodegen plan`` prints it.
+GLOSSARY = (
+    ("chunked.lanes", "paths × chunks to aim for (the chunks run side by side as extra paths)"),
+    ("chunked.min_steps", "the fewest increments a time chunk may have"),
+    ("levelwise.block_elements", "most coefficients per level array of a time block "
+                                 "(paths × Tb × siglen)"),
+    ("levelwise.min_steps", "the fewest increments a time block may have"),
+    ("reversal_tolerance", "the backward pass walks time back while steps · eps · max|S| stays "
+                           "at or below this, else it recomputes (c, jax) or reads (triton) states"),
+    ("team_min_ops", "a parallel pass of fewer vector multiply-adds runs on one thread"),
+    ("optimize", "the GCC optimisation level (flags: that of $SIGCODEGEN_CFLAGS, -O3 by default)"),
+    ("register_budget", "tile values a lane may name in one forward step (sets the prefix "
+                        "length p)"),
+    ("lanes_per_program", "lanes (paths × prefixes) of one Triton program"),
+    ("max_lane_block", "the widest lane block per path (bounds the prefix length p)"),
+)
 
 
 def _levels(prefix: str, depth: int) -> tuple[Value, ...]:
@@ -104,8 +143,8 @@ def c_optimize(depth: int) -> str:
     """The GCC optimisation level of the c target's kernels: -O3 (the flags' default) except for
     deep truncations, whose many small chains -O3 unrolls into code that compiles slowly and runs
     no faster. Measured at (2,10), F: -O3 3.2 s to compile, 0.62 ms forward; -O2 1.2 s, 0.52 ms;
-    at (3,6), D: -O3 stays faster (1.55 vs 1.83 ms)."""
-    return "O2" if depth >= 8 else ""
+    at (3,6), D: -O3 stays faster (1.55 vs 1.83 ms). "flags": the level of the build flags."""
+    return "O2" if depth >= 8 else "flags"
 
 
 def _exp_steps(dim: int, depth: int) -> Routine:
@@ -267,12 +306,14 @@ def _schedules() -> tuple[Schedule, ...]:
         Schedule(
             "chunked",
             "cut time into P chunks (P a power of two, paths × P ≤ lanes, chunks ≥ min_steps "
-            "long) run side by side as extra batch, then a log2(P)-deep tree of chen; stream "
-            "mode reruns each chunk from its prefix. c: chunks (≥ native_min_steps long) until "
-            "every thread has two blocks of SIMD lanes, joined left to right by chen",
+            "long) run side by side as extra paths, then a log2(P)-deep tree of chen; stream "
+            "mode reruns each chunk from its prefix (jax, keras) or runs unchunked (c, triton). "
+            "c has its own rule (forward_chunks, in C): the fewest chunks (≥ min_steps long) "
+            "that give every thread a block of SIMD lanes, joined left to right by chen",
             ("exp_step", "chen"),
-            (("lanes", CHUNK_LANES), ("min_steps", CHUNK_MIN_STEPS),
-             ("native_min_steps", NATIVE_CHUNK_MIN_STEPS)),
+            (("lanes", CHUNK_LANES), ("min_steps", CHUNK_MIN_STEPS)),
+            (("c", (("lanes", None), ("min_steps", NATIVE_CHUNK_MIN_STEPS))),
+             ("triton", (("lanes", TRITON_CHUNK_LANES), ("min_steps", TRITON_CHUNK_MIN_STEPS)))),
         ),
         Schedule(
             "levelwise",
@@ -281,6 +322,22 @@ def _schedules() -> tuple[Schedule, ...]:
             ("levelwise_block", "chen"),
             (("block_elements", BLOCK_ELEMENTS), ("min_steps", BLOCK_MIN_STEPS)),
         ),
+    )
+
+
+def _targets(depth: int) -> tuple[TargetParams, ...]:
+    every = ("horner", "chunked", "levelwise")
+    return (
+        TargetParams("jax", every, (("reversal_tolerance", REVERSAL_TOLERANCE),)),
+        TargetParams("keras", every),  # gradients by the backend's autodiff
+        TargetParams("c", ("horner", "chunked"),
+                     (("reversal_tolerance", REVERSAL_TOLERANCE), ("team_min_ops", TEAM_MIN_OPS),
+                      ("optimize", c_optimize(depth)))),
+        TargetParams("triton", ("horner", "chunked"),
+                     (("reversal_tolerance", REVERSAL_TOLERANCE),
+                      ("register_budget", REGISTER_BUDGET),
+                      ("lanes_per_program", LANES_PER_PROGRAM),
+                      ("max_lane_block", MAX_LANE_BLOCK))),
     )
 
 
@@ -296,4 +353,6 @@ def signature_plan(dim: int, depth: int) -> Plan:
                   _exp_steps(dim, depth), _log_series(depth), _exp_series(depth))
         + ((_exp_step(depth - 1, "exp_step_lower"),) if depth > 1 else ()),
         schedules=_schedules(),
+        targets=_targets(depth),
+        glossary=GLOSSARY,
     )

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        64ba7d15bbe0e63e538f8051178bc3db174288cae1a498f8b136239e9ecce2f3
-    generator  sigcodegen 0.1.0, generator sources c9098b239bd1c1aa
+    key        10616627e38029a04755f15fdc40d683c03b9c2c8c9ef7eeff5460e9076adee4
+    generator  sigcodegen 0.1.0, generator sources b58580542b8271d4
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
@@ -28,7 +28,6 @@ SIGLEN = 14
 STRATEGIES = ('horner', 'chunked', 'levelwise')
 CHUNKED_LANES = 256
 CHUNKED_MIN_STEPS = 64
-CHUNKED_NATIVE_MIN_STEPS = 16
 LEVELWISE_BLOCK_ELEMENTS = 4194304
 LEVELWISE_MIN_STEPS = 16
 

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        aa2cd292633f6b03dbb0d973a8cb32e84bede8586067e5e134eb4743ae41586e
- *     generator  sigcodegen 0.1.0, generator sources cfd441c7398df8e8
+ *     key        c4f11b9d1f000ef0a60a5e13197d8fcd1c9e2fbaf238166b8506193d85a7c92c
+ *     generator  sigcodegen 0.1.0, generator sources ea3cb6247a468f37
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200

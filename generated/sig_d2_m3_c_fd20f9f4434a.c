@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        dcdb56b95cd6a15ee5a489fc04be6da9b20f75e1f629a9e28ab16e6f912037c6
- *     generator  sigcodegen 0.1.0, generator sources cfd441c7398df8e8
+ *     key        fd20f9f4434af185f703b4ceb0fb05b561acabd7b097691a3312a9e126b192e3
+ *     generator  sigcodegen 0.1.0, generator sources ea3cb6247a468f37
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        4570737d64bf484d03a3e70e62a26fa6563e1db45dd1e39878edca16f7125424
-    generator  sigcodegen 0.1.0, generator sources 21cfcb53ce0b56a3
+    key        b93a675752746f8abe5c58fa4098c53beb1e5111b8550b80bb144f0268bb9115
+    generator  sigcodegen 0.1.0, generator sources 3ad698dffa6e0854
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
