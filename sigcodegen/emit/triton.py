@@ -25,7 +25,8 @@ from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 
 from ..plan import Plan, Routine, Value
-from .base import Emitter, Provenance
+from .base import Provenance
+from .python import PythonEmitter
 
 __all__ = ["TritonEmitter", "LaneLayout", "lane_layout", "lower"]
 
@@ -35,8 +36,6 @@ REGISTER_BUDGET = 64
 LANES_PER_PROGRAM = 128
 #: Largest lane block: prefixes beyond this make the cross-lane sums too wide.
 MAX_LANE_BLOCK = 1024
-#: Routines whose torch form the module holds (Chen tree over time chunks; log-signatures).
-TORCH_ROUTINES = ("chen", "log_series", "exp_series")
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=")
 
@@ -360,8 +359,14 @@ def lane_layout(plan: Plan) -> LaneLayout:
     return _layout(plan, *_choose(plan))
 
 
-class TritonEmitter(Emitter):
+class TritonEmitter(PythonEmitter):
     target = "triton"
+    #: Routines whose torch form the module holds (Chen tree over time chunks; log-signatures).
+    routines = ("chen", "log_series", "exp_series")
+
+    @staticmethod
+    def shape(size: int, time_axis: bool) -> str:
+        return f"(N, {size})"
 
     def context(self, plan: Plan, prov: Provenance) -> dict:
         p, low = _choose(plan)
@@ -384,7 +389,6 @@ class TritonEmitter(Emitter):
 
         constants = sorted(low["forward"].constants | low["backward"].constants)
         own = sorted(low["forward"].own | low["backward"].own | set(range(1, p + 1)))
-        routines = [r for r in plan.routines if r.name in TORCH_ROUTINES]
         return {
             **super().context(plan, prov),
             "layout": layout,
@@ -399,6 +403,4 @@ class TritonEmitter(Emitter):
                         for c in range(d)],
             "letters": [(j, d ** (p - 1 - j)) for j in range(p)],
             "level_tiles": level_tiles,
-            "routines": routines,
-            "shape": lambda value, time_axis: f"(N, {d ** value.degree})",
         }

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        b93a675752746f8abe5c58fa4098c53beb1e5111b8550b80bb144f0268bb9115
-    generator  sigcodegen 0.1.0, generator sources 3ad698dffa6e0854
+    key        f357e44ab9b3d1590ecf28b2ffd54c24a83dd01c04224e422886be42233ecf89
+    generator  sigcodegen 0.1.0, generator sources d4d69b4f92339684
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        f9bc6568ad3e465fb09552ab13327a679d28eb9bda7c01e55f5959ea067e16fe
-    generator  sigcodegen 0.1.0, generator sources 3ad698dffa6e0854
+    key        f0850fa58c9e5043cf882c91175ce60c0c34054ce32511d356b0775a1bd464ca
+    generator  sigcodegen 0.1.0, generator sources d4d69b4f92339684
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        cd3fc48dd4a90ac974f6891c3bb4931df8b93b5288f36e9b8b10c3b6c7dbdb2c
-    generator  sigcodegen 0.1.0, generator sources 2729d63529ccee13
+    key        28fbf6efb15929df835722d346701eaf41e76d8c61cf1a4d6032feb47077fffd
+    generator  sigcodegen 0.1.0, generator sources 7e0660a843096388
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        10616627e38029a04755f15fdc40d683c03b9c2c8c9ef7eeff5460e9076adee4
-    generator  sigcodegen 0.1.0, generator sources b58580542b8271d4
+    key        50e24c9b3e47f2adf0c09b32db358c8bad3b1e5f377b6a5cfcb77d13327357d4
+    generator  sigcodegen 0.1.0, generator sources c6f286d024668f79
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        0018b114efcc0e6e5818639e9d4f8a10bb5d240709e8720a448e02bdbad5fc3d
-    generator  sigcodegen 0.1.0, generator sources b58580542b8271d4
+    key        81fc081881402cc7fed083cb21a8a68566b71590594608e7ec40eb38f11c3df7
+    generator  sigcodegen 0.1.0, generator sources c6f286d024668f79
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

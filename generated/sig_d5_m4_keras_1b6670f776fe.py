@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        31b0b0af161e10484363b21b853d5f6116e5866cdf4d545e2d73f883d094395d
-    generator  sigcodegen 0.1.0, generator sources 2729d63529ccee13
+    key        1b6670f776fe3ffdb4d7a6d09e548ce401409f298aad56d45c03eba3b4d82aee
+    generator  sigcodegen 0.1.0, generator sources 7e0660a843096388
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
