@@ -15,7 +15,10 @@ that differ in one prefix letter, once per summed letter).
 
 The emitter lowers the plan's ``exp_step``, ``exp_step_lower`` and ``exp_step_vjp`` routines
 to one statement per tile (every index map a constant) and picks ``p``, the smallest prefix
-that keeps the tiles a lane holds within :data:`REGISTER_BUDGET`.
+that keeps the tiles a lane holds within the plan's triton ``register_budget`` (and the lane
+block within ``max_lane_block``); a program holds ``lanes_per_program`` lanes. Those constants,
+the chunked strategy's and the reversal tolerance are the plan's (``Plan.target_params``,
+``Schedule.params_for``), printed by ``sigcodegen plan --target triton``.
 """
 
 from __future__ import annotations
@@ -30,12 +33,6 @@ from .python import PythonEmitter
 
 __all__ = ["TritonEmitter", "LaneLayout", "lane_layout", "lower"]
 
-#: Tile values a lane may name in one forward step before the emitter splits words further.
-REGISTER_BUDGET = 64
-#: Lanes per program (paths x prefixes), 4 warps of 32 threads.
-LANES_PER_PROGRAM = 128
-#: Largest lane block: prefixes beyond this make the cross-lane sums too wide.
-MAX_LANE_BLOCK = 1024
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=")
 
@@ -326,14 +323,16 @@ def _tile_count(low: Lowering, plan: Plan) -> int:
 
 
 def _choose(plan: Plan) -> tuple[int, dict]:
-    """The smallest prefix whose forward step stays within :data:`REGISTER_BUDGET` tiles (or
-    the largest whose lane block fits), with its lowering."""
+    """The smallest prefix whose forward step stays within the plan's ``register_budget`` tiles
+    (or the largest whose lane block fits in ``max_lane_block``), with its lowering."""
+    params = plan.target_params("triton")
+    budget, widest = params.param("register_budget"), params.param("max_lane_block")
     chosen = None
     for p in range(0, plan.depth + 1):
-        if _pow2(plan.dim**p) > MAX_LANE_BLOCK:
+        if _pow2(plan.dim**p) > widest:
             break
         chosen = (p, lower(plan, p))
-        if _tile_count(chosen[1]["forward"], plan) <= REGISTER_BUDGET or plan.dim == 1:
+        if _tile_count(chosen[1]["forward"], plan) <= budget or plan.dim == 1:
             break
     return chosen
 
@@ -344,7 +343,7 @@ def _layout(plan: Plan, p: int, low: dict) -> LaneLayout:
     block = _pow2(lanes)
     return LaneLayout(
         dim=d, depth=plan.depth, prefix=p, lanes_per_path=lanes, lane_block=block,
-        paths_per_program=max(1, LANES_PER_PROGRAM // block),
+        paths_per_program=max(1, plan.target_params("triton").param("lanes_per_program") // block),
         forward_tiles=_tile_count(low["forward"], plan),
         backward_tiles=_tile_count(low["backward"], plan),
         forward_macs=low["forward"].mads * lanes + low["forward"].path_mads,
