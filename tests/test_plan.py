@@ -266,3 +266,48 @@ def test_cli_plan_for_c_and_without_target(capsys):
     for target in ("jax", "keras", "c", "triton"):
         assert f"\n  {target:<10} runs " in out
     assert "overrides: c: min_steps=16, lanes not used; triton: lanes=8192, min_steps=256" in out
+
+
+# ---- the rules, against brute-force definitions written here --------------------------------
+
+
+def test_chunk_rule_is_the_largest_power_of_two_that_fits():
+    """num_chunks is the largest power of two P with paths*P <= lanes and P*min_steps <= steps,
+    1 when none fits (a batch of no paths counts as one path)."""
+    from sigcodegen.plan import rules
+
+    for lanes, min_steps in ((256, 64), (8192, 256), (1, 1), (100, 7), (3, 1000)):
+        for steps in (*range(0, 70), 127, 128, 255, 256, 257, 511, 512, 999, 4096, 10**6):
+            for paths in (1, 2, 3, 5, 31, 64, 100, 255, 256, 257, 1024, 9000):
+                fits = [2**k for k in range(64)
+                        if paths * 2**k <= lanes and 2**k * min_steps <= steps]
+                want = max(fits, default=1)
+                assert rules.num_chunks(steps, paths, lanes, min_steps) == want, (
+                    steps, paths, lanes, min_steps)
+            assert rules.num_chunks(steps, 0, lanes, min_steps) == rules.num_chunks(
+                steps, 1, lanes, min_steps)
+
+
+def test_block_rule_against_brute_force():
+    """levelwise_block_steps: the most steps a block can hold within block_elements
+    coefficients (paths*Tb*siglen), raised to min_steps, never past the path, at least 1."""
+    from sigcodegen.plan import rules
+
+    for siglen, elements, min_steps in ((14, 2**10, 4), (780, 2**22, 16), (6, 50, 1), (30, 7, 3)):
+        for steps in (0, 1, 2, 3, 5, 17, 64, 100, 333):
+            for paths in (1, 2, 7, 64, 1000):
+                fitting = [tb for tb in range(1, steps + 1) if paths * tb * siglen <= elements]
+                want = max(1, min(steps, max(min_steps, max(fitting, default=0))))
+                got = rules.levelwise_block_steps(steps, paths, siglen, elements, min_steps)
+                assert got == want, (steps, paths, siglen, elements, min_steps)
+
+
+def test_rules_are_plain_python():
+    """rules.py imports nothing, so its functions' source runs inside an emitted module."""
+    import ast
+    import inspect
+
+    from sigcodegen.plan import rules
+
+    tree = ast.parse(inspect.getsource(rules))
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
