@@ -1,10 +1,14 @@
 """The plan IR: frozen dataclasses, printable, shared by every emitter.
 
-A plan is a list of *routines* (straight-line functions over named tensors) and a list of
-*schedules* (how each strategy drives those routines over time). Every tensor is a truncated
+A plan is a list of *routines* (straight-line functions over named tensors), a list of
+*schedules* (how each strategy drives those routines over time, with the parameters of its
+rules: defaults and per-target overrides) and per target a :class:`TargetParams` (the
+strategies it runs and the constants its module is emitted with). Every tensor is a truncated
 tensor-algebra level of some degree k for a batch of paths: ``dim**k`` coefficients per path,
 with an optional time axis. Emitters choose the memory layout (batch-last for jax, batch-first
-for keras); the plan only fixes names, degrees, the order of operations and their cost.
+for keras); the plan only fixes names, degrees, the order of operations, their cost and every
+constant that decides what runs. ``str(plan)`` prints all of it; this module imports nothing
+else of the package.
 """
 
 from __future__ import annotations

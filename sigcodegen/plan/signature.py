@@ -13,8 +13,10 @@ Routines (DESIGN.md §4):
                      S1 = cumsum(dx); level n's increment at t is the Horner chain above on the
                      lower levels at t-1 (``shift``), then cumsum over time.
 
-Schedules say how each strategy drives them; their constants (chunk and block rules) are plan
-parameters, so ``sigcodegen plan`` shows them and the emitted drivers read them from the plan.
+Schedules say how each strategy drives them. Their constants (the parameters of the chunk and
+block rules of ``rules.py``, defaults with per-target overrides) and each target's own
+constants (which strategies it runs, the reversal tolerance, ...: ``TargetParams``) are plan
+data, so ``sigcodegen plan`` shows them and the emitters read them from the plan.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        b80b8726ee4671769310fb7d85e644198ee7dbb54786f5aba0198e12403fb6b9
-    generator  sigcodegen 0.1.0, generator sources 789b2e1c199dee6a
+    key        cc327df32765cbc6a91bb31c264111a75496883ae6f99e8fd6259de7670539d8
+    generator  sigcodegen 0.1.0, generator sources bfd99f13f713877d
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
