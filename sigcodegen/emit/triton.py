@@ -341,9 +341,10 @@ def _layout(plan: Plan, p: int, low: dict) -> LaneLayout:
     d = plan.dim
     lanes = d**p
     block = _pow2(lanes)
+    per_program = plan.target_params("triton").param("lanes_per_program")
     return LaneLayout(
         dim=d, depth=plan.depth, prefix=p, lanes_per_path=lanes, lane_block=block,
-        paths_per_program=max(1, plan.target_params("triton").param("lanes_per_program") // block),
+        paths_per_program=max(1, per_program // block),
         forward_tiles=_tile_count(low["forward"], plan),
         backward_tiles=_tile_count(low["backward"], plan),
         forward_macs=low["forward"].mads * lanes + low["forward"].path_mads,

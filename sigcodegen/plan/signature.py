@@ -75,7 +75,8 @@ GLOSSARY = (
                                  "(paths × Tb × siglen)"),
     ("levelwise.min_steps", "the fewest increments a time block may have"),
     ("reversal_tolerance", "the backward pass walks time back while steps · eps · max|S| stays "
-                           "at or below this, else it recomputes (c, jax) or reads (triton) states"),
+                           "at or below this, else it recomputes (c, jax) or reads (triton) "
+                           "states"),
     ("team_min_ops", "a parallel pass of fewer vector multiply-adds runs on one thread"),
     ("optimize", "the GCC optimisation level (flags: that of $SIGCODEGEN_CFLAGS, -O3 by default)"),
     ("register_budget", "tile values a lane may name in one forward step (sets the prefix "

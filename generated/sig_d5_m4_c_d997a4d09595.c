@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        0d67a7e19b318026eb6703c66f30e8650c089d019c234a4a14b78c8171763ce2
- *     generator  sigcodegen 0.1.0, generator sources eedb192d1ff9a72a
+ *     key        d997a4d09595889f289243a66a935deb1dd271ca72072d4348fe0933d86ecf98
+ *     generator  sigcodegen 0.1.0, generator sources 2dd9c9b0a0f4bf72
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        5a56f2c6374995988600b30ce1b148e12b3cc012a4bc86044d1205c88b94903c
-    generator  sigcodegen 0.1.0, generator sources 900e152ae1d90493
+    key        3f1acd562bf707281e2732db0f8a8351a038b58d1083e0dfc62ee4b0f33a9f84
+    generator  sigcodegen 0.1.0, generator sources db3e8e8ddb39b3b2
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        3172785eb2bfc5b64eeb3663786baaf77492a25f53a88c1d753770018fa7e1fc
-    generator  sigcodegen 0.1.0, generator sources 900e152ae1d90493
+    key        5ae31b2302103549641083d062676f6244daef448bf8f00dc42ef4c719a8eb06
+    generator  sigcodegen 0.1.0, generator sources db3e8e8ddb39b3b2
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
