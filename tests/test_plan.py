@@ -247,7 +247,7 @@ def _cli_plan(capsys, *args):
                                                     ("keras", 256, 64)])
 def test_cli_plan_prints_the_parameters_in_force(capsys, target, lanes, min_steps):
     out = _cli_plan(capsys, "--target", target, "--batch", "8", "--length", "5000")
-    strategies = out[out.index(f"strategies of target {target}"):out.index("targets:")]
+    strategies = out[out.index(f"strategies of target {target}"):out.index(f"target {target}:")]
     assert f"[lanes={lanes}, min_steps={min_steps}]" in strategies
     assert ("levelwise" in strategies) == (target != "triton")
     schedule = make_plan(KernelSpec(dim=5, depth=4)).schedule("chunked")

@@ -394,7 +394,8 @@ class Plan:
         lines += [schedule.text(target) for schedule in self.schedules_for(target)]
         targets = self.targets if target is None else (self.target_params(target),)
         if targets:
-            lines += ["", "targets: the strategies each runs, and its constants"]
+            lines += ["", "targets: the strategies each runs, and its constants" if target is None
+                      else f"target {target}: the strategies it runs, and its constants"]
             lines += [t.text() for t in targets]
         names = {f"{s.strategy}.{k}" for s in self.schedules_for(target)
                  for k, _ in s.params_for(target)}

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        d997a4d09595889f289243a66a935deb1dd271ca72072d4348fe0933d86ecf98
- *     generator  sigcodegen 0.1.0, generator sources 2dd9c9b0a0f4bf72
+ *     key        3300a062f4c56349dce708c98ed19a98adb576fc7c51030c9775433f626dbac8
+ *     generator  sigcodegen 0.1.0, generator sources 3dfe7cc4f0b77539
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        ddb43294b62716524641950160bddec57452a77723a08314a2ae18f9093e6229
- *     generator  sigcodegen 0.1.0, generator sources 2dd9c9b0a0f4bf72
+ *     key        5f102f7f744caa71b686549077c718e95754c0fc1e4e56745d40564e2357ddf5
+ *     generator  sigcodegen 0.1.0, generator sources 3dfe7cc4f0b77539
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

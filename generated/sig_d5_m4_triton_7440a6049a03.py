@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        a1bf87eaedd036ae94a8406889fff5d5fc48a9455ffaa9e2822c184cc72a4857
-    generator  sigcodegen 0.1.0, generator sources 71ba8783abd87a3c
+    key        7440a6049a03b580d25eba5c1e04f4b794bc76bec9b7020886f6c9d6a2c7f9cd
+    generator  sigcodegen 0.1.0, generator sources 33298f2080b926a5
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
