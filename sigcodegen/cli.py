@@ -67,8 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--batch", type=_positive_int, help="paths, for total work per strategy")
     plan.add_argument("--length", type=_positive_int, help="points per path, with --batch")
     plan.add_argument("--stream", action="store_true", help="costs for stream output")
-    plan.add_argument("--target", choices=("triton",),
-                      help="also the target's kernel layout (triton: lanes, registers, FLOPs)")
+    plan.add_argument("--target", choices=TARGETS,
+                      help="the parameters in force for this target (and for triton its lane "
+                           "layout: lanes, registers, FLOPs); without it the defaults and each "
+                           "target's overrides")
 
     cache = sub.add_parser("cache", help="the kernel cache: path | list | clear")
     cache.add_argument("action", choices=("path", "list", "clear"))
@@ -143,7 +145,7 @@ def _cmd_plan(args) -> int:
     if (args.batch is None) != (args.length is None):
         raise CliError("sigcodegen plan: give --batch and --length together")
     plan = make_plan(KernelSpec(dim=args.dim, depth=args.depth))
-    print(explain(plan, args.batch, args.length, args.stream))
+    print(explain(plan, args.batch, args.length, args.stream, args.target))
     if args.target == "triton":
         from .emit.triton import lane_layout
 

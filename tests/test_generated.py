@@ -57,3 +57,22 @@ def test_tampered_prebuilt_module_is_not_imported(fresh_cache, tmp_path, monkeyp
     monkeypatch.setattr(loader, "generated_dir", lambda: copy)
     module = load_module(KernelSpec(dim=2, depth=3, target="jax"))
     assert Path(module.__file__).parent == fresh_cache  # rebuilt into the cache instead
+
+
+def test_committed_modules_hold_the_plan_rules_verbatim():
+    """Each committed Python module carries plan/rules.py's functions for the strategies it
+    runs, word for word, once."""
+    import inspect
+
+    from sigcodegen.plan import rules
+
+    modules = sorted(GENERATED.glob("*.py"))
+    assert modules
+    for path in modules:
+        text = path.read_text()
+        wanted = [rules.num_chunks] + ([rules.levelwise_block_steps]
+                                       if "_triton_" not in path.name else [])
+        for fn in wanted:
+            assert text.count(inspect.getsource(fn)) == 1, f"{path.name}: {fn.__name__}; {REFRESH}"
+        if "_triton_" in path.name:
+            assert "def levelwise_block_steps" not in text

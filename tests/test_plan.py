@@ -183,3 +183,131 @@ def test_log_and_exp_series(d, m):
     back = plan_interpreter.run(plan.routine("exp_series"), d,
                                 {f"x{k}": logged[f"y{k}"] for k in range(1, m + 1)})
     np.testing.assert_allclose(_flat(back, "y", m), _flat(x, "x", m), rtol=1e-10, atol=1e-12)
+
+
+# ---- parameters: schedule defaults with per-target overrides, and each target's constants ----
+
+
+def test_schedule_parameters_per_target():
+    plan = make_plan(KernelSpec(dim=5, depth=4))
+    chunked = plan.schedule("chunked")
+    assert dict(chunked.params_for()) == {"lanes": 256, "min_steps": 64}
+    assert dict(chunked.params_for("jax")) == dict(chunked.params_for("keras")) == {
+        "lanes": 256, "min_steps": 64}
+    assert dict(chunked.params_for("triton")) == {"lanes": 8192, "min_steps": 256}
+    assert dict(chunked.params_for("c")) == {"min_steps": 16}  # c's rule has no lane budget
+    assert chunked.param("min_steps", "triton") == 256
+    with pytest.raises(KeyError):
+        chunked.param("lanes", "c")
+    levelwise = plan.schedule("levelwise")
+    assert dict(levelwise.params_for("jax")) == {"block_elements": 2**22, "min_steps": 16}
+
+
+def test_every_target_has_its_strategies_and_constants():
+    from sigcodegen.spec import TARGETS
+
+    plan = make_plan(KernelSpec(dim=2, depth=3))
+    assert tuple(t.target for t in plan.targets) == TARGETS
+    for target in TARGETS:
+        params = plan.target_params(target)
+        assert set(params.strategies) <= set(plan.strategies)
+        assert [s.strategy for s in plan.schedules_for(target)] == list(params.strategies)
+    assert plan.target_params("triton").strategies == ("horner", "chunked")
+    assert plan.target_params("c").strategies == ("horner", "chunked")
+    assert plan.target_params("jax").strategies == ("horner", "chunked", "levelwise")
+    triton = plan.target_params("triton")
+    assert (triton.param("register_budget"), triton.param("lanes_per_program")) == (64, 128)
+    for target in ("c", "jax", "triton"):
+        assert plan.target_params(target).param("reversal_tolerance") == 1e-4
+    assert plan.target_params("c").param("optimize") == "flags"
+    assert make_plan(KernelSpec(dim=2, depth=8)).target_params("c").param("optimize") == "O2"
+    with pytest.raises(KeyError):
+        plan.target_params("cuda")
+
+
+def test_plan_prints_itself_with_every_parameter():
+    """str(plan) needs nothing but the IR: routines, strategies with their defaults and each
+    target's overrides, and every target's constants."""
+    text = str(make_plan(KernelSpec(dim=5, depth=4)))
+    assert "a4 = a4 + t3 ⊗ dx" in text
+    assert "[lanes=256, min_steps=64]" in text
+    assert "triton: lanes=8192, min_steps=256" in text and "c: min_steps=16" in text
+    assert "reversal_tolerance=0.0001" in text and "register_budget=64" in text
+    assert "lanes_per_program=128" in text and "team_min_ops=100000" in text
+
+
+def _cli_plan(capsys, *args):
+    from sigcodegen.cli import main
+
+    assert main(["plan", "--dim", "5", "--depth", "4", *args]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("target,lanes,min_steps", [("triton", 8192, 256), ("jax", 256, 64),
+                                                    ("keras", 256, 64)])
+def test_cli_plan_prints_the_parameters_in_force(capsys, target, lanes, min_steps):
+    out = _cli_plan(capsys, "--target", target, "--batch", "8", "--length", "5000")
+    strategies = out[out.index(f"strategies of target {target}"):out.index(f"target {target}:")]
+    assert f"[lanes={lanes}, min_steps={min_steps}]" in strategies
+    assert ("levelwise" in strategies) == (target != "triton")
+    schedule = make_plan(KernelSpec(dim=5, depth=4)).schedule("chunked")
+    chunked = next(line for line in out.splitlines()
+                   if line.startswith("  chunked ") and "MFLOP" in line)
+    assert chunked.endswith(f"chunks={num_chunks(schedule, 4999, 8, target)}")
+    assert num_chunks(schedule, 4999, 8, target) == (16 if target == "triton" else 32)
+    assert ("triton lanes: dim=5, depth=4" in out) == (target == "triton")
+
+
+def test_cli_plan_for_c_and_without_target(capsys):
+    out = _cli_plan(capsys, "--target", "c")
+    assert "[min_steps=16]" in out and "lanes=256" not in out
+    assert "team_min_ops=100000" in out and "levelwise_block inside" not in out
+    out = _cli_plan(capsys)
+    for target in ("jax", "keras", "c", "triton"):
+        assert f"\n  {target:<10} runs " in out
+    assert "overrides: c: min_steps=16, lanes not used; triton: lanes=8192, min_steps=256" in out
+
+
+# ---- the rules, against brute-force definitions written here --------------------------------
+
+
+def test_chunk_rule_is_the_largest_power_of_two_that_fits():
+    """num_chunks is the largest power of two P with paths*P <= lanes and P*min_steps <= steps,
+    1 when none fits (a batch of no paths counts as one path)."""
+    from sigcodegen.plan import rules
+
+    for lanes, min_steps in ((256, 64), (8192, 256), (1, 1), (100, 7), (3, 1000)):
+        for steps in (*range(0, 70), 127, 128, 255, 256, 257, 511, 512, 999, 4096, 10**6):
+            for paths in (1, 2, 3, 5, 31, 64, 100, 255, 256, 257, 1024, 9000):
+                fits = [2**k for k in range(64)
+                        if paths * 2**k <= lanes and 2**k * min_steps <= steps]
+                want = max(fits, default=1)
+                assert rules.num_chunks(steps, paths, lanes, min_steps) == want, (
+                    steps, paths, lanes, min_steps)
+            assert rules.num_chunks(steps, 0, lanes, min_steps) == rules.num_chunks(
+                steps, 1, lanes, min_steps)
+
+
+def test_block_rule_against_brute_force():
+    """levelwise_block_steps: the most steps a block can hold within block_elements
+    coefficients (paths*Tb*siglen), raised to min_steps, never past the path, at least 1."""
+    from sigcodegen.plan import rules
+
+    for siglen, elements, min_steps in ((14, 2**10, 4), (780, 2**22, 16), (6, 50, 1), (30, 7, 3)):
+        for steps in (0, 1, 2, 3, 5, 17, 64, 100, 333):
+            for paths in (1, 2, 7, 64, 1000):
+                fitting = [tb for tb in range(1, steps + 1) if paths * tb * siglen <= elements]
+                want = max(1, min(steps, max(min_steps, max(fitting, default=0))))
+                got = rules.levelwise_block_steps(steps, paths, siglen, elements, min_steps)
+                assert got == want, (steps, paths, siglen, elements, min_steps)
+
+
+def test_rules_are_plain_python():
+    """rules.py imports nothing, so its functions' source runs inside an emitted module."""
+    import ast
+    import inspect
+
+    from sigcodegen.plan import rules
+
+    tree = ast.parse(inspect.getsource(rules))
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]

@@ -10,7 +10,18 @@ from ..plan import Plan
 from ..resources import templates_dir
 from ..spec import SOURCE_SUFFIX
 
-__all__ = ["Emitter", "Provenance"]
+__all__ = ["Emitter", "Provenance", "py_literal"]
+
+
+def py_literal(value) -> str:
+    """A plan constant as a Python literal, strings double-quoted: ``("horner", "chunked")``,
+    ``0.0001``, ``256`` (the templates' ``py`` filter)."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        items = [py_literal(v) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -30,8 +41,10 @@ class Emitter:
     """Renders ``templates/<target>/module<suffix>.j2`` with the plan.
 
     Subclasses set ``target``, ``suffix`` and may extend :meth:`context`; templates see
-    ``plan``, ``prov`` (a :class:`Provenance`), ``refresh`` (the CLI line that rebuilds the file)
-    and whatever ``context`` adds. Undefined names are errors (``StrictUndefined``).
+    ``plan``, ``prov`` (a :class:`Provenance`), ``target``, ``target_params`` (the plan's
+    :class:`~sigcodegen.plan.TargetParams` of this target: its strategies and constants),
+    ``refresh`` (the CLI line that rebuilds the file) and whatever ``context`` adds. Undefined
+    names are errors (``StrictUndefined``).
     """
 
     target: str = ""
@@ -46,6 +59,7 @@ class Emitter:
             keep_trailing_newline=True,
             autoescape=False,
         )
+        self.env.filters["py"] = py_literal
 
     @property
     def suffix(self) -> str:
@@ -60,6 +74,7 @@ class Emitter:
             "plan": plan,
             "prov": prov,
             "target": self.target,
+            "target_params": plan.target_params(self.target),
             "refresh": f"sigcodegen build --dim {plan.dim} --depth {plan.depth} --target {self.target}",
         }
 

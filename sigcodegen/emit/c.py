@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 
 from ..plan import Plan, Routine
-from ..plan.planner import c_optimize
 from .base import Emitter, Provenance
 
 __all__ = ["CEmitter", "CRoutine", "PRECISIONS"]
@@ -107,6 +106,7 @@ class CEmitter(Emitter):
     target = "c"
 
     def context(self, plan: Plan, prov: Provenance) -> dict:
+        optimize = plan.target_params(self.target).param("optimize")
         precisions = []
         names = C_ROUTINES + ((("exp_step_lower", True),) if plan.depth > 1 else ())
         for suffix, scalar, bits in PRECISIONS:
@@ -123,8 +123,8 @@ class CEmitter(Emitter):
             **super().context(plan, prov),
             "dim": plan.dim,
             "precisions": precisions,
-            "chunk_min_steps": plan.schedule("chunked").param("native_min_steps"),
+            "chunk_min_steps": plan.schedule("chunked").param("min_steps", self.target),
             "fused_steps": len(plan.routine("exp_steps").params) - plan.depth,
             "forward_routines": FORWARD_ROUTINES,
-            "optimize": c_optimize(plan.depth),
+            "optimize": "" if optimize == "flags" else optimize,
         }

@@ -15,7 +15,10 @@ that differ in one prefix letter, once per summed letter).
 
 The emitter lowers the plan's ``exp_step``, ``exp_step_lower`` and ``exp_step_vjp`` routines
 to one statement per tile (every index map a constant) and picks ``p``, the smallest prefix
-that keeps the tiles a lane holds within :data:`REGISTER_BUDGET`.
+that keeps the tiles a lane holds within the plan's triton ``register_budget`` (and the lane
+block within ``max_lane_block``); a program holds ``lanes_per_program`` lanes. Those constants,
+the chunked strategy's and the reversal tolerance are the plan's (``Plan.target_params``,
+``Schedule.params_for``), printed by ``sigcodegen plan --target triton``.
 """
 
 from __future__ import annotations
@@ -25,18 +28,11 @@ from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 
 from ..plan import Plan, Routine, Value
-from .base import Emitter, Provenance
+from .base import Provenance
+from .python import PythonEmitter
 
 __all__ = ["TritonEmitter", "LaneLayout", "lane_layout", "lower"]
 
-#: Tile values a lane may name in one forward step before the emitter splits words further.
-REGISTER_BUDGET = 64
-#: Lanes per program (paths x prefixes), 4 warps of 32 threads.
-LANES_PER_PROGRAM = 128
-#: Largest lane block: prefixes beyond this make the cross-lane sums too wide.
-MAX_LANE_BLOCK = 1024
-#: Routines whose torch form the module holds (Chen tree over time chunks; log-signatures).
-TORCH_ROUTINES = ("chen", "log_series", "exp_series")
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=")
 
@@ -327,14 +323,16 @@ def _tile_count(low: Lowering, plan: Plan) -> int:
 
 
 def _choose(plan: Plan) -> tuple[int, dict]:
-    """The smallest prefix whose forward step stays within :data:`REGISTER_BUDGET` tiles (or
-    the largest whose lane block fits), with its lowering."""
+    """The smallest prefix whose forward step stays within the plan's ``register_budget`` tiles
+    (or the largest whose lane block fits in ``max_lane_block``), with its lowering."""
+    params = plan.target_params("triton")
+    budget, widest = params.param("register_budget"), params.param("max_lane_block")
     chosen = None
     for p in range(0, plan.depth + 1):
-        if _pow2(plan.dim**p) > MAX_LANE_BLOCK:
+        if _pow2(plan.dim**p) > widest:
             break
         chosen = (p, lower(plan, p))
-        if _tile_count(chosen[1]["forward"], plan) <= REGISTER_BUDGET or plan.dim == 1:
+        if _tile_count(chosen[1]["forward"], plan) <= budget or plan.dim == 1:
             break
     return chosen
 
@@ -343,9 +341,10 @@ def _layout(plan: Plan, p: int, low: dict) -> LaneLayout:
     d = plan.dim
     lanes = d**p
     block = _pow2(lanes)
+    per_program = plan.target_params("triton").param("lanes_per_program")
     return LaneLayout(
         dim=d, depth=plan.depth, prefix=p, lanes_per_path=lanes, lane_block=block,
-        paths_per_program=max(1, LANES_PER_PROGRAM // block),
+        paths_per_program=max(1, per_program // block),
         forward_tiles=_tile_count(low["forward"], plan),
         backward_tiles=_tile_count(low["backward"], plan),
         forward_macs=low["forward"].mads * lanes + low["forward"].path_mads,
@@ -360,8 +359,14 @@ def lane_layout(plan: Plan) -> LaneLayout:
     return _layout(plan, *_choose(plan))
 
 
-class TritonEmitter(Emitter):
+class TritonEmitter(PythonEmitter):
     target = "triton"
+    #: Routines whose torch form the module holds (Chen tree over time chunks; log-signatures).
+    routines = ("chen", "log_series", "exp_series")
+
+    @staticmethod
+    def shape(size: int, time_axis: bool) -> str:
+        return f"(N, {size})"
 
     def context(self, plan: Plan, prov: Provenance) -> dict:
         p, low = _choose(plan)
@@ -384,7 +389,6 @@ class TritonEmitter(Emitter):
 
         constants = sorted(low["forward"].constants | low["backward"].constants)
         own = sorted(low["forward"].own | low["backward"].own | set(range(1, p + 1)))
-        routines = [r for r in plan.routines if r.name in TORCH_ROUTINES]
         return {
             **super().context(plan, prov),
             "layout": layout,
@@ -399,6 +403,4 @@ class TritonEmitter(Emitter):
                         for c in range(d)],
             "letters": [(j, d ** (p - 1 - j)) for j in range(p)],
             "level_tiles": level_tiles,
-            "routines": routines,
-            "shape": lambda value, time_axis: f"(N, {d ** value.degree})",
         }

@@ -1,48 +1,58 @@
-"""A printable explanation of a plan: every op with its shape and cost, and per strategy the
-work for a given batch and length (what ``sigcodegen plan`` prints)."""
+"""A printable explanation of a plan: the plan's own text (every op with its shape and cost,
+the strategies and targets with their parameters, :meth:`.ir.Plan.text`), the parameters in
+force for one target, and per strategy the work for a given batch and length (what
+``sigcodegen plan`` prints)."""
 
 from __future__ import annotations
 
-import textwrap
-
-from .ir import Plan, Routine, Schedule
+from . import rules
+from .ir import Plan, Schedule
 
 __all__ = ["explain", "num_chunks", "block_steps", "strategy_cost"]
 
-
-def num_chunks(schedule: Schedule, steps: int, paths: int) -> int:
-    """Chunks P for the chunked strategy: the largest power of two with paths·P ≤ lanes and
-    P·min_steps ≤ steps (1 when nothing fits). The emitted drivers implement the same rule."""
-    lanes, min_steps = schedule.param("lanes"), schedule.param("min_steps")
-    p = 1
-    while 2 * p * max(paths, 1) <= lanes and 2 * p * min_steps <= steps:
-        p *= 2
-    return p
+#: Targets whose chunked strategy runs streams unchunked (jax and keras rerun each chunk).
+_STREAMS_UNCHUNKED = ("c", "triton")
 
 
-def block_steps(schedule: Schedule, steps: int, paths: int, siglen: int) -> int:
-    """Time steps Tb per block for the levelwise strategy: paths·Tb·siglen ≤ block_elements,
-    at least min_steps, at most the whole path."""
-    budget = schedule.param("block_elements") // max(1, paths * siglen)
-    return max(1, min(steps, max(schedule.param("min_steps"), budget)))
+def num_chunks(schedule: Schedule, steps: int, paths: int, target: str | None = None) -> int:
+    """Chunks P for the chunked strategy with the schedule's parameters for ``target`` (None:
+    the defaults). The rule is :func:`.rules.num_chunks`, which the emitted drivers hold a copy
+    of."""
+    return rules.num_chunks(steps, paths, schedule.param("lanes", target),
+                            schedule.param("min_steps", target))
 
 
-def strategy_cost(plan: Plan, strategy: str, paths: int, steps: int, stream: bool) -> dict:
+def block_steps(schedule: Schedule, steps: int, paths: int, siglen: int,
+                target: str | None = None) -> int:
+    """Time steps Tb per block for the levelwise strategy with the schedule's parameters for
+    ``target`` (the rule is :func:`.rules.levelwise_block_steps`)."""
+    return rules.levelwise_block_steps(steps, paths, siglen,
+                                       schedule.param("block_elements", target),
+                                       schedule.param("min_steps", target))
+
+
+def strategy_cost(plan: Plan, strategy: str, paths: int, steps: int, stream: bool,
+                  target: str | None = None, chunks: int | None = None) -> dict:
     """Multiply-adds and the loop shape of one strategy for ``paths`` paths of ``steps``
-    increments (L - 1)."""
+    increments (L - 1), with the parameters in force for ``target`` (None: the defaults).
+    ``chunks`` fixes P for the chunked strategy (the c target picks it at run time from the
+    thread count)."""
     schedule = plan.schedule(strategy)
     exp = plan.routine("exp_step").macs(plan.dim)
     chen = plan.routine("chen").macs(plan.dim)
     if strategy == "horner":
         return {"macs": steps * paths * exp, "serial_steps": steps, "lanes": paths}
     if strategy == "chunked":
-        p = num_chunks(schedule, steps, paths)
+        if stream and target in _STREAMS_UNCHUNKED:
+            p = 1
+        else:
+            p = num_chunks(schedule, steps, paths, target) if chunks is None else chunks
         chunk = -(-steps // p)
         passes = 2 if stream and p > 1 else 1
         macs = passes * p * chunk * paths * exp + (p - 1) * paths * chen
         serial = passes * chunk + (p - 1 if stream else (p - 1).bit_length())
         return {"macs": macs, "serial_steps": serial, "lanes": p * paths, "chunks": p}
-    tb = block_steps(schedule, steps, paths, plan.siglen)
+    tb = block_steps(schedule, steps, paths, plan.siglen, target)
     blocks = -(-steps // tb) if steps else 0
     level = plan.routine("levelwise_block").macs(plan.dim)
     joins = (blocks * tb if stream else blocks) * paths * chen if blocks > 1 else 0
@@ -55,48 +65,25 @@ def strategy_cost(plan: Plan, strategy: str, paths: int, steps: int, stream: boo
     }
 
 
-def _routine_lines(plan: Plan, routine: Routine) -> list[str]:
-    d = plan.dim
-    axis = "(T, " if routine.time_axis else "("
-    lines = [
-        f"routine {routine.name}({', '.join(v.name for v in routine.params)}) "
-        f"-> ({', '.join(v.name for v in routine.results)})",
-        f"  {routine.doc}",
-    ]
-    for stage in routine.stages:
-        lines.append(f"  # {stage.title}")
-        for op in stage.ops:
-            shape = f"{axis}{d ** op.out.degree}, paths)"
-            lines.append(f"    {str(op):<28} {shape:<22} {op.macs(d):>9,} {op.kind}")
-    lines.append(f"  total {routine.macs(d):,} multiply-adds = {2 * routine.macs(d):,} FLOP {routine.unit}")
-    return lines
-
-
 def explain(plan: Plan, paths: int | None = None, length: int | None = None,
-            stream: bool = False) -> str:
-    """The plan as text; with ``paths`` and ``length`` also each strategy's total work."""
-    sizes = "  ".join(f"{k}:{s}" for k, s in enumerate(plan.level_sizes, 1))
-    lines = [
-        f"{plan.kind} plan: dim={plan.dim}, depth={plan.depth}",
-        f"levels {sizes}   siglen {plan.siglen}",
-        "shapes are (coefficients, paths) per time step; (T, ...) over a block of T steps",
-        "",
-    ]
-    for routine in plan.routines:
-        lines += _routine_lines(plan, routine) + [""]
-    lines.append("strategies")
-    for schedule in plan.schedules:
-        params = ", ".join(f"{k}={v}" for k, v in schedule.params)
-        text = schedule.summary + (f" [{params}]" if params else "")
-        lines += textwrap.wrap(text, 96, initial_indent=f"  {schedule.strategy:<10} ",
-                               subsequent_indent=" " * 13)
+            stream: bool = False, target: str | None = None) -> str:
+    """The plan as text, with every target's parameters (``target`` None) or those in force for
+    ``target``; with ``paths`` and ``length`` also each strategy's total work (the defaults'
+    or ``target``'s)."""
+    lines = [plan.text(target)]
     if paths is not None and length is not None:
         steps = max(length - 1, 0)
         mode = "stream" if stream else "final value"
-        lines += ["", f"work for {paths} paths of length {length} ({steps} increments, {mode})"]
-        for schedule in plan.schedules:
-            cost = strategy_cost(plan, schedule.strategy, paths, steps, stream)
+        who = f", target {target}" if target else ""
+        lines += ["", f"work for {paths} paths of length {length} ({steps} increments, "
+                      f"{mode}{who})"]
+        for schedule in plan.schedules_for(target):
+            runtime = target == "c" and schedule.strategy == "chunked" and not stream
+            cost = strategy_cost(plan, schedule.strategy, paths, steps, stream, target,
+                                 chunks=1 if runtime else None)
             extra = ", ".join(f"{k}={v:,}" for k, v in cost.items() if k != "macs")
+            if runtime:
+                extra += " (c: P is chosen at run time from the thread count; shown for P = 1)"
             lines.append(
                 f"  {schedule.strategy:<10} {2 * cost['macs'] / 1e6:>10.3f} MFLOP   {extra}"
             )

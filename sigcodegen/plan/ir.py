@@ -1,14 +1,19 @@
 """The plan IR: frozen dataclasses, printable, shared by every emitter.
 
-A plan is a list of *routines* (straight-line functions over named tensors) and a list of
-*schedules* (how each strategy drives those routines over time). Every tensor is a truncated
+A plan is a list of *routines* (straight-line functions over named tensors), a list of
+*schedules* (how each strategy drives those routines over time, with the parameters of its
+rules: defaults and per-target overrides) and per target a :class:`TargetParams` (the
+strategies it runs and the constants its module is emitted with). Every tensor is a truncated
 tensor-algebra level of some degree k for a batch of paths: ``dim**k`` coefficients per path,
 with an optional time axis. Emitters choose the memory layout (batch-last for jax, batch-first
-for keras); the plan only fixes names, degrees, the order of operations and their cost.
+for keras); the plan only fixes names, degrees, the order of operations, their cost and every
+constant that decides what runs. ``str(plan)`` prints all of it; this module imports nothing
+else of the package.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -24,6 +29,7 @@ __all__ = [
     "Stage",
     "Routine",
     "Schedule",
+    "TargetParams",
     "Plan",
 ]
 
@@ -215,27 +221,110 @@ class Routine:
         """Multiply-adds per path (per time step when ``time_axis``)."""
         return sum(op.macs(dim) for op in self.ops)
 
+    def text(self, dim: int) -> str:
+        """The routine as ``sigcodegen plan`` lists it: every op with its shape for ``dim`` and
+        its multiply-adds per path."""
+        axis = "(T, " if self.time_axis else "("
+        lines = [
+            f"routine {self.name}({', '.join(v.name for v in self.params)}) "
+            f"-> ({', '.join(v.name for v in self.results)})",
+            f"  {self.doc}",
+        ]
+        for stage in self.stages:
+            lines.append(f"  # {stage.title}")
+            for op in stage.ops:
+                shape = f"{axis}{dim ** op.out.degree}, paths)"
+                lines.append(f"    {str(op):<28} {shape:<22} {op.macs(dim):>9,} {op.kind}")
+        macs = self.macs(dim)
+        lines.append(f"  total {macs:,} multiply-adds = {2 * macs:,} FLOP {self.unit}")
+        return "\n".join(lines)
+
+
+#: A parameter: (name, value). Values are ints, floats or strings (all printable literals).
+Param = tuple[str, "int | float | str"]
+
+
+def _params_text(params) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params)
+
 
 @dataclass(frozen=True)
 class Schedule:
     """How one strategy drives the routines over a path of T = L-1 increments.
 
-    ``params`` are the constants the emitted driver uses (chunk and block rules); ``summary``
-    says in one line what runs.
+    ``params`` are the constants the emitted drivers use (chunk and block rules), the defaults
+    every target shares; ``overrides`` replace some of them for one target,
+    ``((target, ((name, value), ...)), ...)``, a value None meaning the target does not use
+    that parameter. ``summary`` says in one line what runs.
     """
 
     strategy: str
     summary: str
     routines: tuple[str, ...]
-    params: tuple[tuple[str, int], ...] = ()
+    params: tuple[Param, ...] = ()
+    overrides: tuple[tuple[str, tuple[Param, ...]], ...] = ()
 
-    def param(self, name: str) -> int:
+    def params_for(self, target: str | None = None) -> tuple[Param, ...]:
+        """The parameters in force for ``target`` (None: the defaults)."""
+        merged = dict(self.params)
+        for name, value in dict(self.overrides).get(target, ()):
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        return tuple(merged.items())
+
+    def param(self, name: str, target: str | None = None):
+        """One parameter in force for ``target`` (None: the default)."""
+        return dict(self.params_for(target))[name]
+
+    def text(self, target: str | None = None, width: int = 96) -> str:
+        """One entry of the plan's strategy list: the summary and the parameters, the defaults
+        and every target's overrides (``target`` None) or those in force for ``target``."""
+        params = _params_text(self.params_for(target))
+        text = self.summary + (f" [{params}]" if params else "")
+        lines = textwrap.wrap(text, width, initial_indent=f"  {self.strategy:<10} ",
+                              subsequent_indent=" " * 13)
+        if target is None and self.overrides:
+            parts = []
+            for name, changes in self.overrides:
+                unused = [k for k, v in changes if v is None]
+                used = [(k, v) for k, v in changes if v is not None]
+                parts.append(f"{name}: " + ", ".join(
+                    ([_params_text(used)] if used else []) + [f"{k} not used" for k in unused]))
+            lines += textwrap.wrap("overrides: " + "; ".join(parts), width,
+                                   initial_indent=" " * 13, subsequent_indent=" " * 13)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class TargetParams:
+    """What one target's module runs and the plan-wide constants it is emitted with (for
+    instance the reversal tolerance of the backward pass, a register budget): every constant
+    that decides what runs, besides the schedules' parameters."""
+
+    target: str
+    strategies: tuple[str, ...]
+    params: tuple[Param, ...] = ()
+
+    def param(self, name: str):
         return dict(self.params)[name]
+
+    def text(self, width: int = 96) -> str:
+        params = _params_text(self.params)
+        text = f"runs {', '.join(self.strategies)}" + (f"; {params}" if params else "")
+        return "\n".join(textwrap.wrap(text, width, initial_indent=f"  {self.target:<10} ",
+                                       subsequent_indent=" " * 13))
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything an emitter needs for one (kind, dim, depth)."""
+    """Everything an emitter needs for one (kind, dim, depth).
+
+    ``targets`` hold each target's strategies and constants (:class:`TargetParams`);
+    ``glossary`` says in one line what each parameter means, ``(name, text)`` with names
+    ``strategy.param`` for the schedules' and plain for the targets' (printed with the plan).
+    """
 
     kind: str
     dim: int
@@ -243,6 +332,8 @@ class Plan:
     level_sizes: tuple[int, ...]
     routines: tuple[Routine, ...]
     schedules: tuple[Schedule, ...]
+    targets: tuple[TargetParams, ...] = ()
+    glossary: tuple[tuple[str, str], ...] = ()
 
     @property
     def siglen(self) -> int:
@@ -264,13 +355,61 @@ class Plan:
                 return schedule
         raise KeyError(strategy)
 
+    def target_params(self, target: str) -> TargetParams:
+        """The strategies and constants of ``target``'s module."""
+        for params in self.targets:
+            if params.target == target:
+                return params
+        raise KeyError(target)
+
+    def schedules_for(self, target: str | None = None) -> tuple[Schedule, ...]:
+        """The schedules ``target`` runs (None: every schedule)."""
+        if target is None:
+            return self.schedules
+        return tuple(self.schedule(s) for s in self.target_params(target).strategies)
+
     def summary(self) -> str:
         """One line for provenance headers."""
         sizes = " + ".join(str(s) for s in self.level_sizes)
         costs = ", ".join(f"{r.name} {r.macs(self.dim):,}" for r in self.routines)
         return f"siglen {self.siglen} ({sizes}); multiply-adds per path: {costs}"
 
-    def __str__(self) -> str:
-        from .explain import explain
+    def text(self, target: str | None = None) -> str:
+        """The whole plan: sizes, every routine op by op, the strategies and the targets with
+        their parameters (``target`` None: the defaults and each target's overrides; else the
+        parameters in force for ``target``). ``sigcodegen plan`` prints this."""
+        sizes = "  ".join(f"{k}:{s}" for k, s in enumerate(self.level_sizes, 1))
+        lines = [
+            f"{self.kind} plan: dim={self.dim}, depth={self.depth}",
+            f"levels {sizes}   siglen {self.siglen}",
+            "shapes are (coefficients, paths) per time step; (T, ...) over a block of T steps",
+            "",
+        ]
+        for routine in self.routines:
+            lines += [routine.text(self.dim), ""]
+        if target is None:
+            lines.append("strategies [default parameters], then each target's overrides")
+        else:
+            lines.append(f"strategies of target {target} [the parameters in force]")
+        lines += [schedule.text(target) for schedule in self.schedules_for(target)]
+        targets = self.targets if target is None else (self.target_params(target),)
+        if targets:
+            lines += ["", "targets: the strategies each runs, and its constants" if target is None
+                      else f"target {target}: the strategies it runs, and its constants"]
+            lines += [t.text() for t in targets]
+        names = {f"{s.strategy}.{k}" for s in self.schedules_for(target)
+                 for k, _ in s.params_for(target)}
+        names |= {f"{s.strategy}.{k}" for s in self.schedules_for(target) if target is None
+                  for _, changes in s.overrides for k, _ in changes}
+        names |= {k for t in targets for k, _ in t.params}
+        glossary = [(k, doc) for k, doc in self.glossary if k in names]
+        if glossary:
+            lines += ["", "parameters"]
+            width = max(len(k) for k, _ in glossary)
+            for k, doc in glossary:
+                lines += textwrap.wrap(doc, 96, initial_indent=f"  {k:<{width}}  ",
+                                       subsequent_indent=" " * (width + 4))
+        return "\n".join(lines)
 
-        return explain(self)
+    def __str__(self) -> str:
+        return self.text()

@@ -1,303 +1,33 @@
-"""The planner: unrolls the truncated tensor algebra of one (dim, depth) into routines.
+"""The planner's front door: ``make_plan(spec)`` hands the spec to the planner of its kind.
 
-Routines (DESIGN.md §4):
-
-``exp_step``         state ⊗ exp(dx) for one increment, fused Horner form, levels updated from
-                     the top down so each uses the old lower levels:
-                     T1 = A1 + dx/n; Tk = Ak + T(k-1) ⊗ dx/(n-k+1); An += T(n-1) ⊗ dx; A1 += dx.
-                     Cost H(d,m) + O(m d) multiply-adds (signatory, signax).
-``chen``             the truncated product (Chen's identity) of two signatures:
-                     Cn = An + Bn + sum_{i=1}^{n-1} Ai ⊗ B(n-i). Cost sum_n (n-1) d^n.
-``levelwise_block``  keras_sig's gpu_optimized step, for every time step of a block at once:
-                     S1 = cumsum(dx); level n's increment at t is the Horner chain above on the
-                     lower levels at t-1 (``shift``), then cumsum over time.
-
-Schedules say how each strategy drives them; their constants (chunk and block rules) are plan
-parameters, so ``sigcodegen plan`` shows them and the emitted drivers read them from the plan.
+One module per kind builds that kind's plan from the IR (``signature.py`` for the signature
+kernels); a new kind (log-signature kernels, signature kernels) is a new module and one row of
+:data:`BUILDERS`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import math
-from fractions import Fraction
+from collections.abc import Callable
 
-from ..algebra import level_sizes
 from ..spec import KernelSpec
-from .ir import (Add, Cumsum, OuterAdd, OuterAddSum, OuterAdjoint, Plan, Routine, Scale,
-                 Schedule, Shift, Stage, Value)
+from . import signature
+from .ir import Plan
 
-__all__ = ["make_plan", "CHUNK_LANES", "CHUNK_MIN_STEPS", "BLOCK_ELEMENTS", "BLOCK_MIN_STEPS"]
+__all__ = ["make_plan", "BUILDERS"]
 
-#: chunked (jax, keras): paths × chunks to aim for per scan step (fills the vector units,
-#: amortises XLA's per-iteration loop cost), and the fewest time steps a chunk may have (the
-#: Chen tree that joins chunks must stay cheap next to the chunks). Measured at configs A-F.
-CHUNK_LANES = 256
-CHUNK_MIN_STEPS = 64
-#: chunked (c): chunks only add threads' work, so they may be shorter.
-NATIVE_CHUNK_MIN_STEPS = 16
-#: levelwise: a time block holds at most this many coefficients per level array
-#: (paths × steps × siglen), so peak memory is bounded by the block, not by L; blocks have at
-#: least BLOCK_MIN_STEPS steps.
-BLOCK_ELEMENTS = 2**22
-BLOCK_MIN_STEPS = 16
-
-
-def _levels(prefix: str, depth: int) -> tuple[Value, ...]:
-    return tuple(Value(f"{prefix}{k}", k) for k in range(1, depth + 1))
-
-
-def _scaled_increments(depth: int, name: str = "dx") -> tuple[dict[int, Value], tuple]:
-    """``dx`` and ``dx/k`` for k = 2..depth, computed once per step."""
-    dx = Value(name, 1)
-    scaled = {1: dx}
-    ops = []
-    for k in range(2, depth + 1):
-        scaled[k] = Value(f"{name}{k}", 1)
-        ops.append(Scale(scaled[k], dx, Fraction(1, k)))
-    return scaled, tuple(ops)
-
-
-def _horner_chain(n: int, lower: tuple[Value, ...], scaled: dict[int, Value], out: Value, acc):
-    """Ops for ``out = acc + sum_{k<n} lower[k] ⊗ dx^{⊗(n-k)}/(n-k)!`` (lower[0] is the scalar
-    1), Horner form: t = L1 + dx/n; t = Lk + t ⊗ dx/(n-k+1); out = acc + t ⊗ dx."""
-    ops = [Add(Value("t1", 1), lower[0], scaled[n])]
-    for k in range(2, n):
-        prev = Value(f"t{k - 1}", k - 1)
-        ops.append(OuterAdd(Value(f"t{k}", k), lower[k - 1], prev, scaled[n - k + 1]))
-    ops.append(OuterAdd(out, acc, Value(f"t{n - 1}", n - 1), scaled[1]))
-    return ops
-
-
-def _exp_step(depth: int, name: str = "exp_step") -> Routine:
-    a = _levels("a", depth)
-    scaled, prologue = _scaled_increments(depth)
-    stages = [Stage("scaled increments dx/k", prologue)] if prologue else []
-    for n in range(depth, 1, -1):
-        stages.append(
-            Stage(f"degree {n}: Horner chain on the old levels 1..{n - 1}",
-                  tuple(_horner_chain(n, a, scaled, a[n - 1], a[n - 1])))
-        )
-    stages.append(Stage("degree 1", (Add(a[0], a[0], scaled[1]),)))
-    doc = "One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down)."
-    if name != "exp_step":
-        doc = (f"exp_step on levels 1..{depth} only: the backward pass walks the state back with "
-               f"it, as nothing there reads the top level.")
-    return Routine(
-        name=name,
-        doc=doc,
-        params=a + (scaled[1],),
-        results=a,
-        stages=tuple(stages),
-    )
-
-
-def fused_steps(dim: int, depth: int) -> int:
-    """Increments per call of exp_steps (c target). Measured on one AVX2 core (ms per forward,
-    K = 1 / 2 / 3 / 4): (10,3) at E 1.20 / 0.75 / 0.69 / 0.80; (3,6) at D 3.69 / 3.17 / 2.97 /
-    3.85; (2,10) at F 1.60 / 1.56 / 0.97 / 1.04; (5,4) at A: 2 and 3 equal, 25% under 1."""
-    return 1 if depth == 1 else 3
-
-
-def c_optimize(depth: int) -> str:
-    """The GCC optimisation level of the c target's kernels: -O3 (the flags' default) except for
-    deep truncations, whose many small chains -O3 unrolls into code that compiles slowly and runs
-    no faster. Measured at (2,10), F: -O3 3.2 s to compile, 0.62 ms forward; -O2 1.2 s, 0.52 ms;
-    at (3,6), D: -O3 stays faster (1.55 vs 1.83 ms)."""
-    return "O2" if depth >= 8 else ""
-
-
-def _exp_steps(dim: int, depth: int) -> Routine:
-    """exp_step for K increments in a row, the top level updated once for all K: the top level
-    is read by no other level, so its K rank-one terms (each from its own Horner chain on the
-    levels as they stand before that increment) can wait and be added in one pass, which loads
-    and stores the largest level once per K steps instead of K times."""
-    k = fused_steps(dim, depth)
-    a = _levels("a", depth)
-    names = [f"dx{chr(ord('a') + i)}" for i in range(k)]
-    stages, lefts, rights = [], [], []
-    for name in names:
-        scaled, prologue = _scaled_increments(depth, name)
-        ops = list(prologue)
-        if depth >= 2:  # the top chain up to its last t, kept under its own name
-            chain = _horner_chain(depth, a, scaled, a[depth - 1], a[depth - 1])[:-1]
-            last = Value(f"t{depth - 1}{name[2:]}", depth - 1)
-            chain[-1] = dataclasses.replace(chain[-1], out=last)  # read only by the final pass
-            ops += chain
-            lefts.append(last)
-            rights.append(scaled[1])
-        for n in range(depth - 1, 1, -1):
-            ops += _horner_chain(n, a, scaled, a[n - 1], a[n - 1])
-        if depth >= 2:
-            ops.append(Add(a[0], a[0], scaled[1]))
-        if ops:
-            stages.append(Stage(f"increment {name}: top-level term, then levels {depth - 1}..1",
-                                tuple(ops)))
-    if depth >= 2:
-        stages.append(Stage(f"degree {depth}: the {k} terms in one pass",
-                            (OuterAddSum(a[depth - 1], a[depth - 1], tuple(lefts), tuple(rights)),)))
-    else:
-        stages.append(Stage("degree 1", tuple(Add(a[0], a[0], Value(n, 1)) for n in names)))
-    return Routine(
-        name="exp_steps",
-        doc=f"exp_step for {k} increment(s) in a row, the top level updated once for all of them.",
-        params=a + tuple(Value(n, 1) for n in names),
-        results=a,
-        stages=tuple(stages),
-        unit=f"per path per {k} time step(s)",
-    )
-
-
-def _exp_step_vjp(depth: int) -> Routine:
-    """Reverse mode of exp_step. Given the state *before* the step (a), the increment (dx) and
-    the adjoint of the state after it (g), overwrite g with the adjoint of the state before it
-    and return the adjoint of dx (gdx).
-
-    Degree n's chain reads the old levels and writes only level n, so its adjoint adds into
-    g1..g(n-1) and reads gn; going up in n (2..depth) every gn is read before a higher chain adds
-    to it. Each chain's t values are recomputed from a and dx (cheaper than storing them).
-    """
-    a, g = _levels("a", depth), _levels("g", depth)
-    scaled, prologue = _scaled_increments(depth)
-    gdx = Value("gdx", 1)
-    stages = [Stage("scaled increments dx/k", prologue)] if prologue else []
-    stages.append(Stage("degree 1: a1 += dx", (Scale(gdx, g[0], Fraction(1)),)))
-    for n in range(2, depth + 1):
-        t = {k: Value(f"t{k}", k) for k in range(1, n)}
-        u = {k: Value(f"u{k}", k) for k in range(1, n)}
-        ops = list(_horner_chain(n, a, scaled, a[n - 1], a[n - 1])[:-1])  # recompute t1..t(n-1)
-        ops.append(OuterAdjoint(u[n - 1], None, gdx, gdx, g[n - 1], t[n - 1], scaled[1]))
-        for k in range(n - 1, 1, -1):
-            ops.append(Add(g[k - 1], g[k - 1], u[k]))
-            ops.append(OuterAdjoint(u[k - 1], None, gdx, gdx, u[k], t[k - 1], scaled[n - k + 1],
-                                    Fraction(1, n - k + 1)))
-        ops.append(Add(g[0], g[0], u[1]))
-        ops.append(Add(gdx, gdx, u[1], Fraction(1, n)))
-        stages.append(Stage(f"degree {n}: recompute the chain, then its adjoint", tuple(ops)))
-    return Routine(
-        name="exp_step_vjp",
-        doc="Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.",
-        params=a + (scaled[1],) + g,
-        results=g + (gdx,),
-        stages=tuple(stages),
-    )
-
-
-def _power_series(depth: int, name: str, coefficients, doc: str) -> Routine:
-    """f(x) = sum_{k=1..depth} c_k x^k for x without scalar term (levels 1..depth), in Horner
-    form: r = c_depth; r = c_k + x ⊗ r for k = depth-1..1; f = x ⊗ r. The running r keeps its
-    levels 1..depth-k, updated from the top level down so each reads the old lower ones."""
-    x, f = _levels("x", depth), _levels("y", depth)
-    r = _levels("r", depth)
-    stages = []
-    for k in range(depth - 1, 0, -1):  # r <- c_k + x ⊗ r, r's scalar being c_{k+1}
-        ops = []
-        for n in range(depth - k, 0, -1):
-            ops.append(Scale(r[n - 1], x[n - 1], coefficients[k + 1]))
-            ops += [OuterAdd(r[n - 1], r[n - 1], x[i - 1], r[n - i - 1]) for i in range(1, n)]
-        stages.append(Stage(f"r = {coefficients[k]} + x ⊗ r (levels 1..{depth - k})", tuple(ops)))
-    ops = []
-    for n in range(depth, 0, -1):
-        ops.append(Scale(f[n - 1], x[n - 1], coefficients[1]))
-        ops += [OuterAdd(f[n - 1], f[n - 1], x[i - 1], r[n - i - 1]) for i in range(1, n)]
-    stages.append(Stage("result = x ⊗ r", tuple(ops)))
-    return Routine(name=name, doc=doc, params=x, results=f, stages=tuple(stages),
-                   unit="per path per element")
-
-
-def _log_series(depth: int) -> Routine:
-    coefficients = {k: Fraction((-1) ** (k + 1), k) for k in range(1, depth + 1)}
-    return _power_series(depth, "log_series", coefficients,
-                         "Tensor logarithm log(1 + x) = x - x^2/2 + x^3/3 - ... of a signature x.")
-
-
-def _exp_series(depth: int) -> Routine:
-    coefficients = {k: Fraction(1, math.factorial(k)) for k in range(1, depth + 1)}
-    return _power_series(depth, "exp_series", coefficients,
-                         "Tensor exponential exp(x) - 1 = x + x^2/2 + x^3/6 + ... of a Lie element x.")
-
-
-def _chen(depth: int) -> Routine:
-    a, b, c = _levels("a", depth), _levels("b", depth), _levels("c", depth)
-    stages = []
-    for n in range(1, depth + 1):
-        ops = [Add(c[n - 1], a[n - 1], b[n - 1])]
-        ops += [OuterAdd(c[n - 1], c[n - 1], a[i - 1], b[n - i - 1]) for i in range(1, n)]
-        stages.append(Stage(f"degree {n}", tuple(ops)))
-    return Routine(
-        name="chen",
-        doc="Truncated product a ⊗ b of two signatures (Chen's identity).",
-        params=a + b,
-        results=c,
-        stages=tuple(stages),
-        unit="per path per product",
-    )
-
-
-def _levelwise_block(depth: int) -> Routine:
-    s, p = _levels("s", depth), _levels("p", depth)
-    scaled, prologue = _scaled_increments(depth)
-    stages = [Stage("scaled increments dx/k", prologue)] if prologue else []
-    stages.append(Stage("degree 1: running sum of the increments", (Cumsum(s[0], scaled[1]),)))
-    for n in range(2, depth + 1):
-        inc = Value(f"i{n}", n)
-        ops = [Shift(p[n - 2], s[n - 2])]
-        ops += _horner_chain(n, p, scaled, inc, None)
-        ops.append(Cumsum(s[n - 1], inc))
-        stages.append(Stage(f"degree {n}: increments from levels 1..{n - 1} at t-1, then cumsum",
-                            tuple(ops)))
-    return Routine(
-        name="levelwise_block",
-        doc="Signatures of every prefix of a block of increments, degree by degree.",
-        params=(scaled[1],),
-        results=s,
-        stages=tuple(stages),
-        time_axis=True,
-    )
-
-
-def _schedules() -> tuple[Schedule, ...]:
-    return (
-        Schedule(
-            "horner",
-            "scan over the T increments, one exp_step per increment",
-            ("exp_step",),
-        ),
-        Schedule(
-            "chunked",
-            "cut time into P chunks (P a power of two, paths × P ≤ lanes, chunks ≥ min_steps "
-            "long) run side by side as extra batch, then a log2(P)-deep tree of chen; stream "
-            "mode reruns each chunk from its prefix. c: chunks (≥ native_min_steps long) until "
-            "every thread has two blocks of SIMD lanes, joined left to right by chen",
-            ("exp_step", "chen"),
-            (("lanes", CHUNK_LANES), ("min_steps", CHUNK_MIN_STEPS),
-             ("native_min_steps", NATIVE_CHUNK_MIN_STEPS)),
-        ),
-        Schedule(
-            "levelwise",
-            "time blocks of Tb steps (paths × Tb × siglen ≤ block_elements): levelwise_block "
-            "inside a block, chen across blocks (one block when it fits: keras_sig's method)",
-            ("levelwise_block", "chen"),
-            (("block_elements", BLOCK_ELEMENTS), ("min_steps", BLOCK_MIN_STEPS)),
-        ),
-    )
-
-
-@functools.lru_cache(maxsize=None)
-def _make_plan(kind: str, dim: int, depth: int) -> Plan:
-    return Plan(
-        kind=kind,
-        dim=dim,
-        depth=depth,
-        level_sizes=level_sizes(dim, depth),
-        routines=(_exp_step(depth), _chen(depth), _levelwise_block(depth), _exp_step_vjp(depth),
-                  _exp_steps(dim, depth), _log_series(depth), _exp_series(depth))
-        + ((_exp_step(depth - 1, "exp_step_lower"),) if depth > 1 else ()),
-        schedules=_schedules(),
-    )
+#: kind -> the function that plans one (dim, depth) of that kind.
+BUILDERS: dict[str, Callable[[int, int], Plan]] = {
+    "signature": signature.signature_plan,
+}
 
 
 def make_plan(spec: KernelSpec) -> Plan:
-    """The plan for a spec's module (every strategy; see :meth:`KernelSpec.module_fields`)."""
-    return _make_plan(spec.kind, spec.dim, spec.depth)
+    """The plan for a spec's module (every strategy of every target; see
+    :meth:`KernelSpec.module_fields`)."""
+    try:
+        build = BUILDERS[spec.kind]
+    except KeyError:
+        raise NotImplementedError(
+            f"sigcodegen: no planner for kind {spec.kind!r} (kinds with a planner: "
+            f"{', '.join(BUILDERS)})") from None
+    return build(spec.dim, spec.depth)

@@ -2,11 +2,11 @@
  *
  * Generated code: do not edit. Rebuild with `sigcodegen build --dim 5 --depth 4 --target c`;
  * print with `sigcodegen show --dim 5 --depth 4 --target c`; explain with
- * `sigcodegen plan --dim 5 --depth 4`.
+ * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        87b7ab16bed37ec585cbd85f3b461f582ac05620c3a423c58ad565c26eb61fab
- *     generator  sigcodegen 0.1.0, generator sources 085efef28840ae7d
+ *     key        3300a062f4c56349dce708c98ed19a98adb576fc7c51030c9775433f626dbac8
+ *     generator  sigcodegen 0.1.0, generator sources 3dfe7cc4f0b77539
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
@@ -33,8 +33,13 @@
 #define DIM 5
 #define DEPTH 4
 #define SIGLEN 780
-/* chunked parallelism: a time chunk has at least this many steps */
+/* chunked parallelism: a time chunk has at least this many steps (the plan's chunked
+ * min_steps for c) */
 #define CHUNK_MIN_STEPS 16
+/* the backward pass walks time back while steps * eps * max|S| stays at or below this */
+#define REVERSAL_TOLERANCE 0.0001
+/* a parallel pass of fewer vector multiply-adds than this (~20 us of work) runs on one thread */
+#define TEAM_MIN_OPS 100000
 /* increments per exp_steps call (the top level is updated once per call) */
 #define FUSED_STEPS 3
 /* multiply-adds per path of one exp_step and of one chen product (for sizing thread teams) */
@@ -68,13 +73,13 @@ static int num_threads(void)
 }
 
 /* Threads for a pass of `blocks` blocks costing `vector_ops` vector multiply-adds in all: one
- * thread when the pass is too small to pay for waking a team (~20 us of work), else at most one
+ * thread when the pass is too small to pay for waking a team (TEAM_MIN_OPS), else at most one
  * per block. */
 static int team_size(int64_t blocks, double vector_ops)
 {
     int threads = num_threads();
     if (blocks < threads) threads = (int)blocks;
-    if (vector_ops < 1e5) threads = 1;
+    if (vector_ops < TEAM_MIN_OPS) threads = 1;
     return threads < 1 ? 1 : threads;
 }
 
@@ -706,7 +711,7 @@ static int reversible_f32(const vec_f32 *state, int64_t steps)
             if (!(a <= largest)) largest = a; /* NaN propagates into the test below */
         }
     const double eps = sizeof(float) == 4 ? 5.96e-8 : 1.11e-16;
-    return (double)steps * eps * (double)largest <= 1e-4;
+    return (double)steps * eps * (double)largest <= REVERSAL_TOLERANCE;
 }
 
 /* Add one step's increment adjoint into gx: dx(i) = x(i+1) - x(i). */
@@ -1422,7 +1427,7 @@ static int reversible_f64(const vec_f64 *state, int64_t steps)
             if (!(a <= largest)) largest = a; /* NaN propagates into the test below */
         }
     const double eps = sizeof(double) == 4 ? 5.96e-8 : 1.11e-16;
-    return (double)steps * eps * (double)largest <= 1e-4;
+    return (double)steps * eps * (double)largest <= REVERSAL_TOLERANCE;
 }
 
 /* Add one step's increment adjoint into gx: dx(i) = x(i+1) - x(i). */

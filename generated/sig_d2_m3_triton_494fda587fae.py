@@ -2,11 +2,11 @@
 
 Generated code: do not edit. Rebuild with `sigcodegen build --dim 2 --depth 3 --target triton`;
 print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
-`sigcodegen plan --dim 2 --depth 3`. Run this file on its own for a self-check.
+`sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        51374f5c46f17c605850025c4f1dc88cd1ee6a965b7078e856d5c657e694dfb7
-    generator  sigcodegen 0.1.0, generator sources 046664f4aad73fe6
+    key        494fda587faee893f9a003f09676ea99e99299c5dde78bc15fb1ae7741b611dd
+    generator  sigcodegen 0.1.0, generator sources 33298f2080b926a5
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
@@ -34,7 +34,8 @@ PP = 1
 BP = 128
 #: Chunked strategy: enough chunks that CHUNKED_LANES paths x chunks fill the GPU, each chunk at
 #: least CHUNKED_MIN_STEPS increments long (the Chen tree that joins them is a few dozen small
-#: torch ops per round, so short paths run as one chunk).
+#: torch ops per round, so short paths run as one chunk). The strategies' parameters for this
+#: target, from the plan (`sigcodegen plan --dim 2 --depth 3 --target triton`):
 CHUNKED_LANES = 8192
 CHUNKED_MIN_STEPS = 256
 
@@ -356,7 +357,7 @@ def compile_kernels(capability=90, warp_size=32):
 
 #: Walking time back by S(t-1) = S(t) ⊗ exp(-dx) loses about steps * eps * max|S| relative;
 #: above this the backward reads stored states instead (a stream pass), as the jax and c targets.
-REVERSAL_TOLERANCE = 1e-4
+REVERSAL_TOLERANCE = 0.0001
 
 
 class _Signature(torch.autograd.Function):
@@ -479,11 +480,12 @@ def tensor_exp(x):
     return torch.cat(exp_series(*_levels(x.reshape(-1, SIGLEN))), dim=-1).reshape(*lead, SIGLEN)
 
 
-def num_chunks(steps, paths):
-    """Time chunks for the chunked strategy: the largest power of two P with
-    paths*P <= CHUNKED_LANES and P*CHUNKED_MIN_STEPS <= steps."""
+# copied from sigcodegen/plan/rules.py (`sigcodegen plan` sizes the chunks with the same function)
+def num_chunks(steps, paths, lanes, min_steps):
+    """Time chunks P for the chunked strategy: the largest power of two with
+    paths * P <= lanes and P * min_steps <= steps, 1 when none fits."""
     p = 1
-    while 2 * p * max(paths, 1) <= CHUNKED_LANES and 2 * p * CHUNKED_MIN_STEPS <= steps:
+    while 2 * p * max(paths, 1) <= lanes and 2 * p * min_steps <= steps:
         p *= 2
     return p
 
@@ -508,7 +510,10 @@ def signature(path, stream=False, strategy="chunked", chunks=None):
     if steps == 0 or n == 0:  # the signature of a constant path (or of no paths) is zero
         shape = (*lead, steps, SIGLEN) if stream else (*lead, SIGLEN)
         return path.new_zeros(shape) + 0 * path.sum()  # keeps the graph for autograd
-    p = 1 if stream or strategy == "horner" else (chunks or num_chunks(steps, n))
+    if stream or strategy == "horner":
+        p = 1
+    else:
+        p = chunks or num_chunks(steps, n, CHUNKED_LANES, CHUNKED_MIN_STEPS)
     p = max(1, min(p, steps))
     if p == 1:
         out = _Signature.apply(x, stream)

@@ -2,11 +2,11 @@
  *
  * Generated code: do not edit. Rebuild with `sigcodegen build --dim 2 --depth 3 --target c`;
  * print with `sigcodegen show --dim 2 --depth 3 --target c`; explain with
- * `sigcodegen plan --dim 2 --depth 3`.
+ * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        d26d1f4ff955583f1a8c9b065c2f360f6835719f82ebe886e079c63aac196c8a
- *     generator  sigcodegen 0.1.0, generator sources 085efef28840ae7d
+ *     key        5f102f7f744caa71b686549077c718e95754c0fc1e4e56745d40564e2357ddf5
+ *     generator  sigcodegen 0.1.0, generator sources 3dfe7cc4f0b77539
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10
@@ -33,8 +33,13 @@
 #define DIM 2
 #define DEPTH 3
 #define SIGLEN 14
-/* chunked parallelism: a time chunk has at least this many steps */
+/* chunked parallelism: a time chunk has at least this many steps (the plan's chunked
+ * min_steps for c) */
 #define CHUNK_MIN_STEPS 16
+/* the backward pass walks time back while steps * eps * max|S| stays at or below this */
+#define REVERSAL_TOLERANCE 0.0001
+/* a parallel pass of fewer vector multiply-adds than this (~20 us of work) runs on one thread */
+#define TEAM_MIN_OPS 100000
 /* increments per exp_steps call (the top level is updated once per call) */
 #define FUSED_STEPS 3
 /* multiply-adds per path of one exp_step and of one chen product (for sizing thread teams) */
@@ -68,13 +73,13 @@ static int num_threads(void)
 }
 
 /* Threads for a pass of `blocks` blocks costing `vector_ops` vector multiply-adds in all: one
- * thread when the pass is too small to pay for waking a team (~20 us of work), else at most one
+ * thread when the pass is too small to pay for waking a team (TEAM_MIN_OPS), else at most one
  * per block. */
 static int team_size(int64_t blocks, double vector_ops)
 {
     int threads = num_threads();
     if (blocks < threads) threads = (int)blocks;
-    if (vector_ops < 1e5) threads = 1;
+    if (vector_ops < TEAM_MIN_OPS) threads = 1;
     return threads < 1 ? 1 : threads;
 }
 
@@ -523,7 +528,7 @@ static int reversible_f32(const vec_f32 *state, int64_t steps)
             if (!(a <= largest)) largest = a; /* NaN propagates into the test below */
         }
     const double eps = sizeof(float) == 4 ? 5.96e-8 : 1.11e-16;
-    return (double)steps * eps * (double)largest <= 1e-4;
+    return (double)steps * eps * (double)largest <= REVERSAL_TOLERANCE;
 }
 
 /* Add one step's increment adjoint into gx: dx(i) = x(i+1) - x(i). */
@@ -1056,7 +1061,7 @@ static int reversible_f64(const vec_f64 *state, int64_t steps)
             if (!(a <= largest)) largest = a; /* NaN propagates into the test below */
         }
     const double eps = sizeof(double) == 4 ? 5.96e-8 : 1.11e-16;
-    return (double)steps * eps * (double)largest <= 1e-4;
+    return (double)steps * eps * (double)largest <= REVERSAL_TOLERANCE;
 }
 
 /* Add one step's increment adjoint into gx: dx(i) = x(i+1) - x(i). */

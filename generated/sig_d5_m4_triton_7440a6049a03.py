@@ -2,11 +2,11 @@
 
 Generated code: do not edit. Rebuild with `sigcodegen build --dim 5 --depth 4 --target triton`;
 print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
-`sigcodegen plan --dim 5 --depth 4`. Run this file on its own for a self-check.
+`sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        22e701f4263e84c4f51d1a34c12642bbf28fc5a7b85ecf775e62eb052aa232a8
-    generator  sigcodegen 0.1.0, generator sources 046664f4aad73fe6
+    key        7440a6049a03b580d25eba5c1e04f4b794bc76bec9b7020886f6c9d6a2c7f9cd
+    generator  sigcodegen 0.1.0, generator sources 33298f2080b926a5
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
@@ -35,7 +35,8 @@ PP = 32
 BP = 4
 #: Chunked strategy: enough chunks that CHUNKED_LANES paths x chunks fill the GPU, each chunk at
 #: least CHUNKED_MIN_STEPS increments long (the Chen tree that joins them is a few dozen small
-#: torch ops per round, so short paths run as one chunk).
+#: torch ops per round, so short paths run as one chunk). The strategies' parameters for this
+#: target, from the plan (`sigcodegen plan --dim 5 --depth 4 --target triton`):
 CHUNKED_LANES = 8192
 CHUNKED_MIN_STEPS = 256
 
@@ -621,7 +622,7 @@ def compile_kernels(capability=90, warp_size=32):
 
 #: Walking time back by S(t-1) = S(t) ⊗ exp(-dx) loses about steps * eps * max|S| relative;
 #: above this the backward reads stored states instead (a stream pass), as the jax and c targets.
-REVERSAL_TOLERANCE = 1e-4
+REVERSAL_TOLERANCE = 0.0001
 
 
 class _Signature(torch.autograd.Function):
@@ -771,11 +772,12 @@ def tensor_exp(x):
     return torch.cat(exp_series(*_levels(x.reshape(-1, SIGLEN))), dim=-1).reshape(*lead, SIGLEN)
 
 
-def num_chunks(steps, paths):
-    """Time chunks for the chunked strategy: the largest power of two P with
-    paths*P <= CHUNKED_LANES and P*CHUNKED_MIN_STEPS <= steps."""
+# copied from sigcodegen/plan/rules.py (`sigcodegen plan` sizes the chunks with the same function)
+def num_chunks(steps, paths, lanes, min_steps):
+    """Time chunks P for the chunked strategy: the largest power of two with
+    paths * P <= lanes and P * min_steps <= steps, 1 when none fits."""
     p = 1
-    while 2 * p * max(paths, 1) <= CHUNKED_LANES and 2 * p * CHUNKED_MIN_STEPS <= steps:
+    while 2 * p * max(paths, 1) <= lanes and 2 * p * min_steps <= steps:
         p *= 2
     return p
 
@@ -800,7 +802,10 @@ def signature(path, stream=False, strategy="chunked", chunks=None):
     if steps == 0 or n == 0:  # the signature of a constant path (or of no paths) is zero
         shape = (*lead, steps, SIGLEN) if stream else (*lead, SIGLEN)
         return path.new_zeros(shape) + 0 * path.sum()  # keeps the graph for autograd
-    p = 1 if stream or strategy == "horner" else (chunks or num_chunks(steps, n))
+    if stream or strategy == "horner":
+        p = 1
+    else:
+        p = chunks or num_chunks(steps, n, CHUNKED_LANES, CHUNKED_MIN_STEPS)
     p = max(1, min(p, steps))
     if p == 1:
         out = _Signature.apply(x, stream)

@@ -1,0 +1,27 @@
+"""The rules that size a strategy's work from a batch and a length, written once.
+
+Plain Python with no imports, so that the emitters can copy each function's source verbatim
+into the modules they write (jax, keras, triton: see ``templates/*/module.py.j2``), where it
+runs with the module's constants, the plan's parameters for that target. ``sigcodegen plan``
+(``explain.strategy_cost``) calls the same functions. The c target's chunk rule depends on the
+thread count and is written in C (``forward_chunks`` in ``templates/c/module.c.j2``); only its
+constants come from the plan.
+"""
+
+__all__ = ["num_chunks", "levelwise_block_steps"]
+
+
+def num_chunks(steps, paths, lanes, min_steps):
+    """Time chunks P for the chunked strategy: the largest power of two with
+    paths * P <= lanes and P * min_steps <= steps, 1 when none fits."""
+    p = 1
+    while 2 * p * max(paths, 1) <= lanes and 2 * p * min_steps <= steps:
+        p *= 2
+    return p
+
+
+def levelwise_block_steps(steps, paths, siglen, block_elements, min_steps):
+    """Time steps Tb per block for the levelwise strategy: paths * Tb * siglen <= block_elements,
+    but at least min_steps (and 1), at most the whole path."""
+    budget = block_elements // max(1, paths * siglen)
+    return max(1, min(steps, max(min_steps, budget)))
