@@ -1,9 +1,9 @@
 """Side-by-side CPU benchmark: sigcodegen's signature (forward, and forward + backward) against
 the peer libraries.
 
-Methodology (DESIGN.md §7):
+Methodology (bench/README.md):
 
-- Workloads are the configurations (B, L, d, m) of DESIGN.md §7, A-F: a batch of B float32
+- Workloads are the configurations (B, L, d, m) of bench/README.md, A-F: a batch of B float32
   Brownian paths of L points in R^d (cumulative sums of standard normal increments divided by
   sqrt(L)), signature truncated at depth m. Three modes: ``final`` (forward, the signature of the
   whole path, ``(B, siglen)``), ``stream`` (forward, the signature of every prefix,
@@ -26,7 +26,7 @@ Methodology (DESIGN.md §7):
   candidates are not eligible as "best ours".
 - Reported: median time per candidate (ms); for the fastest "ours" entry (over every ``ours-*``
   row), its achieved GFLOP/s in the forward modes with the Horner-step FLOP count
-  2*B*(L-1)*H(d, m), H(d, m) = sum_{j=2..m} (m-j+1) d^j (DESIGN.md §4.1; the same count is used
+  2*B*(L-1)*H(d, m), H(d, m) = sum_{j=2..m} (m-j+1) d^j (docs/architecture.md; the same count is used
   in stream mode, whose extra cost is writing the output), and the ratio best-ours / peer per
   peer (< 1: we are faster). Then the tracked ratio targets, each "met" / "NOT met":
   final best-ours/pysiglib <= 0.33, grad best-ours/pysiglib <= 0.25, stream (configs A and C)
@@ -76,7 +76,7 @@ import sigcodegen  # noqa: E402
 
 MODES = ("final", "stream", "grad")
 RTOL = {"final": 1e-3, "stream": 1e-3, "grad": 1e-2}  # max|out - ref| / max|ref|
-FLOOR_GFLOPS = 210.0  # FLOP floor: 2 cores x float32 FMA peak (DESIGN.md §4.1 count)
+FLOOR_GFLOPS = 210.0  # FLOP floor: 2 cores x float32 FMA peak (docs/architecture.md count)
 TARGETS = {  # mode -> (ratio bound, configs it applies to or None for all, compared with)
     "final": (0.33, None, "pysiglib"),
     "grad": (0.25, None, "pysiglib"),

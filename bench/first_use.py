@@ -1,7 +1,7 @@
 """First-use cost of the c target: building a new kernel, and loading it again from the cache.
 
 Two measurements per spec (dim d, depth m) — (5, 4) of configurations A/B/C and the (d, m) of
-D, E and F in DESIGN.md §7 — each in its own fresh Python process (``subprocess.run`` of
+D, E and F in bench/README.md — each in its own fresh Python process (``subprocess.run`` of
 ``sys.executable -c CHILD``; the child prints one JSON line):
 
 1. **first use**: an empty cache (``SIGCODEGEN_CACHE_DIR`` set to a new temporary folder,
@@ -44,7 +44,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 FIRST_USE_TARGET_S = 2.0
 LATER_LOAD_TARGET_S = 0.050
 
-# (d, m) -> the (B, L) of the first configuration of DESIGN.md §7 with that (d, m)
+# (d, m) -> the (B, L) of the first configuration of bench/README.md with that (d, m)
 SPECS = {
     (5, 4): (128, 100),  # A (B and C share (5, 4))
     (3, 6): (16, 1000),  # D

@@ -3,7 +3,7 @@
 1. Correctness: for every configuration, 4 of its paths in float64 through the triton kernels
    (forward, and the gradient of sum(signature)) against a float64 numpy reference (Chen's
    identity step by step; central differences of it for one gradient entry per path).
-2. Timing: forward and forward + backward at the configurations A-F of DESIGN.md §7 and
+2. Timing: forward and forward + backward at the configurations A-F of bench/README.md and
    big = (1024, 1000, 8, 4), float32 Brownian paths, median of ``triton.testing.do_bench``
    (CUDA events), next to keras_sig-style pure JAX on the GPU (sigcodegen's jax target,
    levelwise: keras_sig's per-degree method in time blocks) and pysiglib's CUDA path, each

@@ -59,7 +59,7 @@ def test_build_into_folder(tmp_path):
         (("build", "--dim", "2", "--depth", "40"), "coefficients per path"),
         (("build", "--depth", "3"), "--dim and --depth are required"),
         (("show", "--dim", "2", "--depth", "2", "--target", "cuda"), "unknown target 'cuda'"),
-        (("plan", "--dim", "2", "--depth", "2", "--target", "c"), "invalid choice"),
+        (("plan", "--dim", "2", "--depth", "2", "--target", "cuda"), "invalid choice"),
         (("plan", "--dim", "3"), "required: --depth"),
         (("plan", "--dim", "3", "--depth", "2", "--batch", "4"), "--batch and --length together"),
         (("cache", "wipe"), "invalid choice"),

@@ -1,4 +1,4 @@
-"""The plan is data: frozen, printable, and its costs match the formulas of DESIGN.md §4."""
+"""The plan is data: frozen, printable, and its costs match the formulas of docs/architecture.md (the plan IR)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sigcodegen.spec import KernelSpec
 
 
 def horner_cost(d, m):
-    """H(d, m) = sum_{j=2..m} (m-j+1) d^j multiply-adds per step (DESIGN.md §4.1), plus the
+    """H(d, m) = sum_{j=2..m} (m-j+1) d^j multiply-adds per step (docs/architecture.md), plus the
     O(m d) adds and scalings of the degree-1 terms."""
     top = sum((m - j + 1) * d**j for j in range(2, m + 1))
     low = d * (m - 1)  # t1 = a1 + dx/n for n = 2..m

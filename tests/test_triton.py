@@ -179,7 +179,7 @@ def test_lane_layout_is_within_budget(dim, depth):
     assert layout.lane_block >= layout.lanes_per_path
     assert layout.lane_block & (layout.lane_block - 1) == 0  # a power of two
     assert layout.forward_tiles <= 64
-    # the lanes of one path do at least the Horner step's multiply-adds (DESIGN.md §4.1,
+    # the lanes of one path do at least the Horner step's multiply-adds (docs/architecture.md,
     # counted here independently): H(d, m) = sum_{j=2..m} (m-j+1) d^j
     horner = sum((depth - j + 1) * dim**j for j in range(2, depth + 1))
     assert layout.forward_macs >= horner

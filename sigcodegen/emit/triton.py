@@ -1,6 +1,6 @@
 """Emitter for the ``triton`` target: straight-line Triton kernels with (path, word-prefix) lanes.
 
-Lane layout (DESIGN.md §4). A program owns ``BP`` paths, and each path is split over
+Lane layout (docs/architecture.md, "The four targets"). A program owns ``BP`` paths, and each path is split over
 ``d**p`` lanes, one per word prefix ``q`` of length ``p``: the lane holds the coefficients of the
 words that start with ``q`` (``d**(k-p)`` of level k, by suffix s, at index ``q*d**(k-p) + s``)
 and, for the levels ``k <= p``, the one word ``q[:k]`` (computed redundantly on the lanes that

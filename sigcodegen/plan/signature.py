@@ -1,7 +1,7 @@
 """The planner of the signature kind: unrolls the truncated tensor algebra of one (dim, depth)
 into routines and the schedules that drive them (``planner.make_plan`` dispatches here).
 
-Routines (DESIGN.md §4):
+Routines (docs/architecture.md, "The plan IR"):
 
 ``exp_step``         state ⊗ exp(dx) for one increment, fused Horner form, levels updated from
                      the top down so each uses the old lower levels:

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        7440a6049a03b580d25eba5c1e04f4b794bc76bec9b7020886f6c9d6a2c7f9cd
-    generator  sigcodegen 0.1.0, generator sources 33298f2080b926a5
+    key        d61c01d68d40f5d97ee89d600a8907c5b87dcc3183c82ba9ad04d0b7c1b24e2b
+    generator  sigcodegen 0.1.0, generator sources 358840db6c33e6ed
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

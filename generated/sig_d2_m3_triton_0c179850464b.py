@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        494fda587faee893f9a003f09676ea99e99299c5dde78bc15fb1ae7741b611dd
-    generator  sigcodegen 0.1.0, generator sources 33298f2080b926a5
+    key        0c179850464ba98afa296eeea2fd9b7b1264ddb8bc1a4ed7561192aa1a5c8ded
+    generator  sigcodegen 0.1.0, generator sources 358840db6c33e6ed
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

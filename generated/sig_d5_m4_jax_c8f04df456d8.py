@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        d4fcbac69114818958d1ea87a969f2c2ac8e12aeee1641425e20f16ab5ebf65c
-    generator  sigcodegen 0.1.0, generator sources 37da32e7e1f540a5
+    key        c8f04df456d83a76985ee787d89cdaa61e047691fd8d6c53341d6349c1d4261d
+    generator  sigcodegen 0.1.0, generator sources 1454d1d29cfba158
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
@@ -431,7 +431,7 @@ _DRIVERS = {"horner": _horner, "chunked": _chunked, "levelwise": _levelwise}
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
 def _signature_of_increments(dx, stream, strategy, chunks, block_steps):
     """dx (T, DIM, N) -> the signature (SIGLEN, N) or stream (T, SIGLEN, N), with a VJP whose
-    memory does not grow with T (DESIGN.md §4.4)."""
+    memory does not grow with T."""
     return _DRIVERS[strategy](dx, stream, chunks, block_steps)
 
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        8adea2a7058213377468f6ad79233cc77f0898d3fc605d75832a6be5d869c836
-    generator  sigcodegen 0.1.0, generator sources 37da32e7e1f540a5
+    key        df25397493beb533daaaa7fa5829e8be3f0b6a3c5b6f41441bdd794c92b2b0c7
+    generator  sigcodegen 0.1.0, generator sources 1454d1d29cfba158
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
@@ -364,7 +364,7 @@ _DRIVERS = {"horner": _horner, "chunked": _chunked, "levelwise": _levelwise}
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
 def _signature_of_increments(dx, stream, strategy, chunks, block_steps):
     """dx (T, DIM, N) -> the signature (SIGLEN, N) or stream (T, SIGLEN, N), with a VJP whose
-    memory does not grow with T (DESIGN.md §4.4)."""
+    memory does not grow with T."""
     return _DRIVERS[strategy](dx, stream, chunks, block_steps)
 
 
