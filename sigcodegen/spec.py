@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import operator
 from dataclasses import dataclass
@@ -83,6 +84,17 @@ def _sci(log10: float) -> str:
 
 def check_dim_depth(dim, depth, owner: str = "signature") -> tuple[int, int]:
     """Validate a (dim, depth) pair; return them as ints or raise TypeError/ValueError."""
+    if type(dim) is int and type(depth) is int:  # the common case: a valid pair checked once
+        return _check_ints(dim, depth, owner)
+    return _check_dim_depth(dim, depth, owner)
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_ints(dim: int, depth: int, owner: str) -> tuple[int, int]:
+    return _check_dim_depth(dim, depth, owner)
+
+
+def _check_dim_depth(dim, depth, owner: str) -> tuple[int, int]:
     dim = _as_int(dim, "dim", owner)
     depth = _as_int(depth, "depth", owner)
     if dim < 1:

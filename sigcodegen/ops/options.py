@@ -12,7 +12,7 @@ import numpy as np
 from ..runtime.frameworks import Framework, framework_of
 from .tensor_algebra import check_flat, combine, signature_inverse
 
-__all__ = ["PathOptions"]
+__all__ = ["PathOptions", "NO_OPTIONS"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,7 @@ class PathOptions:
             pair = (sig, start) if self.inverse else (start, sig)
             sig = combine(*pair, dim, depth, framework, target)
         return sig
+
+
+#: The options of a call that gives none (the common case: no object built per call).
+NO_OPTIONS = PathOptions()
