@@ -12,8 +12,8 @@ import time
 import numpy as np
 
 import sigcodegen as sc
-from sigcodegen.build.loader import build, build_library
-from sigcodegen.build.toolchain import CompileError, CompilerUnavailable
+from sigcodegen.jit.loader import build, build_library
+from sigcodegen.jit.toolchain import CompileError, CompilerUnavailable
 
 
 def numpy_signature(path, depth):

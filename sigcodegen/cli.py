@@ -89,8 +89,8 @@ def _targets(name: str) -> tuple[str, ...]:
 
 
 def _cmd_build(args) -> int:
-    from .build.loader import build, build_library, write_to
-    from .build.toolchain import CompileError, CompilerUnavailable
+    from .jit.loader import build, build_library, write_to
+    from .jit.toolchain import CompileError, CompilerUnavailable
 
     if args.reference:
         pairs = REFERENCE_SPECS
@@ -128,7 +128,7 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    from .build.loader import build, compile_logs
+    from .jit.loader import build, compile_logs
 
     spec = _spec(args, _targets(args.target)[0])
     _, data = build(spec)
@@ -155,7 +155,7 @@ def _cmd_plan(args) -> int:
 
 
 def _cmd_cache(args) -> int:
-    from .build.cache import default_cache
+    from .jit.cache import default_cache
     from .runtime.dispatch import clear_memo
 
     cache = default_cache()

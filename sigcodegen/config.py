@@ -10,7 +10,9 @@ environment between calls.
 | ``SIGCODEGEN_PREBUILT``     | ``0`` ignores the committed kernels in ``generated/``       |
 | ``SIGCODEGEN_LOCK_TIMEOUT`` | seconds to wait for another process building the same key   |
 | ``SIGCODEGEN_CC``           | C compiler for the ``c`` target (default ``cc``)             |
-| ``SIGCODEGEN_CFLAGS``       | its flags (default ``-O3 -march=native -fopenmp``)           |
+| ``SIGCODEGEN_CFLAGS``       | its flags (default ``-O3 -march=native``)                    |
+| ``SIGCODEGEN_NUM_THREADS``  | threads of the c target's pool (default: the usable CPUs)   |
+| ``OMP_NUM_THREADS``         | the same, when ``SIGCODEGEN_NUM_THREADS`` is not set         |
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "use_prebuilt", "lock_timeout", "c_compiler", "c_flags"]
+__all__ = ["cache_dir", "use_prebuilt", "lock_timeout", "c_compiler", "c_flags", "num_threads"]
 
 DEFAULT_CFLAGS = "-O3 -march=native -fopenmp"
 
@@ -56,5 +58,24 @@ def c_compiler() -> str:
 
 def c_flags() -> tuple[str, ...]:
     """Optimisation flags for the ``c`` target: ``$SIGCODEGEN_CFLAGS`` (split on spaces), else
-    ``-O3 -march=native -fopenmp``. ``-shared -fPIC`` and the include paths are always added."""
+    ``-O3 -march=native``. ``-shared -fPIC -pthread`` and the include paths are always added."""
     return tuple((os.environ.get("SIGCODEGEN_CFLAGS") or DEFAULT_CFLAGS).split())
+
+
+def num_threads() -> int | None:
+    """The thread count asked for in the environment: ``$SIGCODEGEN_NUM_THREADS``, else the
+    first value of ``$OMP_NUM_THREADS`` (which may list one count per nesting level), else None.
+    """
+    for name in ("SIGCODEGEN_NUM_THREADS", "OMP_NUM_THREADS"):
+        raw = os.environ.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            value = int(raw.split(",")[0])
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(f"{name}={raw!r} is not a positive number of threads; unset it or "
+                             f"set e.g. {name}=2")
+        return value
+    return None

@@ -12,9 +12,9 @@ import textwrap
 import numpy as np
 import pytest
 
-import sigcodegen.build.loader as loader
+import sigcodegen.jit.loader as loader
 import sigcodegen.runtime.dispatch as dispatch
-from sigcodegen.build.loader import cache_key, key_material
+from sigcodegen.jit.loader import cache_key, key_material
 from sigcodegen.runtime.dispatch import load_module
 from sigcodegen.spec import KernelSpec
 
@@ -85,7 +85,7 @@ def test_cache_dir_override(tmp_path, monkeypatch):
 
 
 def test_unsafe_folder_is_refused_with_fallback(tmp_path, monkeypatch):
-    import sigcodegen.build.cache as cache
+    import sigcodegen.jit.cache as cache
 
     folder = tmp_path / "shared"
     folder.mkdir()
@@ -147,7 +147,7 @@ def test_unwritable_cache_builds_in_a_private_temporary_folder(fresh_cache, monk
     then the build lands in a private temporary cache and works."""
     import errno
 
-    import sigcodegen.build.cache as cache
+    import sigcodegen.jit.cache as cache
 
     fresh_cache.mkdir(mode=0o700)
     real_write = cache.Cache.write
@@ -169,7 +169,7 @@ def test_unwritable_cache_builds_in_a_private_temporary_folder(fresh_cache, monk
 STRESS = textwrap.dedent(
     """
     import sys, time
-    from sigcodegen.build.loader import build
+    from sigcodegen.jit.loader import build
     from sigcodegen.spec import KernelSpec
     worker, start = int(sys.argv[1]), float(sys.argv[2])
     shared = [KernelSpec(dim=1, depth=d, target="jax") for d in (21, 22, 23)]
@@ -206,8 +206,8 @@ def test_eight_processes_build_shared_and_own_specs(fresh_cache):
 KILLED = textwrap.dedent(
     """
     import os, signal
-    import sigcodegen.build.cache as cache
-    from sigcodegen.build.loader import build
+    import sigcodegen.jit.cache as cache
+    from sigcodegen.jit.loader import build
     from sigcodegen.spec import KernelSpec
     real = cache._atomic_write
 
@@ -238,7 +238,7 @@ def test_process_killed_mid_write_leaves_the_cache_usable(fresh_cache):
 def test_artifact_lifecycle_builds_once_checks_before_commit(tmp_path):
     """The one lifecycle (sources and libraries): make runs once per key; a failed check commits
     nothing; a shipped copy is used without building; a damaged entry is rebuilt."""
-    from sigcodegen.build.cache import Artifact, Cache
+    from sigcodegen.jit.cache import Artifact, Cache
 
     calls = []
 

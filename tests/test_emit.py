@@ -12,7 +12,7 @@ import jinja2
 import pytest
 
 from sigcodegen.emit import Provenance, emitter_for
-from sigcodegen.build.loader import build, render
+from sigcodegen.jit.loader import build, render
 from sigcodegen.plan import make_plan
 from sigcodegen.spec import TARGETS, KernelSpec
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sigcodegen.build.cache import sha256_bytes
+from sigcodegen.jit.cache import sha256_bytes
 from sigcodegen.cli import REFERENCE_SPECS
-from sigcodegen.build.loader import render
+from sigcodegen.jit.loader import render
 from sigcodegen.runtime.dispatch import load_module
 from sigcodegen.spec import TARGETS, KernelSpec
 
@@ -48,7 +48,7 @@ def test_loader_imports_the_prebuilt_module(fresh_cache):
 def test_tampered_prebuilt_module_is_not_imported(fresh_cache, tmp_path, monkeypatch):
     import shutil
 
-    import sigcodegen.build.loader as loader
+    import sigcodegen.jit.loader as loader
 
     copy = tmp_path / "generated"
     shutil.copytree(GENERATED, copy)

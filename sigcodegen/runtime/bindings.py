@@ -1,7 +1,7 @@
 """The c target's compiled libraries, loaded and bound: numpy through ctypes, JAX through the
 XLA FFI (inside ``jax.jit``, with a ``custom_vjp`` calling the native backward, batch-sharded
 and vmappable), torch through a ``torch.library`` custom op with a registered autograd formula.
-Building the libraries is ``sigcodegen.build``; this module only loads what it is handed.
+Building the libraries is ``sigcodegen.jit``; this module only loads what it is handed.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class NativeModule:
     STRATEGIES = tuple(_CHUNKS)
 
     def __init__(self, built):
-        """``built``: a ``sigcodegen.build.loader.NativeBuild`` (spec, source, name, has_ffi and
+        """``built``: a ``sigcodegen.jit.loader.NativeBuild`` (spec, source, name, has_ffi and
         ``library(bits)``, the path of the library of one precision, compiled on first call)."""
         spec = built.spec
         self.__file__ = str(built.source)

@@ -16,8 +16,8 @@ from types import ModuleType
 
 import numpy as np
 
-from ..build.loader import import_source, native_build
-from ..build.toolchain import CompileError, CompilerUnavailable
+from ..jit.loader import import_source, native_build
+from ..jit.toolchain import CompileError, CompilerUnavailable
 from ..spec import KernelSpec
 from .bindings import NativeModule
 from .frameworks import Framework, keras_backend, x64

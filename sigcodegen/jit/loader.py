@@ -1,6 +1,6 @@
 """From a spec to artifacts on disk: render the emitted source, compile the c target's
 libraries, import a Python target's module. Every artifact goes through the one lifecycle of
-:class:`sigcodegen.build.cache.Artifact`; remembering what is loaded in this process is the
+:class:`sigcodegen.jit.cache.Artifact`; remembering what is loaded in this process is the
 runtime's job (``sigcodegen.runtime.dispatch.load_module``).
 
 The key of an emitted source is the sha256 of its key material: a schema number, the package

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        b4248d98b45479d12621e012e1dfed7ae11a172e301d396f8a803bd45733e722
- *     generator  sigcodegen 0.1.0, generator sources 59b8dcabb149e7f5
+ *     key        c6843cd6db5c0c4c3f8caa7b5fb2123b0959e442197a6422dcf1af55975c46e5
+ *     generator  sigcodegen 0.1.0, generator sources 1c5782b32c11f2bc
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

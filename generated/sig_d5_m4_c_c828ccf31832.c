@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        6ca61ee73fcc86b06b00e26a766f649f9d9f9d2459aa362f4ed840ac257815d6
- *     generator  sigcodegen 0.1.0, generator sources 59b8dcabb149e7f5
+ *     key        c828ccf31832b351f3f1c575d472322e7ad679d877d21eb83a4918a25b72aeb6
+ *     generator  sigcodegen 0.1.0, generator sources 1c5782b32c11f2bc
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
