@@ -40,6 +40,10 @@ candidate), ``<out>/cpu_targets.csv`` (one row per tracked target) and ``<out>/c
 Run: ``python bench/cpu.py`` (all), ``--configs A,C``, ``--modes stream,grad``, ``--quick``
 (smoke test: 3 repeats, configs A and B).
 
+``python bench/cpu.py --load``: instead, the c target beside pysiglib quiet (all threads and one
+thread each, against pysiglib's best of n_jobs=1 and -1), one core at A against the measured FMA
+peak, and under a busy competitor process at nice 0 and 19 (bench/cpu_load.py).
+
 ``python bench/cpu.py --devices 2``: instead, the throughput of the forward signature at
 (1024, 1000, 5, 4) on 1 device and on N CPU devices (XLA's forced host devices; the batch sharded
 over them), for the c and jax targets, as a ratio. On a 2-core machine expect no gain: the point
@@ -882,6 +886,11 @@ def devices_benchmark(devices: int, repeats: int = 7) -> int:
 def main(argv=None) -> int:
     if "--devices" in (argv if argv is not None else sys.argv):
         return devices_benchmark(_DEVICES)
+    if "--load" in (argv if argv is not None else sys.argv[1:]):  # quiet, one-thread, loaded
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import cpu_load
+
+        return cpu_load.main(argv if argv is not None else sys.argv[1:])
     args = parse_args(argv)
     cands, skipped = {}, []
     for mode in args.modes:

@@ -20,6 +20,7 @@ Sizes and bases     signature_channels, logsignature_channels, level_sizes, word
                     lyndon_words, lyndon_brackets
 Keras 3 layers      SigLayer, LogSigLayer (in sigcodegen.layers, imported on first use)
 Several devices     sigcodegen.distributed.time_sharded_signature
+Threads             set_num_threads, get_num_threads, num_threads (a context manager)
 Kernels             KernelSpec; the command line ``sigcodegen build | show | plan | cache``
 
     >>> import numpy as np, sigcodegen as sc
@@ -44,6 +45,7 @@ from .ops.signature import jax_gpu_signature, signature, signature_vjp
 from .ops.tensor_algebra import multi_signature_combine, signature_combine, signature_inverse
 from .ops.transforms import lead_lag, time_augment
 from .ops.windows import windowed_signature
+from .runtime.threads import get_num_threads, num_threads, set_num_threads
 from .spec import KernelSpec
 from .version import __version__
 
@@ -63,6 +65,9 @@ __all__ = [
     "signature_to_logsignature",
     "time_augment",
     "windowed_signature",
+    "get_num_threads",
+    "num_threads",
+    "set_num_threads",
     "jax_gpu_signature",
     "level_sizes",
     "signature",

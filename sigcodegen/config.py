@@ -22,7 +22,7 @@ from pathlib import Path
 
 __all__ = ["cache_dir", "use_prebuilt", "lock_timeout", "c_compiler", "c_flags", "num_threads"]
 
-DEFAULT_CFLAGS = "-O3 -march=native -fopenmp"
+DEFAULT_CFLAGS = "-O3 -march=native"
 
 
 def cache_dir() -> Path:

@@ -1,5 +1,6 @@
-"""Emitter for the ``c`` target: straight-line C99 + OpenMP for one (dim, depth), both float
-and double, compiled by the system C compiler (sigcodegen.jit.toolchain; loaded and bound by sigcodegen.runtime.bindings).
+"""Emitter for the ``c`` target: straight-line C11 for one (dim, depth), both float and double,
+with a work-claiming thread pool (templates/c/pool.j2), compiled by the system C compiler
+(sigcodegen.jit.toolchain; loaded and bound by sigcodegen.runtime.bindings).
 
 Paths sit on the SIMD lanes: a block of W paths (W = vector bytes / element size) is stepped
 together, every coefficient of every level a GCC/Clang vector of W lanes (struct of arrays).

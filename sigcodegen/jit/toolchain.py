@@ -52,7 +52,7 @@ class Toolchain:
 
     def compile_command(self, source: Path, output: Path, bits: int, part: int) -> list[str]:
         """One object: precision ``bits`` (32/64), part 1 (forward) or 2 (backward)."""
-        cmd = [self.compiler, *self.flags, "-c", "-fPIC", "-std=gnu11",
+        cmd = [self.compiler, *self.flags, "-c", "-fPIC", "-pthread", "-std=gnu11",
                f"-DSIGCODEGEN_VECTOR_BYTES={self.vector_bytes}",
                f"-DSIGCODEGEN_PRECISION={bits}", f"-DSIGCODEGEN_PART={part}"]
         if self.ffi_include:
@@ -60,7 +60,8 @@ class Toolchain:
         return cmd + ["-o", str(output), str(source)]
 
     def link_command(self, objects: list[Path], output: Path) -> list[str]:
-        return [self.compiler, *self.flags, "-shared", "-o", str(output), *map(str, objects), "-lm"]
+        return [self.compiler, *self.flags, "-shared", "-pthread", "-o", str(output),
+                *map(str, objects), "-lm"]
 
 
 def _run(cmd: list[str], stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess:

@@ -57,9 +57,13 @@ BLOCK_MIN_STEPS = 16
 #: above this the backward pass of the c, jax and triton targets recomputes the states from
 #: checkpoints (c, jax) or reads them from a stored stream (triton) instead.
 REVERSAL_TOLERANCE = 1e-4
-#: c: a parallel pass of fewer vector multiply-adds than this (~20 us of work) runs on one
-#: thread: waking an OpenMP team costs more.
+#: c: a parallel pass of fewer vector multiply-adds than this (~20 us of work) runs on the
+#: calling thread alone: waking the pool costs more.
 TEAM_MIN_OPS = 100_000
+#: c: nanoseconds an idle pool thread spins for the next pass before it sleeps (and a caller
+#: waits for started tasks before it sleeps): long enough to span the Python between two calls,
+#: short enough that an idle process burns no core.
+POOL_SPIN_NS = 200_000
 #: triton: tile values a lane may name in one forward step before the emitter splits words over
 #: more lanes (a longer prefix), and lanes per program (paths × prefixes: 4 warps of 32), and
 #: the largest lane block (longer prefixes make the cross-lane sums too wide).
@@ -78,6 +82,7 @@ GLOSSARY = (
                            "at or below this, else it recomputes (c, jax) or reads (triton) "
                            "states"),
     ("team_min_ops", "a parallel pass of fewer vector multiply-adds runs on one thread"),
+    ("pool_spin_ns", "nanoseconds an idle pool thread spins before it sleeps"),
     ("optimize", "the GCC optimisation level (flags: that of $SIGCODEGEN_CFLAGS, -O3 by default)"),
     ("register_budget", "tile values a lane may name in one forward step (sets the prefix "
                         "length p)"),
@@ -312,7 +317,7 @@ def _schedules() -> tuple[Schedule, ...]:
             "long) run side by side as extra paths, then a log2(P)-deep tree of chen; stream "
             "mode reruns each chunk from its prefix (jax, keras) or runs unchunked (c, triton). "
             "c has its own rule (forward_chunks, in C): the fewest chunks (≥ min_steps long) "
-            "that give every thread a block of SIMD lanes, joined left to right by chen",
+            "that give every thread a full block of SIMD lanes, joined left to right by chen",
             ("exp_step", "chen"),
             (("lanes", CHUNK_LANES), ("min_steps", CHUNK_MIN_STEPS)),
             (("c", (("lanes", None), ("min_steps", NATIVE_CHUNK_MIN_STEPS))),
@@ -335,7 +340,7 @@ def _targets(depth: int) -> tuple[TargetParams, ...]:
         TargetParams("keras", every),  # gradients by the backend's autodiff
         TargetParams("c", ("horner", "chunked"),
                      (("reversal_tolerance", REVERSAL_TOLERANCE), ("team_min_ops", TEAM_MIN_OPS),
-                      ("optimize", c_optimize(depth)))),
+                      ("pool_spin_ns", POOL_SPIN_NS), ("optimize", c_optimize(depth)))),
         TargetParams("triton", ("horner", "chunked"),
                      (("reversal_tolerance", REVERSAL_TOLERANCE),
                       ("register_budget", REGISTER_BUDGET),

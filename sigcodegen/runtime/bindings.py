@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import threads
 from .frameworks import framework_of
 
 __all__ = ["NativeModule", "BACKWARD_MODES"]
@@ -78,6 +79,7 @@ class NativeModule:
         bwd.argtypes = [ptr, ctypes.c_int64, ctypes.c_int64, ptr, ptr, ctypes.c_int32,
                         ctypes.c_int32, ptr]
         lib.forward, lib.backward = fwd, bwd
+        threads.attach(lib)  # the thread setting, and threadpoolctl's view of the pool
         return lib
 
     # -- numpy ------------------------------------------------------------------------------

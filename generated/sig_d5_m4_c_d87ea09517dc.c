@@ -5,25 +5,23 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        c828ccf31832b351f3f1c575d472322e7ad679d877d21eb83a4918a25b72aeb6
- *     generator  sigcodegen 0.1.0, generator sources 1c5782b32c11f2bc
+ *     key        d87ea09517dc57a369c959cce659bf5bdfcaccdf0bc6bee22b46d484d93c6873
+ *     generator  sigcodegen 0.1.0, generator sources 69e9f187ae0096aa
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
  *
  * Layout: paths on the SIMD lanes. A block of W paths (W = SIGCODEGEN_VECTOR_BYTES / element
- * size) steps through time together; every coefficient is a vector of W lanes. OpenMP runs blocks
- * (and, for small batches, time chunks of the same path joined by Chen's identity) in parallel.
- * Build: cc -O3 -march=native -fopenmp -shared -fPIC [-DSIGCODEGEN_XLA_FFI -I<jaxlib include>]
+ * size) steps through time together; every coefficient is a vector of W lanes. The thread pool
+ * (pool.j2) runs blocks (and, for small batches, time chunks of the same path joined by Chen's
+ * identity) as tasks claimed by the calling thread and the pool threads that are awake.
+ * Build: cc -O3 -march=native -pthread -shared -fPIC [-DSIGCODEGEN_XLA_FFI -I<jaxlib include>]
  */
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #ifndef SIGCODEGEN_VECTOR_BYTES
 #define SIGCODEGEN_VECTOR_BYTES 32
@@ -63,13 +61,254 @@ enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1 };
 #define BUILD_F64_BACKWARD (SIGCODEGEN_PRECISION == 64 && SIGCODEGEN_PART == 2)
 #endif
 
+/* ---- the thread pool: a call never waits for a thread that has not started ----------------
+ *
+ * A parallel pass is a number of tasks (blocks of paths x time chunks, paths of a Chen join).
+ * The calling thread publishes the pass, wakes the pool, and then claims tasks itself from an
+ * atomic counter, as does every pool thread that is awake; the call returns when every task is
+ * done, not when every thread has checked in, so a worker queued behind another process on a
+ * busy machine costs nothing: it wakes late, finds no task left and sleeps again. Idle workers
+ * spin for a bounded time (POOL_SPIN_NS), then sleep on a condition variable.
+ *
+ * The counter and the pass's generation share one 64-bit word (generation << 32 | next task),
+ * so a late worker can never claim a task of a newer pass with an older pass's function: it
+ * reads the pass, checks the generation again, and claims by compare-and-swap on the word.
+ * Opening a pass first marks the word closed with the new generation, so a worker that read a
+ * half-written pass sees the generation move and reads it again.
+ *
+ * One pass at a time: a second caller (another thread, or a task calling the library again)
+ * finds the pass lock held and runs its tasks on its own thread. Workers start on first use and
+ * again after fork() (the child has none). The thread count is set from Python
+ * (sigcodegen_pool_set_threads, the thread policy of sigcodegen.runtime.threads). */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POOL_MAX_THREADS 256
+#define POOL_CLOSED 0xFFFFFFFFu
+/* nanoseconds an idle worker (or a waiting caller) spins before it sleeps */
+#define POOL_SPIN_NS 200000
+
+typedef void (*pool_task_t)(void *ctx, int64_t task, int worker);
+
+#if defined(__x86_64__) || defined(__i386__)
+#define POOL_RELAX() __builtin_ia32_pause()
+#else
+#define POOL_RELAX() sched_yield()
+#endif
+
+#if BUILD_F32_FORWARD || BUILD_F64_FORWARD
+#define POOL_VISIBLE __attribute__((visibility("default")))
+#define POOL_HIDDEN __attribute__((visibility("hidden")))
+
+static struct {
+    pthread_mutex_t pass_lock;  /* held by the caller whose pass is open */
+    pthread_mutex_t sleep_lock; /* guards the two condition variables */
+    pthread_cond_t wake, finished;
+    _Atomic uint64_t word;      /* generation << 32 | next task (POOL_CLOSED while opening) */
+    _Atomic(pool_task_t) fn;
+    _Atomic(void *) ctx;
+    _Atomic int64_t tasks, done;
+    _Atomic int team;           /* threads of the open pass: ids 0 (the caller) .. team-1 */
+    _Atomic uint32_t wake_seq;  /* bumped at every pass, waited on by sleeping workers */
+    _Atomic int sleepers, caller_sleeping;
+    _Atomic int threads;        /* the thread setting (caller included) */
+    int started;                /* workers running, ids 1..started (under pass_lock) */
+    int atfork;
+    _Atomic int stall_worker, stall_release; /* test hook: hold one worker before it helps */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          PTHREAD_COND_INITIALIZER};
+
+static int64_t pool_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Spin until *value != unchanged or POOL_SPIN_NS have passed; returns the last value read. */
+static uint32_t pool_spin_while(_Atomic uint32_t *value, uint32_t unchanged)
+{
+    uint32_t now = atomic_load(value);
+    const int64_t until = pool_now_ns() + POOL_SPIN_NS;
+    for (int spin = 1; now == unchanged; ++spin) {
+        POOL_RELAX();
+        now = atomic_load(value);
+        if (spin % 64 == 0 && pool_now_ns() > until) break;
+    }
+    return now;
+}
+
+static void pool_wake_caller(void)
+{
+    if (atomic_load(&pool.caller_sleeping)) {
+        pthread_mutex_lock(&pool.sleep_lock);
+        pthread_cond_broadcast(&pool.finished);
+        pthread_mutex_unlock(&pool.sleep_lock);
+    }
+}
+
+/* Claim and run tasks of the open pass until none is left (or this thread is not in its team). */
+static void pool_help(int id)
+{
+    for (;;) {
+        uint64_t word = atomic_load(&pool.word);
+        if ((uint32_t)word == POOL_CLOSED) return;
+        const pool_task_t fn = atomic_load(&pool.fn);
+        void *const ctx = atomic_load(&pool.ctx);
+        const int64_t tasks = atomic_load(&pool.tasks);
+        const int team = atomic_load(&pool.team);
+        if (atomic_load(&pool.word) >> 32 != word >> 32) continue; /* a newer pass: read again */
+        if (id >= team) return;
+        const uint64_t generation = word >> 32;
+        int claimed = 0;
+        while ((int64_t)(uint32_t)word < tasks) {
+            if (atomic_compare_exchange_weak(&pool.word, &word, word + 1)) {
+                claimed = 1;
+                break;
+            }
+            if (word >> 32 != generation) break;
+        }
+        if (!claimed) {
+            if (word >> 32 != generation && (uint32_t)word != POOL_CLOSED) continue;
+            return;
+        }
+        fn(ctx, (int64_t)(uint32_t)word, id); /* the pass stays open until this task is done */
+        if (atomic_fetch_add(&pool.done, 1) + 1 == tasks) pool_wake_caller();
+    }
+}
+
+static void *pool_worker(void *arg)
+{
+    const int id = (int)(intptr_t)arg;
+    uint32_t seen = atomic_load(&pool.wake_seq);
+    for (;;) {
+        if (atomic_load(&pool.stall_worker) == id)
+            while (!atomic_load(&pool.stall_release)) usleep(1000);
+        pool_help(id);
+        uint32_t now = pool_spin_while(&pool.wake_seq, seen);
+        if (now == seen) {
+            pthread_mutex_lock(&pool.sleep_lock);
+            atomic_fetch_add(&pool.sleepers, 1);
+            while ((now = atomic_load(&pool.wake_seq)) == seen)
+                pthread_cond_wait(&pool.wake, &pool.sleep_lock);
+            atomic_fetch_sub(&pool.sleepers, 1);
+            pthread_mutex_unlock(&pool.sleep_lock);
+        }
+        seen = now;
+    }
+    return NULL;
+}
+
+static void pool_after_fork(void) /* the child has no workers; locks may have been held */
+{
+    pthread_mutex_init(&pool.pass_lock, NULL);
+    pthread_mutex_init(&pool.sleep_lock, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.finished, NULL);
+    atomic_store(&pool.word, ((atomic_load(&pool.word) >> 32) + 1) << 32 | POOL_CLOSED);
+    atomic_store(&pool.sleepers, 0);
+    atomic_store(&pool.caller_sleeping, 0);
+    pool.started = 0;
+}
+
+/* Start workers up to id want - 1 (call with pass_lock held); returns the workers running. */
+static int pool_start(int want)
+{
+    if (!pool.atfork) {
+        pthread_atfork(NULL, NULL, pool_after_fork);
+        pool.atfork = 1;
+    }
+    while (pool.started < want - 1 && pool.started < POOL_MAX_THREADS - 1) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        const int failed = pthread_create(&thread, &attr, pool_worker,
+                                          (void *)(intptr_t)(pool.started + 1));
+        pthread_attr_destroy(&attr);
+        if (failed) break;
+        ++pool.started;
+    }
+    return pool.started;
+}
+
+POOL_VISIBLE int sigcodegen_pool_get_threads(void)
+{
+    const int threads = atomic_load(&pool.threads);
+    return threads > 0 ? threads : 1;
+}
+
+POOL_VISIBLE void sigcodegen_pool_set_threads(int threads)
+{
+    atomic_store(&pool.threads, threads < 1 ? 1 : threads > POOL_MAX_THREADS ? POOL_MAX_THREADS : threads);
+}
+
+/* Test hook: worker `id` (>= 1) waits before it helps until released (release = 1). */
+POOL_VISIBLE void sigcodegen_pool_debug_stall(int id, int release)
+{
+    atomic_store(&pool.stall_release, release);
+    atomic_store(&pool.stall_worker, id);
+}
+
+POOL_VISIBLE int sigcodegen_pool_started(void)
+{
+    return pool.started;
+}
+
+/* Run fn(ctx, task, worker) for task = 0 .. tasks-1 on at most `team` threads (worker ids
+ * 0 .. team-1, 0 the caller); returns when all are done. */
+POOL_HIDDEN void sigcodegen_pool_run(int64_t tasks, pool_task_t fn, void *ctx, int team)
+{
+    if (team > sigcodegen_pool_get_threads()) team = sigcodegen_pool_get_threads();
+    if (team > tasks) team = (int)tasks;
+    if (team <= 1 || tasks >= (int64_t)POOL_CLOSED || pthread_mutex_trylock(&pool.pass_lock) != 0) {
+        for (int64_t task = 0; task < tasks; ++task) fn(ctx, task, 0);
+        return;
+    }
+    const int running = pool_start(team);
+    if (running + 1 < team) team = running + 1;
+    const uint64_t generation = (atomic_load(&pool.word) >> 32) + 1;
+    atomic_store(&pool.word, generation << 32 | POOL_CLOSED);
+    atomic_store(&pool.fn, fn);
+    atomic_store(&pool.ctx, ctx);
+    atomic_store(&pool.tasks, tasks);
+    atomic_store(&pool.team, team);
+    atomic_store(&pool.done, 0);
+    atomic_store(&pool.word, generation << 32);
+    atomic_fetch_add(&pool.wake_seq, 1);
+    if (atomic_load(&pool.sleepers) > 0) {
+        pthread_mutex_lock(&pool.sleep_lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.sleep_lock);
+    }
+    pool_help(0);
+    /* only tasks that started are left: wait for them (spin a little, then sleep) */
+    const int64_t until = pool_now_ns() + POOL_SPIN_NS;
+    for (int spin = 1; atomic_load(&pool.done) < tasks; ++spin) {
+        POOL_RELAX();
+        if (spin % 64 == 0 && pool_now_ns() > until) break;
+    }
+    if (atomic_load(&pool.done) < tasks) {
+        pthread_mutex_lock(&pool.sleep_lock);
+        atomic_store(&pool.caller_sleeping, 1);
+        while (atomic_load(&pool.done) < tasks) pthread_cond_wait(&pool.finished, &pool.sleep_lock);
+        atomic_store(&pool.caller_sleeping, 0);
+        pthread_mutex_unlock(&pool.sleep_lock);
+    }
+    atomic_store(&pool.word, generation << 32 | POOL_CLOSED);
+    pthread_mutex_unlock(&pool.pass_lock);
+}
+#else
+void sigcodegen_pool_run(int64_t tasks, pool_task_t fn, void *ctx, int team);
+int sigcodegen_pool_get_threads(void);
+#endif
+
 static int num_threads(void)
 {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
+    return sigcodegen_pool_get_threads();
 }
 
 /* Threads for a pass of `blocks` blocks costing `vector_ops` vector multiply-adds in all: one
@@ -88,14 +327,15 @@ static void *aligned_buffer(size_t bytes)
     return aligned_alloc(ALIGN, (bytes + ALIGN - 1) / ALIGN * ALIGN);
 }
 
-/* Chunks per path for the forward pass: the smallest power of two giving every thread a block
- * of lanes, as long as each chunk keeps CHUNK_MIN_STEPS steps (joining chunks costs a Chen
- * product per chunk, so no more than needed: measured at configs D and F). */
+/* Chunks per path for the forward pass: the smallest power of two giving every thread a full
+ * block of lanes (paths x chunks >= threads x lanes), as long as each chunk keeps
+ * CHUNK_MIN_STEPS steps. Joining chunks costs a Chen product per chunk, so no more than that;
+ * measured at F (8 paths, 16 lanes): one thread 0.83 ms unchunked, 0.45 ms in 2 chunks. */
 static int64_t forward_chunks(int64_t paths, int64_t steps, int64_t lanes)
 {
     int64_t p = 1;
     const int64_t want = (int64_t)num_threads();
-    while ((paths * p + lanes - 1) / lanes < want && 2 * p * CHUNK_MIN_STEPS <= steps) p *= 2;
+    while (paths * p < want * lanes && 2 * p * CHUNK_MIN_STEPS <= steps) p *= 2;
     return p;
 }
 
@@ -614,6 +854,83 @@ static void load_state_f32(vec_f32 *state, const float *rows, const lane_t *lane
 #endif
 
 #if BUILD_F32_FORWARD
+/* The forward pass's tasks and their shared state: task `block` steps one block of LANES lanes
+ * (virtual paths v = path * chunks + chunk) through its chunk of time. */
+typedef struct {
+    const float *x;
+    float *out, *ends, *chunk_sigs;
+    int64_t length, steps, chunks, chunk_steps, virtual_paths, batch;
+    int stream;
+    _Atomic int failed;
+    vec_f32 *buffers[POOL_MAX_THREADS]; /* per worker: state + scratch, allocated on first use */
+} forward_pass_f32;
+
+static void forward_block_f32(void *arg, int64_t block, int worker)
+{
+    forward_pass_f32 *pass = arg;
+    const int W = LANES_f32;
+    if (!pass->buffers[worker])
+        pass->buffers[worker] = aligned_buffer((SIGLEN + SCRATCH_f32 + 1) * sizeof(vec_f32));
+    vec_f32 *state = pass->buffers[worker];
+    if (!state) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    vec_f32 *scratch = state + SIGLEN;
+    const float *x = pass->x;
+    const int64_t length = pass->length, steps = pass->steps, chunks = pass->chunks;
+    const int64_t chunk_steps = pass->chunk_steps, virtual_paths = pass->virtual_paths;
+    lane_t lanes[LANES_f32];
+    for (int l = 0; l < W; ++l) {
+        const int64_t v = block * W + l, chunk = v % chunks;
+        lanes[l].path = v < virtual_paths ? v / chunks : -1;
+        lanes[l].start = chunk * chunk_steps;
+        lanes[l].steps = steps - lanes[l].start < chunk_steps ? steps - lanes[l].start : chunk_steps;
+    }
+    memset(state, 0, SIGLEN * sizeof(vec_f32));
+    if (pass->stream) {
+        for (int64_t step = 0; step < chunk_steps; ++step) {
+            vec_f32 dx[DIM];
+            load_increment_f32(dx, x, lanes, length, step, 1);
+            exp_step_f32v(state, dx, scratch);
+            store_state_f32(pass->out, state, lanes, steps, step);
+        }
+        return;
+    }
+    for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) { /* zero past a lane's end */
+        vec_f32 dx[FUSED_STEPS * DIM];
+        for (int k = 0; k < FUSED_STEPS; ++k)
+            load_increment_f32(dx + k * DIM, x, lanes, length, step + k, 1);
+        exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+    }
+    for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
+        const int64_t v = block * W + l;
+        if (v >= virtual_paths) continue;
+        float *dst = pass->ends + v * SIGLEN;
+        for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
+    }
+}
+
+/* Task b joins path b's chunks left to right (Chen's identity). */
+static void forward_join_f32(void *arg, int64_t b, int worker)
+{
+    forward_pass_f32 *pass = arg;
+    const int64_t chunks = pass->chunks;
+    float *acc = aligned_buffer(SIGLEN * sizeof(float));
+    if (!acc) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    float *out = pass->out + b * SIGLEN;
+    memcpy(acc, pass->chunk_sigs + b * chunks * SIGLEN, SIGLEN * sizeof(float));
+    for (int64_t c = 1; c < chunks; ++c) {
+        chen_f32s(acc, pass->chunk_sigs + (b * chunks + c) * SIGLEN, out);
+        memcpy(acc, out, SIGLEN * sizeof(float));
+    }
+    memcpy(out, acc, SIGLEN * sizeof(float));
+    free(acc);
+}
+
 /* Forward: x (B, L, DIM) -> out (B, SIGLEN), or every prefix (B, L-1, SIGLEN) when stream.
  * chunk_hint: time chunks per path (<= 0: the rule of forward_chunks; stream runs unchunked). */
 int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float *out, int32_t stream,
@@ -627,73 +944,22 @@ int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float 
     }
     int64_t chunks = stream ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
     if (chunks > steps) chunks = steps;
-    const int64_t chunk_steps = (steps + chunks - 1) / chunks;
-    const int64_t virtual_paths = batch * chunks; /* v = path * chunks + chunk */
-    const int64_t blocks = (virtual_paths + W - 1) / W;
-    float *chunk_sigs = chunks > 1 ? aligned_buffer((size_t)virtual_paths * SIGLEN * sizeof(float)) : NULL;
-    float *ends = chunks > 1 ? chunk_sigs : out;
-    int failed = 0;
-    if (chunks > 1 && !chunk_sigs) return SIGCODEGEN_NO_MEMORY;
-
-#pragma omp parallel num_threads(team_size(blocks, (double)blocks * chunk_steps * STEP_OPS)) reduction(|| : failed)
-    {
-        vec_f32 *state = aligned_buffer((SIGLEN + SCRATCH_f32 + 1) * sizeof(vec_f32));
-        vec_f32 *scratch = state ? state + SIGLEN : NULL;
-        failed = failed || !state;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t block = 0; block < blocks; ++block) {
-            if (failed) continue;
-            lane_t lanes[LANES_f32];
-            for (int l = 0; l < W; ++l) {
-                const int64_t v = block * W + l, chunk = v % chunks;
-                lanes[l].path = v < virtual_paths ? v / chunks : -1;
-                lanes[l].start = chunk * chunk_steps;
-                lanes[l].steps = steps - lanes[l].start < chunk_steps ? steps - lanes[l].start : chunk_steps;
-            }
-            memset(state, 0, SIGLEN * sizeof(vec_f32));
-            if (stream) {
-                for (int64_t step = 0; step < chunk_steps; ++step) {
-                    vec_f32 dx[DIM];
-                    load_increment_f32(dx, x, lanes, length, step, 1);
-                    exp_step_f32v(state, dx, scratch);
-                    store_state_f32(out, state, lanes, steps, step);
-                }
-            } else { /* FUSED_STEPS increments per call; past a lane's end they are zero */
-                for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) {
-                    vec_f32 dx[FUSED_STEPS * DIM];
-                    for (int k = 0; k < FUSED_STEPS; ++k)
-                        load_increment_f32(dx + k * DIM, x, lanes, length, step + k, 1);
-                    exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
-                }
-            }
-            if (!stream) {
-                for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
-                    const int64_t v = block * W + l;
-                    if (v >= virtual_paths) continue;
-                    float *dst = ends + v * SIGLEN;
-                    for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
-                }
-            }
-        }
-        free(state);
-    }
-    if (chunks > 1 && !failed) { /* join each path's chunks left to right (Chen's identity) */
-#pragma omp parallel for schedule(static) reduction(|| : failed) \
-    num_threads(team_size(batch, (double)batch * chunks * CHEN_OPS / LANES_f32))
-        for (int64_t b = 0; b < batch; ++b) {
-            float *acc = aligned_buffer(SIGLEN * sizeof(float));
-            if (!acc) { failed = 1; continue; }
-            memcpy(acc, chunk_sigs + b * chunks * SIGLEN, SIGLEN * sizeof(float));
-            for (int64_t c = 1; c < chunks; ++c) {
-                chen_f32s(acc, chunk_sigs + (b * chunks + c) * SIGLEN, out + b * SIGLEN);
-                memcpy(acc, out + b * SIGLEN, SIGLEN * sizeof(float));
-            }
-            memcpy(out + b * SIGLEN, acc, SIGLEN * sizeof(float));
-            free(acc);
-        }
-    }
-    free(chunk_sigs);
-    return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
+    forward_pass_f32 pass = {.x = x, .out = out, .length = length, .steps = steps,
+                                .chunks = chunks, .chunk_steps = (steps + chunks - 1) / chunks,
+                                .virtual_paths = batch * chunks, .batch = batch,
+                                .stream = stream};
+    const int64_t blocks = (pass.virtual_paths + W - 1) / W;
+    pass.chunk_sigs = chunks > 1 ? aligned_buffer((size_t)pass.virtual_paths * SIGLEN * sizeof(float)) : NULL;
+    if (chunks > 1 && !pass.chunk_sigs) return SIGCODEGEN_NO_MEMORY;
+    pass.ends = chunks > 1 ? pass.chunk_sigs : out;
+    sigcodegen_pool_run(blocks, forward_block_f32, &pass,
+                        team_size(blocks, (double)blocks * pass.chunk_steps * STEP_OPS));
+    if (chunks > 1 && !atomic_load(&pass.failed))
+        sigcodegen_pool_run(batch, forward_join_f32, &pass,
+                            team_size(batch, (double)batch * chunks * CHEN_OPS / LANES_f32));
+    for (int i = 0; i < POOL_MAX_THREADS; ++i) free(pass.buffers[i]);
+    free(pass.chunk_sigs);
+    return atomic_load(&pass.failed) ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
 
 #endif
@@ -728,6 +994,94 @@ static void scatter_increment_f32(float *gx, const vec_f32 *gdx, const lane_t *l
     }
 }
 
+/* The backward pass's tasks: task `block` walks one block of LANES paths back through time. */
+typedef struct {
+    const float *x, *y, *gy;
+    float *gx;
+    int64_t batch, length, steps, segment, checkpoints;
+    int stream, mode;
+    _Atomic int failed;
+    vec_f32 *buffers[POOL_MAX_THREADS]; /* per worker: state, adjoint, scratch, checkpoints */
+} backward_pass_f32;
+
+static void backward_block_f32(void *arg, int64_t block, int worker)
+{
+    backward_pass_f32 *pass = arg;
+    const int W = LANES_f32;
+    const int stream = pass->stream, mode = pass->mode;
+    const int64_t steps = pass->steps, length = pass->length, batch = pass->batch;
+    const int64_t segment = pass->segment, checkpoints = pass->checkpoints;
+    const float *x = pass->x, *y = pass->y, *gy = pass->gy;
+    float *gx = pass->gx;
+    if (!pass->buffers[worker]) {
+        const size_t vectors = 2 * SIGLEN + SCRATCH_f32 + 1
+                               + (stream ? 0 : (size_t)(checkpoints + segment) * SIGLEN);
+        pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f32));
+    }
+    vec_f32 *state = pass->buffers[worker];
+    if (!state) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    vec_f32 *adjoint = state + SIGLEN, *scratch = adjoint + SIGLEN;
+    vec_f32 *saved = scratch + SCRATCH_f32 + 1;
+    vec_f32 *inside = stream ? NULL : saved + checkpoints * SIGLEN;
+    lane_t lanes[LANES_f32];
+    for (int l = 0; l < W; ++l) {
+        const int64_t b = block * W + l;
+        lanes[l].path = b < batch ? b : -1;
+        lanes[l].start = 0;
+        lanes[l].steps = steps;
+    }
+    vec_f32 dx[DIM], gdx[DIM];
+    if (stream) {
+        memset(adjoint, 0, SIGLEN * sizeof(vec_f32));
+        for (int64_t i = steps - 1; i >= 0; --i) {
+            load_state_f32(adjoint, gy, lanes, steps, i, 1);
+            if (i > 0) load_state_f32(state, y, lanes, steps, i - 1, 0);
+            else memset(state, 0, SIGLEN * sizeof(vec_f32));
+            load_increment_f32(dx, x, lanes, length, i, 1);
+            exp_step_vjp_f32v(state, dx, adjoint, gdx, scratch);
+            scatter_increment_f32(gx, gdx, lanes, length, i);
+        }
+        return;
+    }
+    load_state_f32(adjoint, gy, lanes, 1, 0, 0);
+    load_state_f32(state, y, lanes, 1, 0, 0);
+    if (mode == 1 || (mode == 0 && reversible_f32(state, steps))) {
+        for (int64_t i = steps - 1; i >= 0; --i) {
+            load_increment_f32(dx, x, lanes, length, i, -1);
+            exp_step_lower_f32v(state, dx, scratch); /* levels < DEPTH before step i */
+            for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
+            exp_step_vjp_f32v(state, dx, adjoint, gdx, scratch);
+            scatter_increment_f32(gx, gdx, lanes, length, i);
+        }
+        return;
+    }
+    /* checkpoints: states before steps 0, segment, 2*segment, ... (levels < DEPTH: the adjoint
+     * never reads the top level) */
+    memset(state, 0, SIGLEN * sizeof(vec_f32));
+    for (int64_t i = 0; i < steps; ++i) {
+        if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(vec_f32));
+        load_increment_f32(dx, x, lanes, length, i, 1);
+        exp_step_lower_f32v(state, dx, scratch);
+    }
+    for (int64_t s = checkpoints - 1; s >= 0; --s) {
+        const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
+        memcpy(state, saved + s * SIGLEN, SIGLEN * sizeof(vec_f32));
+        for (int64_t i = first; i < last; ++i) { /* states before each step of the segment */
+            memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(vec_f32));
+            load_increment_f32(dx, x, lanes, length, i, 1);
+            exp_step_lower_f32v(state, dx, scratch);
+        }
+        for (int64_t i = last - 1; i >= first; --i) {
+            load_increment_f32(dx, x, lanes, length, i, 1);
+            exp_step_vjp_f32v(inside + (i - first) * SIGLEN, dx, adjoint, gdx, scratch);
+            scatter_increment_f32(gx, gdx, lanes, length, i);
+        }
+    }
+}
+
 /* Backward: given x, the forward output y and its adjoint gy (shapes as the forward's), write
  * gx = d<gy, y>/dx (B, L, DIM). mode: 0 chooses per block (reversible when accurate, else
  * checkpoints), 1 forces reversal, 2 forces checkpoints. Stream mode reads the states from y. */
@@ -741,79 +1095,14 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
     const int64_t blocks = (batch + W - 1) / W;
     int64_t segment = 1;
     while (segment * segment < steps) ++segment; /* checkpoints every ~sqrt(steps) steps */
-    const int64_t checkpoints = (steps + segment - 1) / segment;
-    int failed = 0;
-
-#pragma omp parallel num_threads(team_size(blocks, 4.0 * blocks * steps * STEP_OPS)) reduction(|| : failed)
-    {
-        const size_t vectors = 2 * SIGLEN + SCRATCH_f32 + 1
-                               + (stream ? 0 : (size_t)(checkpoints + segment) * SIGLEN);
-        vec_f32 *state = aligned_buffer(vectors * sizeof(vec_f32));
-        failed = failed || !state;
-        vec_f32 *adjoint = state ? state + SIGLEN : NULL, *scratch = state ? adjoint + SIGLEN : NULL;
-        vec_f32 *saved = state ? scratch + SCRATCH_f32 + 1 : NULL;
-        vec_f32 *inside = saved && !stream ? saved + checkpoints * SIGLEN : NULL;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t block = 0; block < blocks; ++block) {
-            if (failed) continue;
-            lane_t lanes[LANES_f32];
-            for (int l = 0; l < W; ++l) {
-                const int64_t b = block * W + l;
-                lanes[l].path = b < batch ? b : -1;
-                lanes[l].start = 0;
-                lanes[l].steps = steps;
-            }
-            vec_f32 dx[DIM], gdx[DIM];
-            if (stream) {
-                memset(adjoint, 0, SIGLEN * sizeof(vec_f32));
-                for (int64_t i = steps - 1; i >= 0; --i) {
-                    load_state_f32(adjoint, gy, lanes, steps, i, 1);
-                    if (i > 0) load_state_f32(state, y, lanes, steps, i - 1, 0);
-                    else memset(state, 0, SIGLEN * sizeof(vec_f32));
-                    load_increment_f32(dx, x, lanes, length, i, 1);
-                    exp_step_vjp_f32v(state, dx, adjoint, gdx, scratch);
-                    scatter_increment_f32(gx, gdx, lanes, length, i);
-                }
-                continue;
-            }
-            load_state_f32(adjoint, gy, lanes, 1, 0, 0);
-            load_state_f32(state, y, lanes, 1, 0, 0);
-            if (mode == 1 || (mode == 0 && reversible_f32(state, steps))) {
-                for (int64_t i = steps - 1; i >= 0; --i) {
-                    load_increment_f32(dx, x, lanes, length, i, -1);
-                    exp_step_lower_f32v(state, dx, scratch); /* levels < DEPTH before step i */
-                    for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
-                    exp_step_vjp_f32v(state, dx, adjoint, gdx, scratch);
-                    scatter_increment_f32(gx, gdx, lanes, length, i);
-                }
-                continue;
-            }
-            /* checkpoints: states before steps 0, segment, 2*segment, ... (levels < DEPTH:
-             * the adjoint never reads the top level) */
-            memset(state, 0, SIGLEN * sizeof(vec_f32));
-            for (int64_t i = 0; i < steps; ++i) {
-                if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(vec_f32));
-                load_increment_f32(dx, x, lanes, length, i, 1);
-                exp_step_lower_f32v(state, dx, scratch);
-            }
-            for (int64_t s = checkpoints - 1; s >= 0; --s) {
-                const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
-                memcpy(state, saved + s * SIGLEN, SIGLEN * sizeof(vec_f32));
-                for (int64_t i = first; i < last; ++i) { /* states before each step of the segment */
-                    memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(vec_f32));
-                    load_increment_f32(dx, x, lanes, length, i, 1);
-                    exp_step_lower_f32v(state, dx, scratch);
-                }
-                for (int64_t i = last - 1; i >= first; --i) {
-                    load_increment_f32(dx, x, lanes, length, i, 1);
-                    exp_step_vjp_f32v(inside + (i - first) * SIGLEN, dx, adjoint, gdx, scratch);
-                    scatter_increment_f32(gx, gdx, lanes, length, i);
-                }
-            }
-        }
-        free(state);
-    }
-    return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
+    backward_pass_f32 pass = {.x = x, .y = y, .gy = gy, .gx = gx, .batch = batch,
+                                 .length = length, .steps = steps, .segment = segment,
+                                 .checkpoints = (steps + segment - 1) / segment,
+                                 .stream = stream, .mode = mode};
+    sigcodegen_pool_run(blocks, backward_block_f32, &pass,
+                        team_size(blocks, 4.0 * blocks * steps * STEP_OPS));
+    for (int i = 0; i < POOL_MAX_THREADS; ++i) free(pass.buffers[i]);
+    return atomic_load(&pass.failed) ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
 #endif
 #endif /* float */
@@ -1330,6 +1619,83 @@ static void load_state_f64(vec_f64 *state, const double *rows, const lane_t *lan
 #endif
 
 #if BUILD_F64_FORWARD
+/* The forward pass's tasks and their shared state: task `block` steps one block of LANES lanes
+ * (virtual paths v = path * chunks + chunk) through its chunk of time. */
+typedef struct {
+    const double *x;
+    double *out, *ends, *chunk_sigs;
+    int64_t length, steps, chunks, chunk_steps, virtual_paths, batch;
+    int stream;
+    _Atomic int failed;
+    vec_f64 *buffers[POOL_MAX_THREADS]; /* per worker: state + scratch, allocated on first use */
+} forward_pass_f64;
+
+static void forward_block_f64(void *arg, int64_t block, int worker)
+{
+    forward_pass_f64 *pass = arg;
+    const int W = LANES_f64;
+    if (!pass->buffers[worker])
+        pass->buffers[worker] = aligned_buffer((SIGLEN + SCRATCH_f64 + 1) * sizeof(vec_f64));
+    vec_f64 *state = pass->buffers[worker];
+    if (!state) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    vec_f64 *scratch = state + SIGLEN;
+    const double *x = pass->x;
+    const int64_t length = pass->length, steps = pass->steps, chunks = pass->chunks;
+    const int64_t chunk_steps = pass->chunk_steps, virtual_paths = pass->virtual_paths;
+    lane_t lanes[LANES_f64];
+    for (int l = 0; l < W; ++l) {
+        const int64_t v = block * W + l, chunk = v % chunks;
+        lanes[l].path = v < virtual_paths ? v / chunks : -1;
+        lanes[l].start = chunk * chunk_steps;
+        lanes[l].steps = steps - lanes[l].start < chunk_steps ? steps - lanes[l].start : chunk_steps;
+    }
+    memset(state, 0, SIGLEN * sizeof(vec_f64));
+    if (pass->stream) {
+        for (int64_t step = 0; step < chunk_steps; ++step) {
+            vec_f64 dx[DIM];
+            load_increment_f64(dx, x, lanes, length, step, 1);
+            exp_step_f64v(state, dx, scratch);
+            store_state_f64(pass->out, state, lanes, steps, step);
+        }
+        return;
+    }
+    for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) { /* zero past a lane's end */
+        vec_f64 dx[FUSED_STEPS * DIM];
+        for (int k = 0; k < FUSED_STEPS; ++k)
+            load_increment_f64(dx + k * DIM, x, lanes, length, step + k, 1);
+        exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+    }
+    for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
+        const int64_t v = block * W + l;
+        if (v >= virtual_paths) continue;
+        double *dst = pass->ends + v * SIGLEN;
+        for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
+    }
+}
+
+/* Task b joins path b's chunks left to right (Chen's identity). */
+static void forward_join_f64(void *arg, int64_t b, int worker)
+{
+    forward_pass_f64 *pass = arg;
+    const int64_t chunks = pass->chunks;
+    double *acc = aligned_buffer(SIGLEN * sizeof(double));
+    if (!acc) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    double *out = pass->out + b * SIGLEN;
+    memcpy(acc, pass->chunk_sigs + b * chunks * SIGLEN, SIGLEN * sizeof(double));
+    for (int64_t c = 1; c < chunks; ++c) {
+        chen_f64s(acc, pass->chunk_sigs + (b * chunks + c) * SIGLEN, out);
+        memcpy(acc, out, SIGLEN * sizeof(double));
+    }
+    memcpy(out, acc, SIGLEN * sizeof(double));
+    free(acc);
+}
+
 /* Forward: x (B, L, DIM) -> out (B, SIGLEN), or every prefix (B, L-1, SIGLEN) when stream.
  * chunk_hint: time chunks per path (<= 0: the rule of forward_chunks; stream runs unchunked). */
 int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, double *out, int32_t stream,
@@ -1343,73 +1709,22 @@ int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, doubl
     }
     int64_t chunks = stream ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
     if (chunks > steps) chunks = steps;
-    const int64_t chunk_steps = (steps + chunks - 1) / chunks;
-    const int64_t virtual_paths = batch * chunks; /* v = path * chunks + chunk */
-    const int64_t blocks = (virtual_paths + W - 1) / W;
-    double *chunk_sigs = chunks > 1 ? aligned_buffer((size_t)virtual_paths * SIGLEN * sizeof(double)) : NULL;
-    double *ends = chunks > 1 ? chunk_sigs : out;
-    int failed = 0;
-    if (chunks > 1 && !chunk_sigs) return SIGCODEGEN_NO_MEMORY;
-
-#pragma omp parallel num_threads(team_size(blocks, (double)blocks * chunk_steps * STEP_OPS)) reduction(|| : failed)
-    {
-        vec_f64 *state = aligned_buffer((SIGLEN + SCRATCH_f64 + 1) * sizeof(vec_f64));
-        vec_f64 *scratch = state ? state + SIGLEN : NULL;
-        failed = failed || !state;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t block = 0; block < blocks; ++block) {
-            if (failed) continue;
-            lane_t lanes[LANES_f64];
-            for (int l = 0; l < W; ++l) {
-                const int64_t v = block * W + l, chunk = v % chunks;
-                lanes[l].path = v < virtual_paths ? v / chunks : -1;
-                lanes[l].start = chunk * chunk_steps;
-                lanes[l].steps = steps - lanes[l].start < chunk_steps ? steps - lanes[l].start : chunk_steps;
-            }
-            memset(state, 0, SIGLEN * sizeof(vec_f64));
-            if (stream) {
-                for (int64_t step = 0; step < chunk_steps; ++step) {
-                    vec_f64 dx[DIM];
-                    load_increment_f64(dx, x, lanes, length, step, 1);
-                    exp_step_f64v(state, dx, scratch);
-                    store_state_f64(out, state, lanes, steps, step);
-                }
-            } else { /* FUSED_STEPS increments per call; past a lane's end they are zero */
-                for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) {
-                    vec_f64 dx[FUSED_STEPS * DIM];
-                    for (int k = 0; k < FUSED_STEPS; ++k)
-                        load_increment_f64(dx + k * DIM, x, lanes, length, step + k, 1);
-                    exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
-                }
-            }
-            if (!stream) {
-                for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
-                    const int64_t v = block * W + l;
-                    if (v >= virtual_paths) continue;
-                    double *dst = ends + v * SIGLEN;
-                    for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
-                }
-            }
-        }
-        free(state);
-    }
-    if (chunks > 1 && !failed) { /* join each path's chunks left to right (Chen's identity) */
-#pragma omp parallel for schedule(static) reduction(|| : failed) \
-    num_threads(team_size(batch, (double)batch * chunks * CHEN_OPS / LANES_f64))
-        for (int64_t b = 0; b < batch; ++b) {
-            double *acc = aligned_buffer(SIGLEN * sizeof(double));
-            if (!acc) { failed = 1; continue; }
-            memcpy(acc, chunk_sigs + b * chunks * SIGLEN, SIGLEN * sizeof(double));
-            for (int64_t c = 1; c < chunks; ++c) {
-                chen_f64s(acc, chunk_sigs + (b * chunks + c) * SIGLEN, out + b * SIGLEN);
-                memcpy(acc, out + b * SIGLEN, SIGLEN * sizeof(double));
-            }
-            memcpy(out + b * SIGLEN, acc, SIGLEN * sizeof(double));
-            free(acc);
-        }
-    }
-    free(chunk_sigs);
-    return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
+    forward_pass_f64 pass = {.x = x, .out = out, .length = length, .steps = steps,
+                                .chunks = chunks, .chunk_steps = (steps + chunks - 1) / chunks,
+                                .virtual_paths = batch * chunks, .batch = batch,
+                                .stream = stream};
+    const int64_t blocks = (pass.virtual_paths + W - 1) / W;
+    pass.chunk_sigs = chunks > 1 ? aligned_buffer((size_t)pass.virtual_paths * SIGLEN * sizeof(double)) : NULL;
+    if (chunks > 1 && !pass.chunk_sigs) return SIGCODEGEN_NO_MEMORY;
+    pass.ends = chunks > 1 ? pass.chunk_sigs : out;
+    sigcodegen_pool_run(blocks, forward_block_f64, &pass,
+                        team_size(blocks, (double)blocks * pass.chunk_steps * STEP_OPS));
+    if (chunks > 1 && !atomic_load(&pass.failed))
+        sigcodegen_pool_run(batch, forward_join_f64, &pass,
+                            team_size(batch, (double)batch * chunks * CHEN_OPS / LANES_f64));
+    for (int i = 0; i < POOL_MAX_THREADS; ++i) free(pass.buffers[i]);
+    free(pass.chunk_sigs);
+    return atomic_load(&pass.failed) ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
 
 #endif
@@ -1444,6 +1759,94 @@ static void scatter_increment_f64(double *gx, const vec_f64 *gdx, const lane_t *
     }
 }
 
+/* The backward pass's tasks: task `block` walks one block of LANES paths back through time. */
+typedef struct {
+    const double *x, *y, *gy;
+    double *gx;
+    int64_t batch, length, steps, segment, checkpoints;
+    int stream, mode;
+    _Atomic int failed;
+    vec_f64 *buffers[POOL_MAX_THREADS]; /* per worker: state, adjoint, scratch, checkpoints */
+} backward_pass_f64;
+
+static void backward_block_f64(void *arg, int64_t block, int worker)
+{
+    backward_pass_f64 *pass = arg;
+    const int W = LANES_f64;
+    const int stream = pass->stream, mode = pass->mode;
+    const int64_t steps = pass->steps, length = pass->length, batch = pass->batch;
+    const int64_t segment = pass->segment, checkpoints = pass->checkpoints;
+    const double *x = pass->x, *y = pass->y, *gy = pass->gy;
+    double *gx = pass->gx;
+    if (!pass->buffers[worker]) {
+        const size_t vectors = 2 * SIGLEN + SCRATCH_f64 + 1
+                               + (stream ? 0 : (size_t)(checkpoints + segment) * SIGLEN);
+        pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f64));
+    }
+    vec_f64 *state = pass->buffers[worker];
+    if (!state) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    vec_f64 *adjoint = state + SIGLEN, *scratch = adjoint + SIGLEN;
+    vec_f64 *saved = scratch + SCRATCH_f64 + 1;
+    vec_f64 *inside = stream ? NULL : saved + checkpoints * SIGLEN;
+    lane_t lanes[LANES_f64];
+    for (int l = 0; l < W; ++l) {
+        const int64_t b = block * W + l;
+        lanes[l].path = b < batch ? b : -1;
+        lanes[l].start = 0;
+        lanes[l].steps = steps;
+    }
+    vec_f64 dx[DIM], gdx[DIM];
+    if (stream) {
+        memset(adjoint, 0, SIGLEN * sizeof(vec_f64));
+        for (int64_t i = steps - 1; i >= 0; --i) {
+            load_state_f64(adjoint, gy, lanes, steps, i, 1);
+            if (i > 0) load_state_f64(state, y, lanes, steps, i - 1, 0);
+            else memset(state, 0, SIGLEN * sizeof(vec_f64));
+            load_increment_f64(dx, x, lanes, length, i, 1);
+            exp_step_vjp_f64v(state, dx, adjoint, gdx, scratch);
+            scatter_increment_f64(gx, gdx, lanes, length, i);
+        }
+        return;
+    }
+    load_state_f64(adjoint, gy, lanes, 1, 0, 0);
+    load_state_f64(state, y, lanes, 1, 0, 0);
+    if (mode == 1 || (mode == 0 && reversible_f64(state, steps))) {
+        for (int64_t i = steps - 1; i >= 0; --i) {
+            load_increment_f64(dx, x, lanes, length, i, -1);
+            exp_step_lower_f64v(state, dx, scratch); /* levels < DEPTH before step i */
+            for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
+            exp_step_vjp_f64v(state, dx, adjoint, gdx, scratch);
+            scatter_increment_f64(gx, gdx, lanes, length, i);
+        }
+        return;
+    }
+    /* checkpoints: states before steps 0, segment, 2*segment, ... (levels < DEPTH: the adjoint
+     * never reads the top level) */
+    memset(state, 0, SIGLEN * sizeof(vec_f64));
+    for (int64_t i = 0; i < steps; ++i) {
+        if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(vec_f64));
+        load_increment_f64(dx, x, lanes, length, i, 1);
+        exp_step_lower_f64v(state, dx, scratch);
+    }
+    for (int64_t s = checkpoints - 1; s >= 0; --s) {
+        const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
+        memcpy(state, saved + s * SIGLEN, SIGLEN * sizeof(vec_f64));
+        for (int64_t i = first; i < last; ++i) { /* states before each step of the segment */
+            memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(vec_f64));
+            load_increment_f64(dx, x, lanes, length, i, 1);
+            exp_step_lower_f64v(state, dx, scratch);
+        }
+        for (int64_t i = last - 1; i >= first; --i) {
+            load_increment_f64(dx, x, lanes, length, i, 1);
+            exp_step_vjp_f64v(inside + (i - first) * SIGLEN, dx, adjoint, gdx, scratch);
+            scatter_increment_f64(gx, gdx, lanes, length, i);
+        }
+    }
+}
+
 /* Backward: given x, the forward output y and its adjoint gy (shapes as the forward's), write
  * gx = d<gy, y>/dx (B, L, DIM). mode: 0 chooses per block (reversible when accurate, else
  * checkpoints), 1 forces reversal, 2 forces checkpoints. Stream mode reads the states from y. */
@@ -1457,84 +1860,20 @@ int sigcodegen_backward_f64(const double *x, int64_t batch, int64_t length, cons
     const int64_t blocks = (batch + W - 1) / W;
     int64_t segment = 1;
     while (segment * segment < steps) ++segment; /* checkpoints every ~sqrt(steps) steps */
-    const int64_t checkpoints = (steps + segment - 1) / segment;
-    int failed = 0;
-
-#pragma omp parallel num_threads(team_size(blocks, 4.0 * blocks * steps * STEP_OPS)) reduction(|| : failed)
-    {
-        const size_t vectors = 2 * SIGLEN + SCRATCH_f64 + 1
-                               + (stream ? 0 : (size_t)(checkpoints + segment) * SIGLEN);
-        vec_f64 *state = aligned_buffer(vectors * sizeof(vec_f64));
-        failed = failed || !state;
-        vec_f64 *adjoint = state ? state + SIGLEN : NULL, *scratch = state ? adjoint + SIGLEN : NULL;
-        vec_f64 *saved = state ? scratch + SCRATCH_f64 + 1 : NULL;
-        vec_f64 *inside = saved && !stream ? saved + checkpoints * SIGLEN : NULL;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t block = 0; block < blocks; ++block) {
-            if (failed) continue;
-            lane_t lanes[LANES_f64];
-            for (int l = 0; l < W; ++l) {
-                const int64_t b = block * W + l;
-                lanes[l].path = b < batch ? b : -1;
-                lanes[l].start = 0;
-                lanes[l].steps = steps;
-            }
-            vec_f64 dx[DIM], gdx[DIM];
-            if (stream) {
-                memset(adjoint, 0, SIGLEN * sizeof(vec_f64));
-                for (int64_t i = steps - 1; i >= 0; --i) {
-                    load_state_f64(adjoint, gy, lanes, steps, i, 1);
-                    if (i > 0) load_state_f64(state, y, lanes, steps, i - 1, 0);
-                    else memset(state, 0, SIGLEN * sizeof(vec_f64));
-                    load_increment_f64(dx, x, lanes, length, i, 1);
-                    exp_step_vjp_f64v(state, dx, adjoint, gdx, scratch);
-                    scatter_increment_f64(gx, gdx, lanes, length, i);
-                }
-                continue;
-            }
-            load_state_f64(adjoint, gy, lanes, 1, 0, 0);
-            load_state_f64(state, y, lanes, 1, 0, 0);
-            if (mode == 1 || (mode == 0 && reversible_f64(state, steps))) {
-                for (int64_t i = steps - 1; i >= 0; --i) {
-                    load_increment_f64(dx, x, lanes, length, i, -1);
-                    exp_step_lower_f64v(state, dx, scratch); /* levels < DEPTH before step i */
-                    for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
-                    exp_step_vjp_f64v(state, dx, adjoint, gdx, scratch);
-                    scatter_increment_f64(gx, gdx, lanes, length, i);
-                }
-                continue;
-            }
-            /* checkpoints: states before steps 0, segment, 2*segment, ... (levels < DEPTH:
-             * the adjoint never reads the top level) */
-            memset(state, 0, SIGLEN * sizeof(vec_f64));
-            for (int64_t i = 0; i < steps; ++i) {
-                if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(vec_f64));
-                load_increment_f64(dx, x, lanes, length, i, 1);
-                exp_step_lower_f64v(state, dx, scratch);
-            }
-            for (int64_t s = checkpoints - 1; s >= 0; --s) {
-                const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
-                memcpy(state, saved + s * SIGLEN, SIGLEN * sizeof(vec_f64));
-                for (int64_t i = first; i < last; ++i) { /* states before each step of the segment */
-                    memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(vec_f64));
-                    load_increment_f64(dx, x, lanes, length, i, 1);
-                    exp_step_lower_f64v(state, dx, scratch);
-                }
-                for (int64_t i = last - 1; i >= first; --i) {
-                    load_increment_f64(dx, x, lanes, length, i, 1);
-                    exp_step_vjp_f64v(inside + (i - first) * SIGLEN, dx, adjoint, gdx, scratch);
-                    scatter_increment_f64(gx, gdx, lanes, length, i);
-                }
-            }
-        }
-        free(state);
-    }
-    return failed ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
+    backward_pass_f64 pass = {.x = x, .y = y, .gy = gy, .gx = gx, .batch = batch,
+                                 .length = length, .steps = steps, .segment = segment,
+                                 .checkpoints = (steps + segment - 1) / segment,
+                                 .stream = stream, .mode = mode};
+    sigcodegen_pool_run(blocks, backward_block_f64, &pass,
+                        team_size(blocks, 4.0 * blocks * steps * STEP_OPS));
+    for (int i = 0; i < POOL_MAX_THREADS; ++i) free(pass.buffers[i]);
+    return atomic_load(&pass.failed) ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
 }
 #endif
 #endif /* double */
 
-#if BUILD_F32_FORWARD || BUILD_F64_FORWARD/* What this library was built for: 0 dim, 1 depth, 2 siglen, 3 vector bytes, 4 XLA FFI,
+#if BUILD_F32_FORWARD || BUILD_F64_FORWARD
+/* What this library was built for: 0 dim, 1 depth, 2 siglen, 3 vector bytes, 4 XLA FFI,
  * 5 precision bits (0: both). */
 int64_t sigcodegen_info(int32_t what)
 {
