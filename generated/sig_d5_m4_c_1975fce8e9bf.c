@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        d87ea09517dc57a369c959cce659bf5bdfcaccdf0bc6bee22b46d484d93c6873
- *     generator  sigcodegen 0.1.0, generator sources 69e9f187ae0096aa
+ *     key        1975fce8e9bf68ed280255d3401558ba2dfe354d1ece3ce76475cb72270cffac
+ *     generator  sigcodegen 0.1.0, generator sources 9d2879923be1c9fa
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
@@ -532,6 +532,33 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
     }
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
     /* degree 4: the 3 terms in one pass */
+    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
+    for (int p = 0; p < 120; p += 6) {
+        const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
+        const vec_f32 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
+        const vec_f32 l20 = t3a[p + 2], l21 = t3b[p + 2], l22 = t3c[p + 2];
+        const vec_f32 l30 = t3a[p + 3], l31 = t3b[p + 3], l32 = t3c[p + 3];
+        const vec_f32 l40 = t3a[p + 4], l41 = t3b[p + 4], l42 = t3c[p + 4];
+        const vec_f32 l50 = t3a[p + 5], l51 = t3b[p + 5], l52 = t3c[p + 5];
+        for (int j = 0; j < 5; ++j) {
+            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+            a4[(p + 1) * 5 + j] = a4[(p + 1) * 5 + j] + l10 * x0 + l11 * x1 + l12 * x2;
+            a4[(p + 2) * 5 + j] = a4[(p + 2) * 5 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+            a4[(p + 3) * 5 + j] = a4[(p + 3) * 5 + j] + l30 * x0 + l31 * x1 + l32 * x2;
+            a4[(p + 4) * 5 + j] = a4[(p + 4) * 5 + j] + l40 * x0 + l41 * x1 + l42 * x2;
+            a4[(p + 5) * 5 + j] = a4[(p + 5) * 5 + j] + l50 * x0 + l51 * x1 + l52 * x2;
+        }
+    }
+    for (int p = 120; p < 125; p += 1) {
+        const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
+        for (int j = 0; j < 5; ++j) {
+            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+        }
+    }
+
+#else
     for (int p = 0; p < 123; p += 3) {
         const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
         const vec_f32 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
@@ -550,6 +577,8 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
         }
     }
+
+#endif
 
 }
 #endif
@@ -1297,6 +1326,33 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
     }
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
     /* degree 4: the 3 terms in one pass */
+    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
+    for (int p = 0; p < 120; p += 6) {
+        const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
+        const vec_f64 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
+        const vec_f64 l20 = t3a[p + 2], l21 = t3b[p + 2], l22 = t3c[p + 2];
+        const vec_f64 l30 = t3a[p + 3], l31 = t3b[p + 3], l32 = t3c[p + 3];
+        const vec_f64 l40 = t3a[p + 4], l41 = t3b[p + 4], l42 = t3c[p + 4];
+        const vec_f64 l50 = t3a[p + 5], l51 = t3b[p + 5], l52 = t3c[p + 5];
+        for (int j = 0; j < 5; ++j) {
+            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+            a4[(p + 1) * 5 + j] = a4[(p + 1) * 5 + j] + l10 * x0 + l11 * x1 + l12 * x2;
+            a4[(p + 2) * 5 + j] = a4[(p + 2) * 5 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+            a4[(p + 3) * 5 + j] = a4[(p + 3) * 5 + j] + l30 * x0 + l31 * x1 + l32 * x2;
+            a4[(p + 4) * 5 + j] = a4[(p + 4) * 5 + j] + l40 * x0 + l41 * x1 + l42 * x2;
+            a4[(p + 5) * 5 + j] = a4[(p + 5) * 5 + j] + l50 * x0 + l51 * x1 + l52 * x2;
+        }
+    }
+    for (int p = 120; p < 125; p += 1) {
+        const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
+        for (int j = 0; j < 5; ++j) {
+            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+        }
+    }
+
+#else
     for (int p = 0; p < 123; p += 3) {
         const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
         const vec_f64 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
@@ -1315,6 +1371,8 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
         }
     }
+
+#endif
 
 }
 #endif

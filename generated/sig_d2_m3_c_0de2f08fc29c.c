@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        fe2d5928722974ce6b9f5536ae7996643254e8bbe1ec9aad63ff0075427b34ab
- *     generator  sigcodegen 0.1.0, generator sources 69e9f187ae0096aa
+ *     key        0de2f08fc29c39f777b63ebc1a50a44911a8fcf57d43abbf4e11796800692967
+ *     generator  sigcodegen 0.1.0, generator sources 9d2879923be1c9fa
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10
@@ -455,6 +455,16 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
     }
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
     /* degree 3: the 3 terms in one pass */
+    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
+    for (int p = 0; p < 4; p += 1) {
+        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        for (int j = 0; j < 2; ++j) {
+            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+        }
+    }
+
+#else
     for (int p = 0; p < 3; p += 3) {
         const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
         const vec_f32 l10 = t2a[p + 1], l11 = t2b[p + 1], l12 = t2c[p + 1];
@@ -473,6 +483,8 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
         }
     }
+
+#endif
 
 }
 #endif
@@ -1037,6 +1049,16 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
     }
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
     /* degree 3: the 3 terms in one pass */
+    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
+    for (int p = 0; p < 4; p += 1) {
+        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        for (int j = 0; j < 2; ++j) {
+            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+        }
+    }
+
+#else
     for (int p = 0; p < 3; p += 3) {
         const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
         const vec_f64 l10 = t2a[p + 1], l11 = t2b[p + 1], l12 = t2c[p + 1];
@@ -1055,6 +1077,8 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
         }
     }
+
+#endif
 
 }
 #endif
