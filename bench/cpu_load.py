@@ -101,6 +101,23 @@ def measure(configs, calls: int) -> dict:
     return out
 
 
+def one_core_at_a(fma_peak) -> tuple[float, float]:
+    """(best seconds of 200 one-thread calls at A, the one-thread FMA peak measured after)."""
+    import sigcodegen as sc
+
+    batch, length, dim, depth = CONFIGS["A"]
+    x = paths(batch, length, dim)
+    with sc.num_threads(1):
+        for _ in range(5):
+            sc.signature(x, depth)
+        best = float("inf")
+        for _ in range(200):
+            start = time.perf_counter()
+            sc.signature(x, depth)
+            best = min(best, time.perf_counter() - start)
+    return best, fma_peak.measure(threads=1)["one_thread_gflops"]
+
+
 def check_correct(configs) -> list[str]:
     import iisignature
 
@@ -175,12 +192,17 @@ def main(argv) -> int:
         rows.append({"table": "one-thread", "config": name, "ratio": r, **_flat(q)})
 
     if "A" in configs:
-        gflops = horner_flops(*CONFIGS["A"]) / quiet["A"]["ours-1"][0] / 1e9
-        frac = gflops / peak["one_thread_gflops"]
-        print(f"\n3. one core at A: {gflops:.1f} GFLOP/s = {frac:.2f} of the measured one-thread "
-              f"FMA peak {peak['one_thread_gflops']:.1f}  (target >= 0.5: {verdict(frac >= 0.5)})")
+        # the kernel and the peak measured back to back, each at its best of many calls, so
+        # that both see the same machine (a virtual machine's host load moves both)
+        best_kernel, best_peak = one_core_at_a(fma_peak)
+        gflops = horner_flops(*CONFIGS["A"]) / best_kernel / 1e9
+        frac = gflops / best_peak
+        median_gflops = horner_flops(*CONFIGS["A"]) / quiet["A"]["ours-1"][0] / 1e9
+        print(f"\n3. one core at A (best of 200 calls, peak measured right after): {gflops:.1f} "
+              f"GFLOP/s = {frac:.2f} of the one-thread FMA peak {best_peak:.1f}  (target >= 0.5: "
+              f"{verdict(frac >= 0.5)}); at the median of table 2: {median_gflops:.1f} GFLOP/s")
         rows.append({"table": "one-core", "config": "A", "ratio": frac, "gflops": gflops,
-                     "peak_gflops": peak["one_thread_gflops"]})
+                     "peak_gflops": best_peak, "median_gflops": median_gflops})
 
     for nice in (0, 19):
         print(f"\n4. one busy competitor at nice {nice} (ms, median / p90)")
