@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import operator
 from dataclasses import dataclass
@@ -84,14 +83,16 @@ def _sci(log10: float) -> str:
 
 def check_dim_depth(dim, depth, owner: str = "signature") -> tuple[int, int]:
     """Validate a (dim, depth) pair; return them as ints or raise TypeError/ValueError."""
-    if type(dim) is int and type(depth) is int:  # the common case: a valid pair checked once
-        return _check_ints(dim, depth, owner)
-    return _check_dim_depth(dim, depth, owner)
+    if type(dim) is int and type(depth) is int and (dim, depth) in _VALID:
+        return dim, depth  # the common case: a valid pair of ints, checked before
+    checked = _check_dim_depth(dim, depth, owner)
+    if len(_VALID) < 4096:
+        _VALID.add(checked)
+    return checked
 
 
-@functools.lru_cache(maxsize=1024)
-def _check_ints(dim: int, depth: int, owner: str) -> tuple[int, int]:
-    return _check_dim_depth(dim, depth, owner)
+#: (dim, depth) pairs of ints already found valid (a plain set: torch.compile traces through it)
+_VALID: set[tuple[int, int]] = set()
 
 
 def _check_dim_depth(dim, depth, owner: str) -> tuple[int, int]:

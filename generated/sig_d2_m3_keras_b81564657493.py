@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        158d108db5bfdcbae7be8a3be5ff932a8ea032fdd74c7c50efb41e802e575cb1
-    generator  sigcodegen 0.1.0, generator sources 1a2b35fa80cc02dd
+    key        b8156465749328c26d6efd8b3449ee8060026d569d9b024f17154ee4548eb685
+    generator  sigcodegen 0.1.0, generator sources b8947ae95ae18b99
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

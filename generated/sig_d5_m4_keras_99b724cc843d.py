@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        1c9a3ee3faf398f3b549556be540ed30d1613c45f7d6e6f4fa9eebbf8ff06c2d
-    generator  sigcodegen 0.1.0, generator sources 1a2b35fa80cc02dd
+    key        99b724cc843d386428e66ab43a0035dc8f9ad7b7c06a4cb4a60c9ea6766cfeb6
+    generator  sigcodegen 0.1.0, generator sources b8947ae95ae18b99
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

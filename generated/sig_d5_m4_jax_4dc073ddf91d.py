@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        e3e8dcd466cf99b51db4e2d54861021e976092efb68794fb122056a51149c4ba
-    generator  sigcodegen 0.1.0, generator sources ec40e5918877d610
+    key        4dc073ddf91d997d5f555d005432dd1654b995ca8daacc2dafbefc9a8e4e38f8
+    generator  sigcodegen 0.1.0, generator sources 29560768516eda92
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

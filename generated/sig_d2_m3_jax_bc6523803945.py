@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        6b93396897aed58d3b87f410bbcf4604225a8fcf24d20c0c042eae93360a82fe
-    generator  sigcodegen 0.1.0, generator sources ec40e5918877d610
+    key        bc652380394582913fca0269a95e82e47a7db8df7d48410ec8858915f9f8384e
+    generator  sigcodegen 0.1.0, generator sources 29560768516eda92
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
