@@ -26,6 +26,13 @@ class PathOptions:
     initial: object = None
     lengths: object = None
 
+    @classmethod
+    def of(cls, basepoint=None, inverse=False, initial=None, lengths=None) -> "PathOptions":
+        """The options of one call (the shared :data:`NO_OPTIONS` when it gives none)."""
+        if basepoint is None and not inverse and initial is None and lengths is None:
+            return NO_OPTIONS
+        return cls(basepoint, inverse, initial, lengths)
+
     @property
     def active(self) -> bool:
         """Whether any option changes the path or the signature."""

@@ -18,7 +18,7 @@ from ..algebra import signature_channels
 from ..runtime.dispatch import run_signature, run_signature_vjp
 from ..runtime.frameworks import Framework, check_path_shape, framework_of
 from ..spec import check_choice
-from .options import NO_OPTIONS, PathOptions
+from .options import PathOptions
 
 __all__ = ["signature", "signature_vjp", "jax_gpu_signature", "symbolic_layer"]
 
@@ -104,8 +104,7 @@ def signature(path, depth, stream=False, *, target=None, strategy=None, basepoin
         array([1. , 2. , 0.5, 1. , 1. , 2. ])
     """
     path, framework = _validate(path, depth, stream, target, strategy)
-    options = NO_OPTIONS if (basepoint is None and not inverse and initial is None
-                             and lengths is None) else PathOptions(basepoint, inverse, initial, lengths)
+    options = PathOptions.of(basepoint, inverse, initial, lengths)
     if framework.symbolic:  # building a functional Keras model: the signature is a SigLayer
         return _symbolic(path, depth, stream, strategy, target, options)
     path, dim, dtype = _as_path(path, framework, depth)

@@ -25,8 +25,8 @@ from .frameworks import Framework, keras_backend, x64
 __all__ = ["choose_target", "choose_strategy", "load_module", "loaded", "load", "clear_memo",
            "load_native", "torch_bridge", "run_signature", "run_signature_vjp", "run_routine"]
 
-#: targets that run each strategy (the Python targets run every one)
-NATIVE_STRATEGIES = ("horner", "chunked")
+#: the strategies of the c and triton targets (the Python targets run every one)
+NATIVE_STRATEGIES = NativeModule.STRATEGIES
 
 
 # ---- the rules --------------------------------------------------------------------------------

@@ -86,13 +86,10 @@ class Framework:
     def default_float(self) -> str:
         return "float32"
 
-    def compute_dtype(self, x, owner: str = "signature") -> str:
-        """The float dtype the kernels run in for ``x``: float32 and float64 are kept, narrower
-        floats run (and return) in float32, integers and bools in the framework's default
-        float. Complex and non-numeric inputs are refused (TypeError)."""
-        return self._policy(self.dtype_name(x), owner)
-
     def _policy(self, name: str, owner: str) -> str:
+        """The float dtype the kernels run in for an input dtype: float32 and float64 are kept,
+        narrower floats run (and return) in float32, integers and bools in the framework's
+        default float. Complex and non-numeric inputs are refused (TypeError)."""
         if name in ("float32", "float64"):
             return name
         if name in ("float16", "bfloat16"):
@@ -110,7 +107,7 @@ class Framework:
         return self.xp.cast(x, dtype)
 
     def as_float(self, x, owner: str = "signature"):
-        """(x in its compute dtype, that dtype's name)."""
+        """(x in the dtype the kernels run in, that dtype's name): see ``_policy``."""
         name = self.dtype_name(x)
         dtype = self._policy(name, owner)
         return (x if dtype == name else self.cast(x, dtype)), dtype
