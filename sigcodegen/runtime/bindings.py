@@ -24,7 +24,7 @@ __all__ = ["NativeModule", "BACKWARD_MODES"]
 _BITS = {np.dtype(np.float32): 32, np.dtype(np.float64): 64}
 _PTR = ctypes.c_void_p  # arrays are passed as addresses (x.ctypes.data): no ctypes casts per call
 #: strategy -> the forward kernel's chunk argument (0: its own rule, 1: no time chunks)
-_CHUNKS = {"chunked": 0, "horner": 1}
+_CHUNKS = {"horner": 1, "chunked": 0}
 #: backward modes: 0 picks reversal or checkpoints per block, 1 reversal, 2 checkpoints
 BACKWARD_MODES = {"auto": 0, "reversible": 1, "checkpoint": 2}
 
