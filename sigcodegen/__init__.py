@@ -15,12 +15,13 @@ signax, pysiglib and keras_sig. Results keep the input's library and float dtype
 Signatures          signature, signature_vjp, windowed_signature, jax_gpu_signature
 Log-signatures      logsignature, signature_to_logsignature, logsignature_to_signature
 Tensor algebra      signature_combine, multi_signature_combine, signature_inverse
-Path transforms     time_augment, lead_lag
+Path transforms     time_augment, lead_lag, bucket_paths
 Sizes and bases     signature_channels, logsignature_channels, level_sizes, words,
                     lyndon_words, lyndon_brackets
 Keras 3 layers      SigLayer, LogSigLayer (in sigcodegen.layers, imported on first use)
 Several devices     sigcodegen.distributed.time_sharded_signature
 Threads             set_num_threads, get_num_threads, num_threads (a context manager)
+Caches              clear_caches (loaded modules and compiled functions of this process)
 Kernels             KernelSpec; the command line ``sigcodegen build | show | plan | cache``
 
     >>> import numpy as np, sigcodegen as sc
@@ -43,8 +44,9 @@ from .ops import signature as _signature_ops
 from .ops.logsignature import logsignature, logsignature_to_signature, signature_to_logsignature
 from .ops.signature import jax_gpu_signature, signature, signature_vjp
 from .ops.tensor_algebra import multi_signature_combine, signature_combine, signature_inverse
-from .ops.transforms import lead_lag, time_augment
+from .ops.transforms import bucket_paths, lead_lag, time_augment
 from .ops.windows import windowed_signature
+from .runtime.dispatch import clear_caches
 from .runtime.threads import get_num_threads, num_threads, set_num_threads
 from .spec import KernelSpec
 from .version import __version__
@@ -53,6 +55,8 @@ __all__ = [
     "KernelSpec",
     "LogSigLayer",
     "SigLayer",
+    "bucket_paths",
+    "clear_caches",
     "lead_lag",
     "logsignature",
     "logsignature_channels",

@@ -13,6 +13,8 @@ environment between calls.
 | ``SIGCODEGEN_CFLAGS``       | its flags (default ``-O3 -march=native``)                    |
 | ``SIGCODEGEN_NUM_THREADS``  | threads of the c target's pool (default: the usable CPUs)   |
 | ``OMP_NUM_THREADS``         | the same, when ``SIGCODEGEN_NUM_THREADS`` is not set         |
+| ``SIGCODEGEN_BUCKETS``      | ``0`` runs the jit targets at exact shapes, not in buckets   |
+| ``SIGCODEGEN_MAX_COMPILED`` | compiled jax functions kept per process (default 64)         |
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "use_prebuilt", "lock_timeout", "c_compiler", "c_flags", "num_threads"]
+__all__ = ["cache_dir", "use_prebuilt", "lock_timeout", "c_compiler", "c_flags", "num_threads",
+           "shape_buckets", "max_compiled"]
 
 DEFAULT_CFLAGS = "-O3 -march=native"
 
@@ -79,3 +82,22 @@ def num_threads() -> int | None:
                              f"set e.g. {name}=2")
         return value
     return None
+
+
+def shape_buckets() -> bool:
+    """Whether the jit targets pad shapes to buckets (``$SIGCODEGEN_BUCKETS``, default on)."""
+    return os.environ.get("SIGCODEGEN_BUCKETS", "1").strip().lower() not in ("0", "false", "no")
+
+
+def max_compiled() -> int:
+    """How many compiled jax functions the runtime keeps (``$SIGCODEGEN_MAX_COMPILED``, default
+    64); past it the least recently used is dropped."""
+    raw = os.environ.get("SIGCODEGEN_MAX_COMPILED", "64").strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"SIGCODEGEN_MAX_COMPILED={raw!r} is not a positive count; unset it or "
+                         f"set e.g. SIGCODEGEN_MAX_COMPILED=64")
+    return value

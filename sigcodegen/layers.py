@@ -10,7 +10,8 @@ import keras
 
 from .algebra import basis_maps, level_offsets, logsignature_channels
 from .ops.logsignature import check_mode
-from .runtime.dispatch import choose_strategy, choose_target, load_module, load_native
+from .runtime.dispatch import (choose_strategy, choose_target, load_module, load_native,
+                               run_module_signature)
 from .runtime.frameworks import framework_named, keras_backend
 from .spec import KernelSpec, check_choice, check_dim_depth
 
@@ -83,6 +84,7 @@ class SigLayer(keras.layers.Layer):
         self.supports_masking = True
         self._module = None
         self._strategy = None
+        self._target = None
 
     def build(self, input_shape):
         dim = input_shape[-1]
@@ -106,11 +108,15 @@ class SigLayer(keras.layers.Layer):
         if self._module is None:
             target = "jax" if backend == "jax" else "keras"
             self._module = load_module(KernelSpec(dim=dim, depth=self.depth, target=target))
+        self._target = target
         super().build(input_shape)
 
     def call(self, inputs, mask=None):
         if mask is not None:
             inputs = _skip_masked_points(inputs, mask)
+        if self._target == "jax":  # called on arrays, it runs at shape buckets (traced: as is)
+            return run_module_signature(self._module, "jax", inputs, framework_named("jax"),
+                                        self.stream, self._strategy)
         return self._module.signature(inputs, stream=self.stream, strategy=self._strategy)
 
     def compute_mask(self, inputs, mask=None):

@@ -67,3 +67,6 @@ def long_cases(strategies=STRATEGIES):
             (f"forced-blocks5-{tag}", 2, 3, "levelwise", stream, "float64", small, {"block_steps": 5}),
         ]
     return out
+
+#: Path lengths of the bucket checks of the Keras worker: 7 lengths, 4 length buckets
+BUCKET_LENGTHS = (5, 9, 17, 30, 33, 40, 70)

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 import sigcodegen as sc  # noqa: E402
-from cases import long_cases, numeric_cases  # noqa: E402
+from cases import BUCKET_LENGTHS, long_cases, numeric_cases  # noqa: E402
 from sigcodegen.runtime.dispatch import load_module  # noqa: E402
 
 assert keras.backend.backend() == BACKEND
@@ -224,8 +224,52 @@ def native_tensors():
         record(f"native-{dtype}", run)
 
 
+class CountingSigLayer(sc.SigLayer):
+    """A SigLayer that counts its calls: on the jax and tensorflow backends Keras calls a layer
+    once per trace of the train step, so the count is the number of compilations."""
+
+    calls = 0
+
+    def call(self, inputs, mask=None):
+        CountingSigLayer.calls += 1
+        return super().call(inputs, mask)
+
+
+def bucket_traces():
+    """Train steps of a model with Input((None, 3)) on batches of several lengths, fed raw and
+    through sc.bucket_paths (counting the traces after the first step's shape is compiled); and an eager SigLayer on the jax target over
+    the same lengths (counting the compilations)."""
+    from sigcodegen.runtime.buckets import COMPILED
+
+    rng = np.random.default_rng(5)
+    batches = [np.cumsum(rng.standard_normal((8, n, 3)), axis=1).astype("float32") / 3
+               for n in BUCKET_LENGTHS]
+    traces = {}
+    for feed in ("raw", "bucketed"):
+        keras.utils.set_random_seed(0)
+        CountingSigLayer.calls = 0
+        model = keras.Sequential([keras.Input((None, 3)), keras.layers.Dense(3),
+                                  CountingSigLayer(3), keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        for i, x in enumerate(batches[:1] + batches):  # the first step also builds the state:
+            if i == 1:                                   # count the traces after it
+                CountingSigLayer.calls = 0
+            model.train_on_batch(sc.bucket_paths(x) if feed == "bucketed" else x,
+                                 np.ones((8, 1), "float32"))
+        traces[feed] = CountingSigLayer.calls
+    report["bucket-traces"] = traces
+    if BACKEND == "jax":  # the jax target, called eagerly on arrays: compiled once per bucket
+        layer = sc.SigLayer(3, strategy="levelwise")
+        before = COMPILED.compilations
+        for i, x in enumerate(batches):
+            outputs[f"bucket-eager-x{i}"] = x
+            record(f"bucket-eager-{i}", lambda: ops.convert_to_numpy(layer(x)))
+        report["bucket-eager-compilations"] = COMPILED.compilations - before
+
+
 def main(out_dir):
-    for part in (numerics, gradients, layer_checks, layer_errors, operations, native_tensors):
+    for part in (numerics, gradients, layer_checks, layer_errors, operations, native_tensors,
+                 bucket_traces):
         try:
             part()
         except Exception as err:

@@ -59,11 +59,11 @@ def test_c_routines_have_constant_bounds_only():
 @pytest.mark.parametrize("target", PYTHON_TARGETS)
 def test_no_python_loop_over_time(target):
     """Time is walked by scan / cumsum only; the only Python loops are over levels, structure
-    leaves or the log2(P) chunk tree."""
+    leaves, the log2(P) chunk tree or the octaves of the bucket rule."""
     source, _ = render(KernelSpec(dim=3, depth=3, target=target))
     body = source[:source.index("def _reference")]  # the self-check's reference is plain numpy
     lines = [line.strip() for line in re.findall(r"^\s*(?:for|while) .*$", body, flags=re.M)]
-    allowed = ("while p > 1:", "while 2 * p", "while shift < x.shape[1]:",
+    allowed = ("while p > 1:", "while 2 * p", "while 2 * base < n:", "while shift < x.shape[1]:",
                "for r, y in zip(rows, tree.flatten(ys))]")
     assert all(line.startswith(allowed) for line in lines), lines
     assert "scan(" in body
@@ -185,7 +185,8 @@ def _changed_plan(plan):
     schedules = tuple({"chunked": chunked, "levelwise": levelwise}.get(s.strategy, s)
                       for s in plan.schedules)
     new = {"reversal_tolerance": 3e-05, "team_min_ops": 777, "pool_spin_ns": 321, "top_tile_rows": 2, "top_tile_rows_avx512": 5, "register_budget": 10**6,
-           "lanes_per_program": 256, "max_lane_block": 1024, "optimize": "O1"}
+           "lanes_per_program": 256, "max_lane_block": 1024, "optimize": "O1",
+           "bucket_min_steps": 40, "bucket_min_paths": 6, "buckets_per_octave": 4}
     targets = tuple(dataclasses.replace(t, params=tuple((k, new[k]) for k, _ in t.params))
                     for t in plan.targets)
     return dataclasses.replace(plan, schedules=schedules, targets=targets)
@@ -213,6 +214,9 @@ def test_constants_come_from_the_plan(target):
         assert constants["LEVELWISE_MIN_STEPS"] == 3
     if target != "keras":
         assert constants["REVERSAL_TOLERANCE"] == 3e-05
+    if target != "triton":
+        assert (constants["BUCKET_MIN_STEPS"], constants["BUCKET_MIN_PATHS"],
+                constants["BUCKETS_PER_OCTAVE"]) == (40, 6, 4)
     assert "1e-4" not in source and "8192" not in source
     if target == "triton":  # the register budget sets the prefix, lanes per program BP
         assert (constants["PREFIX"], constants["BP"]) == (0, 256)
@@ -225,3 +229,26 @@ def test_emitters_of_python_modules_share_a_base():
     from sigcodegen.emit.triton import TritonEmitter
 
     assert all(issubclass(e, PythonEmitter) for e in (JaxEmitter, KerasEmitter, TritonEmitter))
+
+
+@pytest.mark.parametrize("target", ("jax", "keras"))
+def test_emitted_bucket_rule_is_the_plan_rule(target):
+    """The jit targets' modules hold rules.bucket verbatim, once, with the plan's constants."""
+    import inspect
+
+    from sigcodegen.plan import rules
+
+    plan = make_plan(KernelSpec(dim=2, depth=3))
+    source, _ = render(KernelSpec(dim=2, depth=3, target=target))
+    functions, constants = _module_parts(source)
+    assert functions["bucket"] == inspect.getsource(rules.bucket).rstrip()
+    assert source.count("def bucket(") == 1
+    params = plan.target_params(target)
+    for name in ("bucket_min_steps", "bucket_min_paths", "buckets_per_octave"):
+        assert constants[name.upper()] == params.param(name)
+    namespace = {}
+    exec(functions["bucket"], namespace)
+    for n in range(1, 600):
+        assert namespace["bucket"](n, constants["BUCKET_MIN_STEPS"],
+                                   constants["BUCKETS_PER_OCTAVE"]) == rules.bucket(
+            n, params.param("bucket_min_steps"), params.param("buckets_per_octave"))

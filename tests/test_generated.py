@@ -70,9 +70,10 @@ def test_committed_modules_hold_the_plan_rules_verbatim():
     assert modules
     for path in modules:
         text = path.read_text()
-        wanted = [rules.num_chunks] + ([rules.levelwise_block_steps]
+        wanted = [rules.num_chunks] + ([rules.levelwise_block_steps, rules.bucket]
                                        if "_triton_" not in path.name else [])
         for fn in wanted:
             assert text.count(inspect.getsource(fn)) == 1, f"{path.name}: {fn.__name__}; {REFRESH}"
         if "_triton_" in path.name:
             assert "def levelwise_block_steps" not in text
+            assert "def bucket" not in text

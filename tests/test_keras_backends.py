@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cases import TOLERANCE, long_cases, numeric_cases
+from cases import BUCKET_LENGTHS, TOLERANCE, long_cases, numeric_cases
 from reference import finite_difference_gradient, relative_error
 from reference import logsignature as reference_logsignature
 from reference import signature as reference_signature
@@ -166,3 +166,39 @@ def test_logsiglayer_skips_masked_points(worker, mode):
             want = reference_logsignature(path, 3, mode)[0]
         assert np.max(np.abs(got[b] - want)) <= 1e-5 * max(1.0, np.max(np.abs(want)))
     assert worker[1]["ops-reload"] == 0.0
+
+
+def _buckets_of(lengths):
+    """The distinct length buckets, from the grid's definition (16 increments, then two evenly
+    spaced sizes per octave: 16, 24, 32, 48, ...), written out here."""
+    grid = [16] + [b * m // 2 for b in (16, 32, 64, 128) for m in (3, 4)]
+    return {min(g for g in grid if g >= n - 1) for n in lengths}
+
+
+def test_bucketed_batches_trace_once_per_bucket(worker):
+    """A model with Input((None, d)) fed batches of 7 lengths traces its train step once per
+    new length, and once per new bucket when the batches go through sc.bucket_paths (4 buckets:
+    after the first, at most 3 more traces)."""
+    backend, report, _ = worker
+    traces = report["bucket-traces"]
+    if backend == "torch":  # eager: no train-step traces to count; the run must still work
+        assert traces["bucketed"] >= len(BUCKET_LENGTHS)
+        return
+    buckets = len(_buckets_of(BUCKET_LENGTHS))
+    assert buckets == 4 < len(BUCKET_LENGTHS)
+    assert 1 <= traces["bucketed"] <= buckets - 1, traces
+    assert traces["raw"] >= traces["bucketed"], traces
+    if backend == "jax":  # jax retraces per shape (tensorflow relaxes to an unknown length)
+        assert traces["raw"] == len(BUCKET_LENGTHS) - 1, traces
+
+
+def test_eager_siglayer_on_the_jax_target_compiles_once_per_bucket(worker):
+    backend, report, outputs = worker
+    if backend != "jax":
+        assert "bucket-eager-compilations" not in report
+        return
+    assert 1 <= report["bucket-eager-compilations"] <= len(_buckets_of(BUCKET_LENGTHS))
+    for i in range(len(BUCKET_LENGTHS)):
+        x = outputs[f"bucket-eager-x{i}"]
+        got = _get(worker, f"bucket-eager-{i}")
+        assert relative_error(got, reference_signature(x.astype(np.float64), 3), 3, 3) <= 1e-5

@@ -11,10 +11,12 @@ import inspect
 from ..plan import Plan, Value, rules
 from .base import Emitter, Provenance
 
-__all__ = ["PythonEmitter", "RULES"]
+__all__ = ["PythonEmitter", "RULES", "BUCKET_RULE"]
 
 #: The rules each strategy's driver calls (copied into the module when the target runs it).
 RULES = {"chunked": (rules.num_chunks,), "levelwise": (rules.levelwise_block_steps,)}
+#: The rule of the shape buckets, copied into modules whose target has bucket parameters.
+BUCKET_RULE = rules.bucket
 
 
 class PythonEmitter(Emitter):
@@ -44,6 +46,8 @@ class PythonEmitter(Emitter):
                      for s in schedules for name, value in s.params_for(self.target)]
         sources = {fn.__name__: inspect.getsource(fn).rstrip()
                    for s in schedules for fn in RULES.get(s.strategy, ())}
+        if "buckets_per_octave" in dict(plan.target_params(self.target).params):
+            sources[BUCKET_RULE.__name__] = inspect.getsource(BUCKET_RULE).rstrip()
         return {
             **super().context(plan, prov),
             "strategies": plan.target_params(self.target).strategies,

@@ -1,13 +1,16 @@
-"""Path transforms: time augmentation and the lead-lag transform, on any framework's arrays."""
+"""Path transforms: time augmentation, the lead-lag transform, and padding to a length bucket,
+on any framework's arrays."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..plan.rules import bucket
+from ..plan.signature import BUCKET_MIN_STEPS, BUCKETS_PER_OCTAVE
 from ..runtime.frameworks import check_path_shape
 from .tensor_algebra import prepare
 
-__all__ = ["time_augment", "lead_lag"]
+__all__ = ["time_augment", "lead_lag", "bucket_paths"]
 
 
 def time_augment(path, times=None):
@@ -57,3 +60,32 @@ def lead_lag(path):
     length = path.shape[-2]
     doubled = framework.take(path, np.repeat(np.arange(length), 2), axis=-2)
     return framework.concat([doubled[..., 1:, :], doubled[..., :-1, :]], -1)
+
+
+def bucket_paths(path):
+    """Pad paths ``(..., L, d)`` to the length bucket of the jit targets by repeating the last
+    point: ``(..., L', d)`` with L' - 1 = the bucket of L - 1 increments (16, 24, 32, 48, 64, 96,
+    ...; see ``sigcodegen plan --target jax``). The repeated points add zero increments, so the
+    signature is unchanged, and a model fed bucketed batches traces once per bucket instead of
+    once per length (Keras compiles its train step per input shape).
+
+    Point-wise layers before a SigLayer (Dense, normalisation) keep this true; for others, mask
+    the padding instead (``keras.layers.Masking``). Paths of one point are returned as they are.
+
+    Example:
+        >>> import numpy as np, sigcodegen as sc
+        >>> x = np.cumsum(np.random.default_rng(0).standard_normal((4, 20, 3)), axis=1)
+        >>> sc.bucket_paths(x).shape                      # 19 increments -> 24
+        (4, 25, 3)
+        >>> bool(np.allclose(sc.signature(sc.bucket_paths(x), 3), sc.signature(x, 3)))
+        True
+    """
+    path, framework = prepare(path, "bucket_paths")
+    check_path_shape(tuple(path.shape), 1, "bucket_paths")
+    length = path.shape[-2]
+    if length < 2:
+        return path
+    padded = bucket(length - 1, BUCKET_MIN_STEPS, BUCKETS_PER_OCTAVE) + 1
+    if padded == length:
+        return path
+    return framework.take(path, np.minimum(np.arange(padded), length - 1), axis=-2)

@@ -77,6 +77,13 @@ def explain(plan: Plan, paths: int | None = None, length: int | None = None,
         who = f", target {target}" if target else ""
         lines += ["", f"work for {paths} paths of length {length} ({steps} increments, "
                       f"{mode}{who})"]
+        params = dict(plan.target_params(target).params) if target else {}
+        if "buckets_per_octave" in params and paths > 0 and steps > 0:
+            per_octave = params["buckets_per_octave"]
+            paths = rules.bucket(paths, params["bucket_min_paths"], per_octave)
+            steps = rules.bucket(steps, params["bucket_min_steps"], per_octave)
+            lines.append(f"  at its shape buckets (rules.bucket): {paths} paths of {steps} "
+                         f"increments, the padding dropped after")
         for schedule in plan.schedules_for(target):
             runtime = target == "c" and schedule.strategy == "chunked" and not stream
             cost = strategy_cost(plan, schedule.strategy, paths, steps, stream, target,

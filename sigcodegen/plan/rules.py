@@ -8,7 +8,7 @@ thread count and is written in C (``forward_chunks`` in ``templates/c/module.c.j
 constants come from the plan.
 """
 
-__all__ = ["num_chunks", "levelwise_block_steps"]
+__all__ = ["num_chunks", "levelwise_block_steps", "bucket"]
 
 
 def num_chunks(steps, paths, lanes, min_steps):
@@ -25,3 +25,16 @@ def levelwise_block_steps(steps, paths, siglen, block_elements, min_steps):
     but at least min_steps (and 1), at most the whole path."""
     budget = block_elements // max(1, paths * siglen)
     return max(1, min(steps, max(min_steps, budget)))
+
+
+def bucket(n, minimum, per_octave):
+    """The size a jit target runs a size n (increments or paths) at: the smallest grid value
+    >= n, the grid being minimum, then per_octave evenly spaced values in each octave above
+    (minimum * 2**k * (1 + j / per_octave)); minimum must be a multiple of per_octave."""
+    if n <= minimum:
+        return minimum
+    base = minimum
+    while 2 * base < n:
+        base *= 2
+    step = base // per_octave
+    return base + step * -(-(n - base) // step)

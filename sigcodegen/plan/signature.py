@@ -70,6 +70,13 @@ TOP_TILE_ROWS_AVX512 = 6
 #: waits for started tasks before it sleeps): long enough to span the Python between two calls,
 #: short enough that an idle process burns no core.
 POOL_SPIN_NS = 200_000
+#: jax, keras: the shape buckets a call runs at (``rules.bucket``), so that varying lengths and
+#: batch sizes compile a bounded number of times: increments padded to the grid 16, 24, 32, 48,
+#: ... (at most 1.5x the work past 16 increments; 11 compilations for L = 2..401), paths to
+#: 8, 12, 16, 24, ... (11 for 1..200).
+BUCKET_MIN_STEPS = 16
+BUCKET_MIN_PATHS = 8
+BUCKETS_PER_OCTAVE = 2
 #: triton: tile values a lane may name in one forward step before the emitter splits words over
 #: more lanes (a longer prefix), and lanes per program (paths × prefixes: 4 warps of 32), and
 #: the largest lane block (longer prefixes make the cross-lane sums too wide).
@@ -87,6 +94,12 @@ GLOSSARY = (
     ("reversal_tolerance", "the backward pass walks time back while steps · eps · max|S| stays "
                            "at or below this, else it recomputes (c, jax) or reads (triton) "
                            "states"),
+    ("bucket_min_steps", "jax/keras: a call on a concrete path runs its increments padded (the "
+                         "last point repeated) to the next bucket, the smallest of this, then "
+                         "buckets_per_octave evenly spaced sizes per octave above it"),
+    ("bucket_min_paths", "the same for the number of paths (padded with copies of the last "
+                         "path, whose results are dropped)"),
+    ("buckets_per_octave", "buckets in each octave of sizes (2: 16, 24, 32, 48, 64, ...)"),
     ("team_min_ops", "a parallel pass of fewer vector multiply-adds runs on one thread"),
     ("pool_spin_ns", "nanoseconds an idle pool thread spins before it sleeps"),
     ("top_tile_rows", "top-level rows per register tile of the fused pass (16 vector registers)"),
@@ -343,9 +356,11 @@ def _schedules() -> tuple[Schedule, ...]:
 
 def _targets(depth: int) -> tuple[TargetParams, ...]:
     every = ("horner", "chunked", "levelwise")
+    buckets = (("bucket_min_steps", BUCKET_MIN_STEPS), ("bucket_min_paths", BUCKET_MIN_PATHS),
+               ("buckets_per_octave", BUCKETS_PER_OCTAVE))
     return (
-        TargetParams("jax", every, (("reversal_tolerance", REVERSAL_TOLERANCE),)),
-        TargetParams("keras", every),  # gradients by the backend's autodiff
+        TargetParams("jax", every, (("reversal_tolerance", REVERSAL_TOLERANCE),) + buckets),
+        TargetParams("keras", every, buckets),  # gradients by the backend's autodiff
         TargetParams("c", ("horner", "chunked"),
                      (("reversal_tolerance", REVERSAL_TOLERANCE), ("team_min_ops", TEAM_MIN_OPS),
                       ("pool_spin_ns", POOL_SPIN_NS),

@@ -1,6 +1,8 @@
 """Which kernel runs, and running it: the target and strategy rules, loading a spec's module
-(memoised per process), the one torch <-> jax bridge, and running a signature or a
-tensor-algebra routine of an emitted module on an array of any framework.
+(memoised per process, the least recently used dropped past :data:`MAX_MODULES`), the one
+torch <-> jax bridge, and running a signature or a tensor-algebra routine of an emitted module
+on an array of any framework: the jit targets at shape buckets, compiled once per bucket
+(``sigcodegen.runtime.buckets``).
 
 Everything here takes a framework adapter (``sigcodegen.runtime.frameworks``) and arrays already
 validated and cast by the caller (``sigcodegen.ops``).
@@ -8,6 +10,7 @@ validated and cast by the caller (``sigcodegen.ops``).
 
 from __future__ import annotations
 
+import collections
 import functools
 import importlib.util
 import threading
@@ -19,11 +22,16 @@ import numpy as np
 from ..jit.loader import import_source, native_build
 from ..jit.toolchain import CompileError, CompilerUnavailable
 from ..spec import KernelSpec
+from . import buckets
 from .bindings import NativeModule
-from .frameworks import Framework, keras_backend, x64
+from .buckets import COMPILED
+from .frameworks import Framework, framework_named, keras_backend, x64
 
 __all__ = ["choose_target", "choose_strategy", "load_module", "loaded", "load", "clear_memo",
-           "load_native", "torch_bridge", "run_signature", "run_signature_vjp", "run_routine"]
+           "clear_caches", "load_native", "torch_bridge", "run_signature", "run_module_signature",
+           "run_signature_vjp", "run_routine", "MAX_MODULES"]
+
+_NUMPY = framework_named("numpy")
 
 #: the strategies of the c and triton targets (the Python targets run every one)
 NATIVE_STRATEGIES = NativeModule.STRATEGIES
@@ -97,7 +105,11 @@ def _check_target(target: str, strategy: str, framework: Framework) -> None:
 
 # ---- loading ----------------------------------------------------------------------------------
 
-_memo: dict[tuple, object] = {}
+#: Loaded modules kept per process (one per kind, dim, depth and target); past it the least
+#: recently loaded or used one is forgotten (layers keep their own reference).
+MAX_MODULES = 64
+
+_memo: collections.OrderedDict[tuple, object] = collections.OrderedDict()
 _memo_lock = threading.RLock()
 
 
@@ -109,7 +121,13 @@ def _memo_key(kind: str, dim: int, depth: int, target: str) -> tuple:
 def loaded(kind: str, dim: int, depth: int, target: str):
     """The module already loaded in this process for these fields, or None (no spec is built:
     the fast path of every call after the first)."""
-    return _memo.get(_memo_key(kind, dim, depth, target))
+    key = _memo_key(kind, dim, depth, target)
+    module = _memo.get(key)
+    if module is not None and len(_memo) > MAX_MODULES // 2:  # recency matters near the bound
+        with _memo_lock:
+            if key in _memo:
+                _memo.move_to_end(key)
+    return module
 
 
 def load_module(spec: KernelSpec) -> ModuleType | NativeModule:
@@ -124,6 +142,8 @@ def load_module(spec: KernelSpec) -> ModuleType | NativeModule:
         if module is None:
             module = NativeModule(native_build(spec)) if spec.target == "c" else import_source(spec)
             _memo[fields] = module
+            while len(_memo) > MAX_MODULES:
+                _memo.popitem(last=False)
     return module
 
 
@@ -139,6 +159,23 @@ def clear_memo() -> None:
     """Forget the modules loaded in this process (tests; after `sigcodegen cache clear`)."""
     with _memo_lock:
         _memo.clear()
+
+
+def clear_caches() -> None:
+    """Forget everything this process keeps between calls: the loaded modules, the compiled
+    executables of the jit targets (:data:`.buckets.COMPILED`) and what the loaded jax modules'
+    jitted functions compiled, and the torch bridges. The next call loads and compiles again."""
+    with _memo_lock:
+        for module in _memo.values():
+            for value in vars(module).values() if not isinstance(module, NativeModule) else ():
+                clear = getattr(value, "clear_cache", None)
+                if callable(clear) and hasattr(value, "lower"):  # a jitted function
+                    clear()
+        _memo.clear()
+    COMPILED.clear()
+    torch_bridge.cache_clear()
+    _pullback.cache_clear()
+    _signature_of.cache_clear()
 
 
 _native_failures: dict[tuple, str] = {}
@@ -168,15 +205,28 @@ def load_native(dim: int, depth: int, framework: str, dtype: str = "float32"):
 # ---- running a module's function on any framework's arrays ------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=256)
+def _pullback(function):
+    """``(inputs, grad) -> the gradients of <grad, function(*inputs)>`` (one object per
+    function, so that :data:`COMPILED` keeps its executables)."""
+    import jax
+
+    def pullback(inputs, grad):
+        return jax.vjp(function, *inputs)[1](grad)
+
+    return pullback
+
+
+@functools.lru_cache(maxsize=256)
 def torch_bridge(function):
     """A ``torch.autograd.Function`` running the jax function ``function`` of arrays on torch
-    tensors (through DLPack, on the CPU), with gradients by a jitted ``jax.vjp``; results go
-    back to the inputs' device. The one bridge between the two frameworks."""
+    tensors (through DLPack, on the CPU), with gradients by ``jax.vjp``, both compiled once per
+    shape in :data:`COMPILED`; results go back to the inputs' device. The one bridge between
+    the two frameworks."""
     import jax
     import torch
 
-    pullback = jax.jit(lambda inputs, grad: jax.vjp(function, *inputs)[1](grad))
+    pullback = _pullback(function)
 
     def to_jax(t):
         return jax.dlpack.from_dlpack(t.detach().contiguous().cpu())
@@ -186,32 +236,36 @@ def torch_bridge(function):
         def forward(ctx, *inputs):
             ctx.save_for_backward(*inputs)
             with x64(inputs[0].dtype == torch.float64):
-                return torch.from_dlpack(function(*map(to_jax, inputs))).to(inputs[0].device)
+                out = COMPILED(function, *map(to_jax, inputs))
+                return torch.from_dlpack(out).to(inputs[0].device)
 
         @staticmethod
         def backward(ctx, grad):
             inputs = ctx.saved_tensors
             with x64(inputs[0].dtype == torch.float64):
-                grads = pullback(tuple(map(to_jax, inputs)), to_jax(grad))
+                grads = COMPILED(pullback, tuple(map(to_jax, inputs)), to_jax(grad))
             return tuple(torch.from_dlpack(g).to(inputs[0].device) for g in grads)
 
     return JaxFunction
 
 
 def _on_jax(function, framework: Framework, *arrays):
-    """A jax module's ``function`` on numpy, jax or torch arrays (torch with autograd)."""
+    """A jax module's ``function`` on numpy, jax or torch arrays (torch with autograd); concrete
+    arrays run the executable :data:`COMPILED` keeps for their shapes."""
     if framework.name == "jax":
-        return function(*arrays)
+        import jax
+
+        if any(isinstance(a, jax.core.Tracer) for a in arrays):
+            return function(*arrays)  # inside the caller's jit/grad/vmap: its trace decides
+        return COMPILED(function, *arrays)
     if framework.name == "torch":
         return torch_bridge(function).apply(*arrays)
     if framework.name != "numpy":
         raise ValueError(
             f"signature: target='jax' cannot take {framework.name} tensors; pass target='keras' "
             f"(Keras on the {framework.name} backend) or convert the input to numpy")
-    import jax.numpy as jnp
-
     with x64(arrays[0].dtype == np.float64):
-        return np.array(function(*map(jnp.asarray, arrays)))  # a writable copy, input's dtype
+        return np.array(COMPILED(function, *arrays))  # a writable copy, input's dtype
 
 
 def _on_keras(function, framework: Framework, *arrays):
@@ -230,7 +284,7 @@ def _on_keras(function, framework: Framework, *arrays):
         return ops.convert_to_numpy(function(*map(ops.convert_to_tensor, arrays)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=256)
 def _signature_of(module, stream: bool, strategy: str):
     """``module.signature`` with its options bound: one function object per (module, options),
     so the torch bridge is built once for it."""
@@ -255,8 +309,21 @@ def run_signature(path, framework: Framework, dim: int, depth: int, dtype: str, 
     module = load(dim, depth, target)
     if target == "triton":
         return module.signature(path, stream=stream, strategy=strategy)
+    return run_module_signature(module, target, path, framework, stream, strategy)
+
+
+def run_module_signature(module, target: str, path, framework: Framework, stream: bool,
+                         strategy: str):
+    """The signature by a loaded jax or keras module: at the module's shape buckets when the
+    call would compile per shape (:func:`.buckets.helps`), sliced back to ``path``'s."""
     run = _on_keras if target == "keras" else _on_jax
-    return run(_signature_of(module, stream, strategy), framework, path)
+    function = _signature_of(module, stream, strategy)
+    if not buckets.helps(framework, path, target):
+        return run(function, framework, path)
+    padded, padding = buckets.pad_paths(path, framework, module)
+    if padding is None:
+        return run(function, framework, path)
+    return padding.undo(run(function, framework, padded), stream)
 
 
 def run_signature_vjp(path: np.ndarray, grad: np.ndarray, dim: int, depth: int, stream: bool,
@@ -270,14 +337,18 @@ def run_signature_vjp(path: np.ndarray, grad: np.ndarray, dim: int, depth: int, 
         native = load_native(dim, depth, "numpy", path.dtype.name)
         if native is not None:
             return native.backward(path, native.forward(path, stream), grad, stream)
-    import jax
-    import jax.numpy as jnp
-
     module = load(dim, depth, "jax")
     strategy = strategy or choose_strategy(False, stream)
+    function = _signature_of(module, stream, strategy)
+    padding = None
+    if buckets.helps(_NUMPY, path, "jax"):
+        path, padding = buckets.pad_paths(path, _NUMPY, module)
+        if padding is not None:
+            grad = padding.pad_cotangent(grad, stream)
     with x64(path.dtype == np.float64):
-        _, pullback = jax.vjp(lambda p: module.signature(p, stream, strategy), jnp.asarray(path))
-        return np.array(pullback(jnp.asarray(grad))[0])
+        (result,) = COMPILED(_pullback(function), (path,), grad)
+    result = np.array(result)  # a writable copy
+    return result if padding is None else padding.fold(result)
 
 
 def run_routine(name: str, dim: int, depth: int, framework: Framework, *arrays, target=None):
@@ -286,10 +357,20 @@ def run_routine(name: str, dim: int, depth: int, framework: Framework, *arrays, 
     triton module's torch routines for torch tensors on a GPU or ``target="triton"``, else with
     the jax target's (the c target emits no algebra routines)."""
     if framework.name in ("tensorflow", "keras") or target == "keras":
-        return _on_keras(getattr(load(dim, depth, "keras"), name), framework, *arrays)
-    if framework.name == "torch" and (target == "triton" or (
+        target = "keras"
+    elif framework.name == "torch" and (target == "triton" or (
             target is None and framework.on_gpu(arrays[0])
             and importlib.util.find_spec("triton") is not None)):
         return getattr(load(dim, depth, "triton"), name)(*arrays)  # torch ops, autograd
-    return _on_jax(getattr(load(dim, depth, "jax"), name), framework, *arrays)
+    else:
+        target = "jax"
+    module = load(dim, depth, target)
+    run = _on_keras if target == "keras" else _on_jax
+    function = getattr(module, name)
+    if not buckets.helps(framework, arrays[0], target):
+        return run(function, framework, *arrays)
+    padded, padding = buckets.pad_rows(arrays, framework, module)
+    if padding is None:
+        return run(function, framework, *arrays)
+    return padding.undo(run(function, framework, *padded))
 

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        11fce70ccc75fcc8f301533f4c1ce3735bb73c7d91943aa7f44eeab19131246e
- *     generator  sigcodegen 0.1.0, generator sources c0a09b62453aa31c
+ *     key        9f9f98083f8f8912e7b9fb0122aabf01f0231cfacc919c2073e6d18d6580e28c
+ *     generator  sigcodegen 0.1.0, generator sources e9f2c10dc6b350f4
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
