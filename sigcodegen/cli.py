@@ -156,7 +156,7 @@ def _cmd_plan(args) -> int:
 
 def _cmd_cache(args) -> int:
     from .jit.cache import default_cache
-    from .runtime.dispatch import clear_memo
+    from .runtime.dispatch import clear_caches
 
     cache = default_cache()
     if args.action == "path":
@@ -173,7 +173,7 @@ def _cmd_cache(args) -> int:
         print(f"{len(entries)} entries in {cache.root}")
     else:
         removed = cache.clear()
-        clear_memo()
+        clear_caches()
         print(f"removed {removed} files from {cache.root}")
     return 0
 
