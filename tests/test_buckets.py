@@ -218,3 +218,41 @@ def test_bucket_paths_pads_by_the_last_point(steps):
     assert np.array_equal(padded[:, :steps + 1], x)
     assert np.array_equal(padded[:, steps + 1:], np.repeat(x[:, -1:], want_steps - steps, 1))
     assert np.array_equal(sc.bucket_paths(x[:, :1]), x[:, :1])  # one point: nothing to repeat
+
+
+_XLA_COMPILES = []
+
+
+def _count_xla_compiles():
+    """A counter of every XLA compilation in this process (registered once)."""
+    import jax
+
+    if not _XLA_COMPILES:
+        _XLA_COMPILES.append(0)
+
+        def listen(event, duration, **kwargs):
+            if event == "/jax/core/compile/backend_compile_duration":
+                _XLA_COMPILES[0] += 1
+
+        jax.monitoring.register_event_duration_secs_listener(listen)
+    return lambda: _XLA_COMPILES[0]
+
+
+@pytest.mark.parametrize("target,most", [("c", 0), ("jax", 3)])
+def test_eager_jax_arrays_of_many_lengths_compile_per_bucket_at_most(target, most):
+    """Concrete jax arrays on the CPU: the c target runs their numpy view (no compilation at
+    all), the jax target pads the view (one compilation per bucket: 16, 24, 32 here); the
+    results are jax arrays of the input's dtype equal to the reference."""
+    import jax
+
+    compiles = _count_xla_compiles()
+    rng = np.random.default_rng(4)
+    xs = [jax.device_put(_paths(rng, 3, steps).astype(np.float32)) for steps in range(9, 31)]
+    sc.signature(xs[0], 3, target=target)  # the first call may load and compile
+    before = compiles()
+    for x in xs:
+        got = sc.signature(x, 3, target=target)
+        assert isinstance(got, jax.Array) and got.dtype == np.float32
+        want = reference_signature(np.asarray(x, np.float64), 3)
+        assert relative_error(np.asarray(got, np.float64), want, 3, 3) <= 1e-5
+    assert compiles() - before <= most

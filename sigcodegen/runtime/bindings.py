@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import threads
-from .frameworks import framework_of
+from .frameworks import framework_named, framework_of
 
 __all__ = ["NativeModule", "BACKWARD_MODES"]
 
@@ -149,6 +149,14 @@ class NativeModule:
             return self._torch
 
     def jax_signature(self, path, stream=False, strategy="chunked"):
+        """Inside jit/grad/vmap (and for GPU or sharded arrays) through the XLA FFI; a concrete
+        array on one CPU device runs on its numpy view, which compiles nothing per shape."""
+        device = framework_named("jax").host_device(path)
+        if device is not None:
+            import jax
+
+            out = self.forward(np.asarray(path), bool(stream), _CHUNKS[strategy])
+            return jax.device_put(out, device)
         return (self._jax or self.bind("jax"))(path, bool(stream), _CHUNKS[strategy])
 
     # -- torch ----------------------------------------------------------------------------------

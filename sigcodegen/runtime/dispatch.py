@@ -294,6 +294,18 @@ def _signature_of(module, stream: bool, strategy: str):
     return signature
 
 
+def _host_device(framework: Framework, x):
+    """The CPU device of a concrete jax array on one CPU device (else None)."""
+    return framework.host_device(x) if framework.name == "jax" else None
+
+
+def _to_device(out: np.ndarray, device):
+    import jax
+
+    with x64(out.dtype == np.float64):
+        return jax.device_put(out, device)
+
+
 def run_signature(path, framework: Framework, dim: int, depth: int, dtype: str, stream: bool,
                   target: str | None, strategy: str | None):
     """The signature of ``path`` (validated, in its compute ``dtype``) on the chosen target."""
@@ -320,6 +332,10 @@ def run_module_signature(module, target: str, path, framework: Framework, stream
     function = _signature_of(module, stream, strategy)
     if not buckets.helps(framework, path, target):
         return run(function, framework, path)
+    device = _host_device(framework, path)
+    if device is not None:  # pad the numpy view: eager jax ops would compile per shape
+        out = run_module_signature(module, target, np.asarray(path), _NUMPY, stream, strategy)
+        return _to_device(out, device)
     padded, padding = buckets.pad_paths(path, framework, module)
     if padding is None:
         return run(function, framework, path)
@@ -369,6 +385,10 @@ def run_routine(name: str, dim: int, depth: int, framework: Framework, *arrays, 
     function = getattr(module, name)
     if not buckets.helps(framework, arrays[0], target):
         return run(function, framework, *arrays)
+    devices = {_host_device(framework, a) for a in arrays}
+    if len(devices) == 1 and None not in devices:  # numpy views, as in run_module_signature
+        out = run_routine(name, dim, depth, _NUMPY, *map(np.asarray, arrays), target=target)
+        return _to_device(out, devices.pop())
     padded, padding = buckets.pad_rows(arrays, framework, module)
     if padding is None:
         return run(function, framework, *arrays)

@@ -203,6 +203,20 @@ class Jax(Framework):
     def const(self, array, like):
         return self.xp.asarray(array, like.dtype)
 
+    def host_device(self, x):
+        """The CPU device of a concrete array that lives on one CPU device, else None (tracers,
+        GPU arrays, arrays sharded over devices). Such an array's numpy view shares its memory,
+        so work on it in numpy compiles nothing (each eager jax op on a new shape compiles)."""
+        import jax
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+        devices = x.devices()
+        if len(devices) != 1:
+            return None
+        (device,) = devices
+        return device if device.platform == "cpu" else None
+
     def take(self, x, index, axis=-1):
         return self.xp.take(x, self.xp.asarray(index), axis=axis)
 
