@@ -18,8 +18,9 @@ constants of each target:
   s = <x, y> ("inner") or the squared distance q = |x − y|² ("radial"), with its derivative; the
   linear kernel is taken on the increments directly ("increments"). The emitter writes each
   as code; which one runs, and its parameters, are arguments of the emitted functions.
-- **Sweep** (c): a block of W pairs on the SIMD lanes walks the grid one row at a time, the row
-  updated in place (N + 1 vectors), the coarse row's coefficients computed once per coarse row.
+- **Sweep** (c): a block of W pairs on the SIMD lanes walks the grid two rows at a time
+  (staggered by a column: two independent recurrences), the row updated in place (N + 1
+  vectors), the coarse row's coefficients computed once per coarse row.
 - **Backward**: reverse mode over the same cells, rows from checkpoints: the forward pass keeps
   every S-th row (S = ceil(sqrt(M))), the reverse pass recomputes the S rows of a segment from
   its checkpoint and walks them back with two adjoint rows. Memory per block of pairs:
@@ -41,10 +42,10 @@ __all__ = ["StaticKernelForm", "SigKernelPlan", "sigkernel_plan", "STATIC_KERNEL
 MAX_DYADIC_ORDER = 16
 #: Most grid points per row or column (the row kept per block of pairs has N + 1 vectors).
 MAX_GRID_ROW = 2**24
-#: c: vectors per lane block (a block of pairs is UNROLL x the native vector width): two
-#: independent dependency chains per cell update, which the row's left-to-right recurrence
-#: needs to keep the FMA units busy.
-VECTOR_UNROLL = 2
+#: c: grid rows advanced by one sweep, staggered by a column (1 or 2): the row's left-to-right
+#: recurrence is one chain of add + FMA per cell (8 cycles on an FMA unit that could start two
+#: a cycle); two staggered rows give two independent chains.
+ROWS_PER_SWEEP = 2
 #: c: a pass of fewer grid-cell updates (vector) than this runs on the calling thread alone.
 TEAM_MIN_CELLS = 20_000
 #: c: nanoseconds an idle pool thread spins before it sleeps (as for the signature kind).
@@ -53,7 +54,7 @@ POOL_SPIN_NS = 200_000
 CELL_FLOPS = 4
 
 GLOSSARY = (
-    ("vector_unroll", "native vectors per lane block (pairs per block = unroll x vector width)"),
+    ("rows_per_sweep", "grid rows advanced together by one sweep, staggered by a column (1 or 2)"),
     ("team_min_cells", "a pass of fewer vector cell updates runs on one thread"),
     ("pool_spin_ns", "nanoseconds an idle pool thread spins before it sleeps"),
     ("checkpoints", "the backward pass keeps every S-th grid row, S = ceil(sqrt(M))"),
@@ -167,10 +168,11 @@ class SigKernelPlan:
             lines.append(f"  {k.name:<11} {k.formula}{extra}")
         lines += [
             "",
-            "layout (c)   pairs on the SIMD lanes: a block of W pairs (W = vector_unroll x "
-            "vector width) walks the grid row by row,",
-            "             one row of N + 1 vectors updated in place; the coarse row's "
-            "coefficients once per coarse row;",
+            "layout (c)   pairs on the SIMD lanes: a block of W pairs (W = the vector width) "
+            "walks the grid, rows_per_sweep rows",
+            "             at a time staggered by a column, one row of N + 1 vectors updated in "
+            "place; the coarse row's",
+            "             coefficients once per coarse row;",
             "             the thread pool runs the blocks; a Gram matrix is tiled into blocks "
             "of (x_a, y_b) pairs, the",
             "             symmetric gram(x) into the pairs a <= b only",
@@ -209,7 +211,7 @@ def sigkernel_plan(dim: int, depth: None = None) -> SigKernelPlan:
     the signature kernel has none)."""
     assert depth is None, "signature kernels have no depth"
     targets = (
-        TargetParams("c", ("pde",), (("vector_unroll", VECTOR_UNROLL),
+        TargetParams("c", ("pde",), (("rows_per_sweep", ROWS_PER_SWEEP),
                                      ("team_min_cells", TEAM_MIN_CELLS),
                                      ("pool_spin_ns", POOL_SPIN_NS))),
     )
