@@ -397,3 +397,16 @@ def test_plan_show_and_build_through_the_cli(tmp_path):
     assert refused.returncode == 2 and "takes no --depth" in refused.stderr
     refused = run_cli("plan", "--kind", "sigkernel", "--dim", "3", "--target", "jax")
     assert refused.returncode == 2 and "not 'jax'" in refused.stderr
+
+
+def test_readme_example_runs():
+    """The README's signature-kernel example runs as written."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("## Signature kernels\n", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("(8,) (8, 8)")
