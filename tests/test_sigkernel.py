@@ -98,15 +98,19 @@ def relative(got, want):
 # ---- forward: the reference PDE, pysiglib, the signature series -----------------------------
 
 
+TARGETS = ["c", "jax"] if importlib.util.find_spec("jax") else ["c"]
+
+
 @pytest.mark.parametrize("order", ORDERS, ids=str)
 @pytest.mark.parametrize("name", list(KERNELS))
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_matches_the_reference_pde(name, order, dtype):
+@pytest.mark.parametrize("target", TARGETS)
+def test_matches_the_reference_pde(target, name, order, dtype):
     ours, kappa, _ = KERNELS[name]
     x, y = paths(0, 3, 6, 3), paths(1, 3, 5, 3)
     want = [reference_pde(a, b, pair_orders(order), kappa) for a, b in zip(x, y)]
     got = sc.signature_kernel(x.astype(dtype), y.astype(dtype), dyadic_order=order,
-                              static_kernel=ours)
+                              static_kernel=ours, target=target)
     assert got.dtype == np.dtype(dtype) and got.shape == (3,)
     assert relative(got, want) <= (1e-12 if dtype == "float64" else 1e-5)
 
@@ -333,6 +337,42 @@ def test_jax_values_jit_and_grad():
         assert abs(float(mmd) - float(sc.signature_mmd(x, y, dyadic_order=2))) <= 1e-14
 
 
+@pytest.mark.parametrize("order", [0, 2], ids=str)
+@pytest.mark.parametrize("name", ["linear", "rbf", "polynomial", "matern32"])
+def test_jax_target_gradients_match_finite_differences(name, order):
+    """The jax target (anti-diagonal scan) differentiated by JAX, a pair layout and the
+    symmetric Gram layout (whose diagonal puts the radial kernels at distance 0)."""
+    pytest.importorskip("jax")
+    import jax
+    import jax.numpy as jnp
+
+    from sigcodegen.runtime.frameworks import x64
+
+    ours = KERNELS[name][0]
+    x, y = paths(26, 2, 5, 2), paths(27, 2, 4, 2)
+    weights = np.array([[0.4, -1.1], [0.9, 0.3]])
+
+    def loss(a, b):
+        k = sc.signature_kernel(a, b, dyadic_order=order, static_kernel=ours, target="jax")
+        g = sc.signature_kernel_gram(a, dyadic_order=order, static_kernel=ours, target="jax")
+        return (weights[0] * k).sum() + (weights * g).sum()
+
+    with x64(True):
+        gx, gy = jax.grad(loss, argnums=(0, 1))(jnp.asarray(x), jnp.asarray(y))
+
+    def f(a, b):
+        k = sc.signature_kernel(a, b, dyadic_order=order, static_kernel=ours)
+        g = sc.signature_kernel_gram(a, dyadic_order=order, static_kernel=ours)
+        return float((weights[0] * k).sum() + (weights * g).sum())
+
+    want_x = central_difference(lambda a: f(a, y), x)
+    want_y = central_difference(lambda b: f(x, b), y)
+    scale = max(np.abs(want_x).max(), np.abs(want_y).max())
+    assert np.isfinite(np.asarray(gx)).all()
+    assert np.abs(np.asarray(gx) - want_x).max() <= 1e-7 * scale
+    assert np.abs(np.asarray(gy) - want_y).max() <= 1e-7 * scale
+
+
 # ---- bad input ------------------------------------------------------------------------------
 
 
@@ -353,6 +393,7 @@ def test_jax_values_jit_and_grad():
     (lambda x: sc.signature_score(x[:1], x), ValueError, "at least 2"),
     (lambda x: sk.RBF(0.0), ValueError, "sigma"),
     (lambda x: sk.Polynomial(2.5), ValueError, "integer"),
+    (lambda x: sc.signature_kernel(x, x, target="triton"), ValueError, "target must be"),
 ])
 def test_bad_input_is_refused(call, error, message):
     with pytest.raises(error, match=None) as info:
@@ -366,6 +407,7 @@ def test_spec_of_the_kind():
     assert spec.siglen is None and str(spec) == "sigkernel(dim=3, target=c)"
     with pytest.raises(ValueError, match="no depth"):
         KernelSpec(dim=3, depth=2, kind="sigkernel", target="c")
+    assert KernelSpec(dim=3, kind="sigkernel", target="jax").module_fields()["target"] == "jax"
     with pytest.raises(NotImplementedError, match="target='keras'"):
         KernelSpec(dim=3, kind="sigkernel", target="keras")
     with pytest.raises(TypeError, match="needs a depth"):
@@ -393,10 +435,17 @@ def test_plan_show_and_build_through_the_cli(tmp_path):
     built = run_cli("build", "--kind", "sigkernel", "--dim", "2", "--out", str(tmp_path))
     assert built.returncode == 0, built.stderr
     assert [p.name.split("_c_")[0] for p in tmp_path.glob("*.c")] == ["sig_kernel_d2"]
+    if importlib.util.find_spec("jax"):
+        module = next(tmp_path.glob("sig_kernel_d2_jax_*.py"))
+        checked = subprocess.run([sys.executable, str(module)], capture_output=True, text=True,
+                                 timeout=300)
+        assert checked.returncode == 0 and "self-check" in checked.stdout, checked.stderr
     refused = run_cli("show", "--kind", "sigkernel", "--dim", "3", "--depth", "2")
     assert refused.returncode == 2 and "takes no --depth" in refused.stderr
-    refused = run_cli("plan", "--kind", "sigkernel", "--dim", "3", "--target", "jax")
-    assert refused.returncode == 2 and "not 'jax'" in refused.stderr
+    refused = run_cli("plan", "--kind", "sigkernel", "--dim", "3", "--target", "keras")
+    assert refused.returncode == 2 and "not 'keras'" in refused.stderr
+    shown = run_cli("show", "--kind", "sigkernel", "--dim", "2", "--target", "jax")
+    assert shown.returncode == 0 and "lax.scan(step" in shown.stdout
 
 
 def test_readme_example_runs():

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..jit.loader import native_build
+from ..jit.loader import import_source, native_build
 from ..plan.sigkernel import MAX_DYADIC_ORDER, MAX_GRID_ROW
 from ..runtime.bindings import SigKernelModule
 from ..runtime.frameworks import framework_of, x64
-from ..spec import KernelSpec
+from ..spec import SIGKERNEL_TARGETS, KernelSpec
 
 __all__ = ["StaticKernel", "Linear", "ScaledLinear", "RBF", "Polynomial", "Matern32",
            "Matern52", "signature_kernel", "signature_kernel_gram", "signature_kernel_vjp",
@@ -240,13 +240,69 @@ def _module(dim: int) -> SigKernelModule:
     return module
 
 
+_jax_modules: dict[int, object] = {}
+
+
+def _jax_module(dim: int):
+    """The jax target's sigkernel module for ``dim`` (an anti-diagonal lax.scan)."""
+    module = _jax_modules.get(dim)
+    if module is None:
+        with _modules_lock:
+            module = _jax_modules.get(dim)
+            if module is None:
+                module = import_source(KernelSpec(dim=dim, kind="sigkernel", target="jax"))
+                _jax_modules[dim] = module
+    return module
+
+
+def _check_target(target, framework, owner: str) -> str:
+    if target is None:
+        return "c"
+    if target not in SIGKERNEL_TARGETS:
+        raise ValueError(f"{owner}: target must be one of {', '.join(SIGKERNEL_TARGETS)} (or "
+                         f"None: c), got {target!r}")
+    if target == "jax" and framework.name == "torch":
+        raise ValueError(f"{owner}: target='jax' takes numpy and jax arrays; use target='c' "
+                         f"(or None) for torch tensors")
+    return target
+
+
+def _run_jax(framework, x, y, dtype, layout, kernel: StaticKernel, orders):
+    """The jax target: pairs for every layout (Gram matrices gather the pairs' paths)."""
+    import jax.numpy as jnp
+
+    module = _jax_module(framework.shape(x)[-1])
+    params, ip = kernel.params()
+    with x64(dtype == "float64"):
+        jx, jy = jnp.asarray(x), jnp.asarray(y)
+        p = jnp.asarray(params, dtype=jx.dtype)
+
+        def run(a, b):
+            return module.pairs(a, b, kernel.code, p, ip, orders[0], orders[1])
+
+        if layout == "pairs":
+            out = run(jx, jy)
+        elif layout == "gram":
+            nx, ny = jx.shape[0], jy.shape[0]
+            ia, ib = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+            out = run(jx[ia.ravel()], jy[ib.ravel()]).reshape(nx, ny)
+        else:
+            n = jx.shape[0]
+            ia, ib = np.triu_indices(n)
+            values = run(jx[ia], jx[ib])
+            out = jnp.zeros((n, n), jx.dtype).at[ia, ib].set(values).at[ib, ia].set(values)
+        return np.array(out) if framework.name == "numpy" else out
+
+
 def _flat(framework, v):
     shape = framework.shape(v)
     return v.reshape((math.prod(shape[:-2]),) + tuple(shape[-2:]))
 
 
-def _run(framework, x, y, dtype, layout, kernel: StaticKernel, orders):
+def _run(framework, x, y, dtype, layout, kernel: StaticKernel, orders, target="c"):
     """The kernel values of ``layout`` for flat x (nx, L1, d), y (ny, L2, d)."""
+    if target == "jax":
+        return _run_jax(framework, x, y, dtype, layout, kernel, orders)
     module = _module(framework.shape(x)[-1])
     params, ip = kernel.params()
     if framework.name == "torch":
@@ -261,7 +317,7 @@ def _run(framework, x, y, dtype, layout, kernel: StaticKernel, orders):
 # ---- the operations --------------------------------------------------------------------------
 
 
-def signature_kernel(x, y, *, dyadic_order=0, static_kernel=None):
+def signature_kernel(x, y, *, dyadic_order=0, static_kernel=None, target=None):
     """Signature kernels k(x[i], y[i]) of pairs of paths, by the Goursat PDE.
 
     Args:
@@ -272,6 +328,8 @@ def signature_kernel(x, y, *, dyadic_order=0, static_kernel=None):
         static_kernel: None (linear: the signature kernel itself), a name ("rbf", ...) or a
             static kernel instance (``Linear``, ``ScaledLinear``, ``RBF``, ``Polynomial``,
             ``Matern32``, ``Matern52``).
+        target: None or ``"c"`` (the generated C solver: numpy, torch, jax), or ``"jax"``
+            (the generated JAX anti-diagonal scan, JAX autodiff: numpy and jax arrays).
 
     Returns:
         ``(...)``: one value per pair, an array of the input's framework (torch with autograd,
@@ -293,18 +351,19 @@ def signature_kernel(x, y, *, dyadic_order=0, static_kernel=None):
                          f"{tuple(sx)} and {tuple(sy)}; use signature_kernel_gram for every "
                          f"pair of two batches")
     orders = _orders(dyadic_order, (sx[-2], sy[-2]), owner)
+    target = _check_target(target, framework, owner)
     out = _run(framework, _flat(framework, x), _flat(framework, y), dtype, "pairs", kernel,
-               orders)
+               orders, target)
     return out.reshape(tuple(sx[:-2]))
 
 
-def signature_kernel_gram(x, y=None, *, dyadic_order=0, static_kernel=None):
+def signature_kernel_gram(x, y=None, *, dyadic_order=0, static_kernel=None, target=None):
     """The Gram matrix k(x[a], y[b]) of every pair of two batches of paths.
 
     ``x`` ``(..., L1, d)`` and ``y`` ``(..., L2, d)`` give ``(*x_batch, *y_batch)``. With
     ``y=None`` the Gram matrix of x with itself, computing each pair once (a <= b) and
-    mirroring it (symmetric to the last bit); ``dyadic_order`` and ``static_kernel`` as in
-    :func:`signature_kernel`.
+    mirroring it (symmetric to the last bit); ``dyadic_order``, ``static_kernel`` and
+    ``target`` as in :func:`signature_kernel`.
 
     Example:
         >>> import numpy as np, sigcodegen as sc
@@ -321,9 +380,11 @@ def signature_kernel_gram(x, y=None, *, dyadic_order=0, static_kernel=None):
     orders = _orders(dyadic_order, (sx[-2], sy[-2]), owner)
     if symmetric and orders[0] != orders[1]:
         symmetric = False  # k(x_a, x_b) with different refinements is not symmetric
+    target = _check_target(target, framework, owner)
     fx = _flat(framework, x)
     fy = fx if symmetric else _flat(framework, y)
-    out = _run(framework, fx, fy, dtype, "symmetric" if symmetric else "gram", kernel, orders)
+    out = _run(framework, fx, fy, dtype, "symmetric" if symmetric else "gram", kernel, orders,
+               target)
     return out.reshape(tuple(sx[:-2]) + tuple(sy[:-2]))
 
 
@@ -361,7 +422,7 @@ def _sum_off_diagonal(framework, gram):
     return xp.sum(gram) - xp.trace(gram)
 
 
-def signature_mmd(x, y, *, dyadic_order=0, static_kernel=None, unbiased=True):
+def signature_mmd(x, y, *, dyadic_order=0, static_kernel=None, unbiased=True, target=None):
     """The squared maximum mean discrepancy of the signature kernel between the samples
     ``x`` ``(..., L1, d)`` (m paths) and ``y`` ``(..., L2, d)`` (n paths):
 
@@ -385,7 +446,7 @@ def signature_mmd(x, y, *, dyadic_order=0, static_kernel=None, unbiased=True):
                          f"got {m} and {n}; pass unbiased=False")
     if not isinstance(unbiased, bool):
         raise TypeError(f"{owner}: unbiased must be True or False, got {unbiased!r}")
-    options = {"dyadic_order": dyadic_order, "static_kernel": static_kernel}
+    options = {"dyadic_order": dyadic_order, "static_kernel": static_kernel, "target": target}
     xs, ys = _flat(framework, x), _flat(framework, y)
     kxx = signature_kernel_gram(xs, **options)
     kyy = signature_kernel_gram(ys, **options)
@@ -397,7 +458,7 @@ def signature_mmd(x, y, *, dyadic_order=0, static_kernel=None, unbiased=True):
     return xp.mean(kxx) + xp.mean(kyy) - 2 * xp.mean(kxy)
 
 
-def signature_score(samples, y, *, dyadic_order=0, static_kernel=None, lam=1.0):
+def signature_score(samples, y, *, dyadic_order=0, static_kernel=None, lam=1.0, target=None):
     """The signature kernel scoring rule of a sample ``samples`` ``(..., L1, d)`` (m >= 2
     paths) from a model μ against observations ``y`` ``(..., L2, d)``, as pysiglib's
     ``sig_score``: lam · sum_{i != j} k(x_i, x_j) / (m(m-1)) − 2/m · sum_i k(x_i, y), one value
@@ -415,7 +476,7 @@ def signature_score(samples, y, *, dyadic_order=0, static_kernel=None, lam=1.0):
     m = math.prod(framework.shape(samples)[:-2])
     if m < 2:
         raise ValueError(f"{owner}: needs at least 2 sample paths, got {m}")
-    options = {"dyadic_order": dyadic_order, "static_kernel": static_kernel}
+    options = {"dyadic_order": dyadic_order, "static_kernel": static_kernel, "target": target}
     xs = _flat(framework, samples)
     lead = tuple(framework.shape(y)[:-2])
     kxx = signature_kernel_gram(xs, **options)

@@ -176,7 +176,11 @@ class SigKernelPlan:
             "             the thread pool runs the blocks; a Gram matrix is tiled into blocks "
             "of (x_a, y_b) pairs, the",
             "             symmetric gram(x) into the pairs a <= b only",
-            "backward     reverse sweep over rows recomputed from checkpoints (every S-th row, "
+            "layout (jax) a lax.scan over the M + N anti-diagonals, every cell of a diagonal "
+            "at once, pairs on the batch axis;",
+            "             gradients by JAX's reverse mode through the scan (O((M + N) M) values "
+            "per pair)",
+            "backward (c) reverse sweep over rows recomputed from checkpoints (every S-th row, "
             "S = ceil(sqrt(M))): memory",
             "             about 2·sqrt(M)·(N + 1) vectors per block of pairs, work about 3x the "
             "forward",
@@ -214,5 +218,6 @@ def sigkernel_plan(dim: int, depth: None = None) -> SigKernelPlan:
         TargetParams("c", ("pde",), (("rows_per_sweep", ROWS_PER_SWEEP),
                                      ("team_min_cells", TEAM_MIN_CELLS),
                                      ("pool_spin_ns", POOL_SPIN_NS))),
+        TargetParams("jax", ("antidiagonal",), ()),
     )
     return SigKernelPlan(dim=dim, static_kernels=STATIC_KERNELS, targets=targets)
