@@ -31,7 +31,7 @@ SOURCE_SUFFIX = {"jax": ".py", "keras": ".py", "c": ".c", "triton": ".py"}
 PLANNED_TARGETS: dict[str, str] = {}
 #: The targets that emit signature-kernel modules (kind="sigkernel"); asking another target for
 #: one raises NotImplementedError.
-SIGKERNEL_TARGETS = ("c", "jax")
+SIGKERNEL_TARGETS = ("c", "jax", "triton")
 
 DTYPES = ("float32", "float64")
 

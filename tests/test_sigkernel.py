@@ -7,9 +7,12 @@ the command line."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -373,6 +376,78 @@ def test_jax_target_gradients_match_finite_differences(name, order):
     assert np.abs(np.asarray(gy) - want_y).max() <= 1e-7 * scale
 
 
+# ---- the triton target: Triton's interpreter, and the compiler for sm_90 / sm_80 ----------
+
+TRITON_WORKER = Path(__file__).resolve().parent / "sigkernel_triton_worker.py"
+
+
+def _triton_worker(tmp_path_factory, mode):
+    pytest.importorskip("triton")
+    pytest.importorskip("torch")
+    out = tmp_path_factory.mktemp(f"sigkernel-triton-{mode}")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    if mode == "interpret":
+        env["TRITON_INTERPRET"] = "1"
+    result = subprocess.run([sys.executable, str(TRITON_WORKER), mode, str(out)], env=env,
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads((out / "report.json").read_text()), dict(np.load(out / "outputs.npz"))
+
+
+@pytest.fixture(scope="module")
+def triton_interpreted(tmp_path_factory):
+    return _triton_worker(tmp_path_factory, "interpret")
+
+
+TRITON_CASES = {  # the worker's CASES: static kernel, dyadic order, dtype
+    "linear-0-f64": (None, 0, "float64"),
+    "linear-12-f64": (None, (1, 2), "float64"),
+    "rbf-2-f64": (sk.RBF(0.8), 2, "float64"),
+    "matern52-1-f64": (sk.Matern52(0.9), 1, "float64"),
+    "polynomial-0-f32": (sk.Polynomial(3, 0.5, 1.5), 0, "float32"),
+    "linear-long-f64": (None, 0, "float64"),
+}
+
+
+@pytest.mark.parametrize("case", list(TRITON_CASES))
+def test_triton_interpreted_matches_the_reference(triton_interpreted, case):
+    report, out = triton_interpreted
+    assert report[case]["ok"], report[case].get("trace")
+    kernel, order, dtype = TRITON_CASES[case]
+    get = {k.split("/", 1)[1]: v for k, v in out.items() if k.startswith(case + "/")}
+    x, y, weights = (get[k].astype(np.float64) for k in ("x", "y", "weights"))
+    name = next(n for n, v in KERNELS.items() if v[0] == kernel)
+    kappa = KERNELS[name][1]
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    want = [reference_pde(a, b, pair_orders(order), kappa) for a, b in zip(x, y)]
+    assert get["k"].dtype == np.dtype(dtype) and relative(get["k"], want) <= tol
+    gram = sc.signature_kernel_gram(x, y, dyadic_order=order, static_kernel=kernel)
+    assert relative(get["gram"], gram) <= tol
+    sym = get["sym"]
+    assert isinstance(order, tuple) or (sym == sym.T).all()  # (λ1, λ2): not symmetric
+    assert relative(sym, sc.signature_kernel_gram(x, dyadic_order=order, static_kernel=kernel)) <= tol
+    if case == "linear-long-f64":
+        return  # finite differences at L = 50 would cost 400 solves; the values are checked
+
+    def f(a, b):
+        return float(weights @ sc.signature_kernel(a, b, dyadic_order=order, static_kernel=kernel))
+
+    want_x = central_difference(lambda a: f(a, y), x)
+    want_y = central_difference(lambda b: f(x, b), y)
+    scale = max(np.abs(want_x).max(), np.abs(want_y).max())
+    gtol = 1e-7 if dtype == "float64" else 1e-3
+    assert np.abs(get["gx"] - want_x).max() <= gtol * scale
+    assert np.abs(get["gy"] - want_y).max() <= gtol * scale
+
+
+def test_triton_kernels_compile_for_sm90_and_sm80(tmp_path_factory):
+    report, out = _triton_worker(tmp_path_factory, "compile")
+    assert len(report) == 6
+    for name, entry in report.items():
+        assert entry["ok"], entry.get("trace")
+        assert int(out[f"{name}/kernels"]) == 4  # forward and backward, float32 and float64
+
+
 # ---- bad input ------------------------------------------------------------------------------
 
 
@@ -393,7 +468,8 @@ def test_jax_target_gradients_match_finite_differences(name, order):
     (lambda x: sc.signature_score(x[:1], x), ValueError, "at least 2"),
     (lambda x: sk.RBF(0.0), ValueError, "sigma"),
     (lambda x: sk.Polynomial(2.5), ValueError, "integer"),
-    (lambda x: sc.signature_kernel(x, x, target="triton"), ValueError, "target must be"),
+    (lambda x: sc.signature_kernel(x, x, target="keras"), ValueError, "target must be"),
+    (lambda x: sc.signature_kernel(x, x, target="triton"), ValueError, "takes torch tensors"),
 ])
 def test_bad_input_is_refused(call, error, message):
     with pytest.raises(error, match=None) as info:
@@ -410,6 +486,7 @@ def test_spec_of_the_kind():
     assert KernelSpec(dim=3, kind="sigkernel", target="jax").module_fields()["target"] == "jax"
     with pytest.raises(NotImplementedError, match="target='keras'"):
         KernelSpec(dim=3, kind="sigkernel", target="keras")
+    assert KernelSpec(dim=3, kind="sigkernel", target="triton").module_fields()["dim"] == 3
     with pytest.raises(TypeError, match="needs a depth"):
         KernelSpec(dim=3)
 
@@ -442,7 +519,7 @@ def test_plan_show_and_build_through_the_cli(tmp_path):
         assert checked.returncode == 0 and "self-check" in checked.stdout, checked.stderr
     refused = run_cli("show", "--kind", "sigkernel", "--dim", "3", "--depth", "2")
     assert refused.returncode == 2 and "takes no --depth" in refused.stderr
-    refused = run_cli("plan", "--kind", "sigkernel", "--dim", "3", "--target", "keras")
+    refused = run_cli("plan", "--kind", "sigkernel", "--dim", "3", "--target", "keras")  # noqa
     assert refused.returncode == 2 and "not 'keras'" in refused.stderr
     shown = run_cli("show", "--kind", "sigkernel", "--dim", "2", "--target", "jax")
     assert shown.returncode == 0 and "lax.scan(step" in shown.stdout

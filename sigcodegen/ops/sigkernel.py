@@ -264,7 +264,43 @@ def _check_target(target, framework, owner: str) -> str:
     if target == "jax" and framework.name == "torch":
         raise ValueError(f"{owner}: target='jax' takes numpy and jax arrays; use target='c' "
                          f"(or None) for torch tensors")
+    if target == "triton" and framework.name != "torch":
+        raise ValueError(f"{owner}: target='triton' takes torch tensors (CUDA, or the CPU under "
+                         f"TRITON_INTERPRET=1), not {framework.name} arrays")
     return target
+
+
+_triton_modules: dict[int, object] = {}
+
+
+def _run_triton(framework, x, y, dtype, layout, kernel: StaticKernel, orders):
+    """The triton target (torch tensors): pairs for every layout."""
+    import torch
+
+    dim = framework.shape(x)[-1]
+    module = _triton_modules.get(dim)
+    if module is None:
+        with _modules_lock:
+            module = _triton_modules.get(dim)
+            if module is None:
+                module = import_source(KernelSpec(dim=dim, kind="sigkernel", target="triton"))
+                _triton_modules[dim] = module
+    params, ip = kernel.params()
+
+    def run(a, b):
+        return module.pairs(a.contiguous(), b.contiguous(), kernel.code, params, ip, *orders)
+
+    if layout == "pairs":
+        return run(x, y)
+    if layout == "gram":
+        nx, ny = x.shape[0], y.shape[0]
+        ia, ib = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+        return run(x[torch.as_tensor(ia.ravel())], y[torch.as_tensor(ib.ravel())]).reshape(nx, ny)
+    n = x.shape[0]
+    ia, ib = (torch.as_tensor(v, device=x.device) for v in np.triu_indices(n))
+    values = run(x[ia], x[ib])
+    out = torch.zeros((n, n), dtype=x.dtype, device=x.device)
+    return out.index_put((ia, ib), values).index_put((ib, ia), values)
 
 
 def _run_jax(framework, x, y, dtype, layout, kernel: StaticKernel, orders):
@@ -303,6 +339,8 @@ def _run(framework, x, y, dtype, layout, kernel: StaticKernel, orders, target="c
     """The kernel values of ``layout`` for flat x (nx, L1, d), y (ny, L2, d)."""
     if target == "jax":
         return _run_jax(framework, x, y, dtype, layout, kernel, orders)
+    if target == "triton":
+        return _run_triton(framework, x, y, dtype, layout, kernel, orders)
     module = _module(framework.shape(x)[-1])
     params, ip = kernel.params()
     if framework.name == "torch":
@@ -328,8 +366,10 @@ def signature_kernel(x, y, *, dyadic_order=0, static_kernel=None, target=None):
         static_kernel: None (linear: the signature kernel itself), a name ("rbf", ...) or a
             static kernel instance (``Linear``, ``ScaledLinear``, ``RBF``, ``Polynomial``,
             ``Matern32``, ``Matern52``).
-        target: None or ``"c"`` (the generated C solver: numpy, torch, jax), or ``"jax"``
-            (the generated JAX anti-diagonal scan, JAX autodiff: numpy and jax arrays).
+        target: None or ``"c"`` (the generated C solver: numpy, torch, jax), ``"jax"``
+            (the generated JAX anti-diagonal scan, JAX autodiff: numpy and jax arrays) or
+            ``"triton"`` (a Triton anti-diagonal wavefront: torch tensors on a CUDA GPU, or on
+            the CPU under TRITON_INTERPRET=1).
 
     Returns:
         ``(...)``: one value per pair, an array of the input's framework (torch with autograd,

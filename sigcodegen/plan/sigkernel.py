@@ -180,6 +180,10 @@ class SigKernelPlan:
             "at once, pairs on the batch axis;",
             "             gradients by JAX's reverse mode through the scan (O((M + N) M) values "
             "per pair)",
+            "layout (triton) one program per pair, the cells of an anti-diagonal on the lanes "
+            "(BLOCK >= M + 1), a loop over",
+            "             the M + N diagonals; every diagonal kept for the backward kernel "
+            "(gathered adjoints, atomic adds)",
             "backward (c) reverse sweep over rows recomputed from checkpoints (every S-th row, "
             "S = ceil(sqrt(M))): memory",
             "             about 2·sqrt(M)·(N + 1) vectors per block of pairs, work about 3x the "
@@ -219,5 +223,6 @@ def sigkernel_plan(dim: int, depth: None = None) -> SigKernelPlan:
                                      ("team_min_cells", TEAM_MIN_CELLS),
                                      ("pool_spin_ns", POOL_SPIN_NS))),
         TargetParams("jax", ("antidiagonal",), ()),
+        TargetParams("triton", ("wavefront",), ()),
     )
     return SigKernelPlan(dim=dim, static_kernels=STATIC_KERNELS, targets=targets)
