@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        1dffac1308a7ffaf09e9f47072602817335e5c406f5cb1eb48cb6a095121871c
- *     generator  sigcodegen 0.1.0, generator sources c0a09b62453aa31c
+ *     key        1424a047e46d596abbf9f64cbfdbe00a60937c01954468d30d7378b912a32992
+ *     generator  sigcodegen 0.1.0, generator sources 7053fa9bb8827b30
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        5af68989192bbe37494db0800c2ad223eccbfb0d560aa6e7b5aea549f7084520
-    generator  sigcodegen 0.1.0, generator sources 126d8a5a47138265
+    key        a73fb076728936654d0ef2db94f28cd0d82ce3c3dc81209da039d404aec6b1f8
+    generator  sigcodegen 0.1.0, generator sources 507eeaf5d1e15d88
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        11fce70ccc75fcc8f301533f4c1ce3735bb73c7d91943aa7f44eeab19131246e
- *     generator  sigcodegen 0.1.0, generator sources c0a09b62453aa31c
+ *     key        b0bfbb7ac509fbf2f808ad5b403c4f23e3d2ac30155968f3ea1cdf033065b5f7
+ *     generator  sigcodegen 0.1.0, generator sources 7053fa9bb8827b30
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        7cde918bd54cb38d4aa24d9bdf174d21010932d8a7d1126a8d4fbd9290c0299c
-    generator  sigcodegen 0.1.0, generator sources 126d8a5a47138265
+    key        61e0cfd626375fbd3a24795c7a76962756cae751033a7c76418a219d7a6abaac
+    generator  sigcodegen 0.1.0, generator sources 507eeaf5d1e15d88
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
