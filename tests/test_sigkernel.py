@@ -229,6 +229,42 @@ def test_edge_lengths_and_nan():
     assert relative(k[[0, 2]], sc.signature_kernel(x, x)[[0, 2]]) == 0
 
 
+@pytest.mark.parametrize("name", ["linear", "rbf"])
+def test_ragged_lengths(name):
+    """lengths=(nx, ny): each pair as if its paths were cut to their lengths."""
+    ours = KERNELS[name][0]
+    x, y = paths(30, 4, 7, 2), paths(31, 4, 6, 2)
+    nx, ny = np.array([7, 3, 1, 5]), np.array([2, 6, 4, 6])
+    got = sc.signature_kernel(x, y, dyadic_order=1, static_kernel=ours, lengths=(nx, ny))
+    want = [sc.signature_kernel(x[i, :nx[i]], y[i, :ny[i]], dyadic_order=1, static_kernel=ours)
+            for i in range(4)]
+    assert relative(got, want) <= 1e-13
+    gram = sc.signature_kernel_gram(x, y, static_kernel=ours, lengths=(nx, None))
+    want = [[float(sc.signature_kernel(x[a, :nx[a]], y[b], static_kernel=ours)) for b in range(4)]
+            for a in range(4)]
+    assert relative(gram, want) <= 1e-13
+    sym = sc.signature_kernel_gram(x, static_kernel=ours, lengths=nx)
+    assert (sym == sym.T).all()
+    assert relative(sym, sc.signature_kernel_gram(x, x, static_kernel=ours, lengths=(nx, nx))) <= 1e-13
+    weights = np.array([1.0, -0.4, 0.8, 0.3])
+    gx, gy = sc.signature_kernel_vjp(x, y, weights, dyadic_order=1, static_kernel=ours,
+                                     lengths=(nx, ny))
+
+    def f(a, b):
+        return float(weights @ sc.signature_kernel(a, b, dyadic_order=1, static_kernel=ours,
+                                                   lengths=(nx, ny)))
+
+    want_x = central_difference(lambda a: f(a, y), x)
+    want_y = central_difference(lambda b: f(x, b), y)
+    scale = max(np.abs(want_x).max(), np.abs(want_y).max())
+    assert np.abs(gx - want_x).max() <= 1e-7 * scale and np.abs(gy - want_y).max() <= 1e-7 * scale
+    assert not gx[1, 3:].any() and not gy[0, 2:].any()
+    with pytest.raises(ValueError, match="lengths must lie in 1..L"):
+        sc.signature_kernel(x, y, lengths=(nx + 1, None))
+    with pytest.raises(ValueError, match="a pair"):
+        sc.signature_kernel(x, y, lengths=nx)
+
+
 def test_thread_counts_give_the_same_values():
     x, y = paths(14, 40, 6, 2), paths(15, 40, 6, 2)
     with sc.num_threads(1):
@@ -336,6 +372,8 @@ def test_jax_values_jit_and_grad():
         assert relative(np.asarray(sc.signature_kernel(jx, jy, dyadic_order=2)), want) <= 1e-15
         ga, gb = jax.grad(f, argnums=(0, 1))(jx, jy)
         assert relative(np.asarray(ga), gx) <= 1e-14 and relative(np.asarray(gb), gy) <= 1e-14
+        batched = jax.vmap(lambda a, b: sc.signature_kernel(a, b, dyadic_order=2))(jx, jy)
+        assert relative(np.asarray(batched), want) <= 1e-15
         mmd = sc.signature_mmd(jx, jy, dyadic_order=2)
         assert abs(float(mmd) - float(sc.signature_mmd(x, y, dyadic_order=2))) <= 1e-14
 

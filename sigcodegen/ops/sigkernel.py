@@ -27,6 +27,7 @@ from ..plan.sigkernel import MAX_DYADIC_ORDER, MAX_GRID_ROW
 from ..runtime.bindings import SigKernelModule
 from ..runtime.frameworks import framework_of, x64
 from ..spec import SIGKERNEL_TARGETS, KernelSpec
+from .options import PathOptions
 
 __all__ = ["StaticKernel", "Linear", "ScaledLinear", "RBF", "Polynomial", "Matern32",
            "Matern52", "signature_kernel", "signature_kernel_gram", "signature_kernel_vjp",
@@ -330,6 +331,23 @@ def _run_jax(framework, x, y, dtype, layout, kernel: StaticKernel, orders):
         return np.array(out) if framework.name == "numpy" else out
 
 
+def _ragged(framework, x, y, lengths, owner: str):
+    """x and y with the points past each path's length repeating its last point (zero
+    increments: the PDE's rows past the end copy the last row exactly, for every static
+    kernel); ``lengths`` is None or (lengths of x, lengths of y), either None."""
+    if lengths is None:
+        return x, y
+    if not isinstance(lengths, (tuple, list)) or len(lengths) != 2:
+        raise ValueError(f"{owner}: lengths must be a pair (lengths of x, lengths of y), each "
+                         f"None or integers of the paths' leading shape, got {lengths!r}")
+    lx, ly = lengths
+    if lx is not None:
+        x = PathOptions.of(lengths=lx).prepare(x, framework)
+    if ly is not None:
+        y = PathOptions.of(lengths=ly).prepare(y, framework)
+    return x, y
+
+
 def _flat(framework, v):
     shape = framework.shape(v)
     return v.reshape((math.prod(shape[:-2]),) + tuple(shape[-2:]))
@@ -355,7 +373,7 @@ def _run(framework, x, y, dtype, layout, kernel: StaticKernel, orders, target="c
 # ---- the operations --------------------------------------------------------------------------
 
 
-def signature_kernel(x, y, *, dyadic_order=0, static_kernel=None, target=None):
+def signature_kernel(x, y, *, dyadic_order=0, static_kernel=None, target=None, lengths=None):
     """Signature kernels k(x[i], y[i]) of pairs of paths, by the Goursat PDE.
 
     Args:
@@ -370,6 +388,9 @@ def signature_kernel(x, y, *, dyadic_order=0, static_kernel=None, target=None):
             (the generated JAX anti-diagonal scan, JAX autodiff: numpy and jax arrays) or
             ``"triton"`` (a Triton anti-diagonal wavefront: torch tensors on a CUDA GPU, or on
             the CPU under TRITON_INTERPRET=1).
+        lengths: None, or (lengths of x, lengths of y) for ragged batches: integers of x's
+            (y's) leading shape in 1..L, the points each path uses (either may be None); as
+            for :func:`sigcodegen.signature`.
 
     Returns:
         ``(...)``: one value per pair, an array of the input's framework (torch with autograd,
@@ -392,18 +413,20 @@ def signature_kernel(x, y, *, dyadic_order=0, static_kernel=None, target=None):
                          f"pair of two batches")
     orders = _orders(dyadic_order, (sx[-2], sy[-2]), owner)
     target = _check_target(target, framework, owner)
+    x, y = _ragged(framework, x, y, lengths, owner)
     out = _run(framework, _flat(framework, x), _flat(framework, y), dtype, "pairs", kernel,
                orders, target)
     return out.reshape(tuple(sx[:-2]))
 
 
-def signature_kernel_gram(x, y=None, *, dyadic_order=0, static_kernel=None, target=None):
+def signature_kernel_gram(x, y=None, *, dyadic_order=0, static_kernel=None, target=None,
+                          lengths=None):
     """The Gram matrix k(x[a], y[b]) of every pair of two batches of paths.
 
     ``x`` ``(..., L1, d)`` and ``y`` ``(..., L2, d)`` give ``(*x_batch, *y_batch)``. With
     ``y=None`` the Gram matrix of x with itself, computing each pair once (a <= b) and
-    mirroring it (symmetric to the last bit); ``dyadic_order``, ``static_kernel`` and
-    ``target`` as in :func:`signature_kernel`.
+    mirroring it (symmetric to the last bit); ``dyadic_order``, ``static_kernel``, ``target``
+    and ``lengths`` as in :func:`signature_kernel` (with ``y=None``: ``lengths`` is x's).
 
     Example:
         >>> import numpy as np, sigcodegen as sc
@@ -421,6 +444,10 @@ def signature_kernel_gram(x, y=None, *, dyadic_order=0, static_kernel=None, targ
     if symmetric and orders[0] != orders[1]:
         symmetric = False  # k(x_a, x_b) with different refinements is not symmetric
     target = _check_target(target, framework, owner)
+    if symmetric and lengths is not None:
+        x, _ = _ragged(framework, x, x, (lengths, None), owner)
+    elif lengths is not None:
+        x, y = _ragged(framework, x, y, lengths, owner)
     fx = _flat(framework, x)
     fy = fx if symmetric else _flat(framework, y)
     out = _run(framework, fx, fy, dtype, "symmetric" if symmetric else "gram", kernel, orders,
@@ -428,7 +455,7 @@ def signature_kernel_gram(x, y=None, *, dyadic_order=0, static_kernel=None, targ
     return out.reshape(tuple(sx[:-2]) + tuple(sy[:-2]))
 
 
-def signature_kernel_vjp(x, y, grad, *, dyadic_order=0, static_kernel=None):
+def signature_kernel_vjp(x, y, grad, *, dyadic_order=0, static_kernel=None, lengths=None):
     """The gradients (gx, gy) of ``sum(grad * signature_kernel(x, y))`` for numpy arrays, by
     the native backward (reverse mode over the grid, rows recomputed from sqrt(M) checkpoints).
 
@@ -452,9 +479,25 @@ def signature_kernel_vjp(x, y, grad, *, dyadic_order=0, static_kernel=None):
                          f"got {grad.shape}")
     orders = _orders(dyadic_order, (sx[-2], sy[-2]), owner)
     params, ip = kernel.params()
-    gx, gy = _module(sx[-1]).backward(_flat(framework, x), _flat(framework, y),
+    cx, cy = _ragged(framework, x, y, lengths, owner)
+    gx, gy = _module(sx[-1]).backward(_flat(framework, cx), _flat(framework, cy),
                                       grad.reshape(-1), "pairs", kernel.code, params, ip, orders)
-    return gx.reshape(sx), gy.reshape(sy)
+    gx, gy = gx.reshape(sx), gy.reshape(sy)
+    if lengths is not None:  # the repeated points' gradients belong to the last point used
+        gx, gy = (_fold(g, n) for g, n in zip((gx, gy), lengths))
+    return gx, gy
+
+
+def _fold(grad: np.ndarray, lengths) -> np.ndarray:
+    if lengths is None:
+        return grad
+    n = np.asarray(lengths)
+    length = grad.shape[-2]
+    index = np.minimum(np.arange(length), n[..., None] - 1)  # (..., L): the point each row is
+    out = np.zeros_like(grad)
+    lead = np.indices(index.shape)[:-1]
+    np.add.at(out, (*lead, index), grad)
+    return out
 
 
 def _sum_off_diagonal(framework, gram):

@@ -455,7 +455,7 @@ def _sigkernel_jax_function(module: SigKernelModule):
         return jax.pure_callback(
             lambda a, b: module.forward(np.asarray(a), np.asarray(b), layout, kernel, params, ip,
                                         orders),
-            jax.ShapeDtypeStruct(shape, x.dtype), x, y)
+            jax.ShapeDtypeStruct(shape, x.dtype), x, y, vmap_method="sequential")
 
     def apply_fwd(x, y, layout, kernel, params, ip, orders):
         return apply(x, y, layout, kernel, params, ip, orders), (x, y)
@@ -470,7 +470,7 @@ def _sigkernel_jax_function(module: SigKernelModule):
 
         gx, gy = jax.pure_callback(grads, (jax.ShapeDtypeStruct(x.shape, x.dtype),
                                            jax.ShapeDtypeStruct(y.shape, y.dtype)),
-                                   x, y, g.astype(x.dtype))
+                                   x, y, g.astype(x.dtype), vmap_method="sequential")
         return gx, gy
 
     apply.defvjp(apply_fwd, apply_bwd)
