@@ -32,6 +32,10 @@ PLANNED_TARGETS: dict[str, str] = {}
 #: The targets that emit signature-kernel modules (kind="sigkernel"); asking another target for
 #: one raises NotImplementedError.
 SIGKERNEL_TARGETS = ("c", "jax", "triton")
+#: Signature kernels: the largest dyadic order per path (2**λ pieces per increment), and the most
+#: grid steps per side ((L - 1)·2**λ: the solvers keep rows of that many values per pair).
+SIGKERNEL_MAX_DYADIC_ORDER = 16
+SIGKERNEL_MAX_GRID_ROW = 2**24
 
 DTYPES = ("float32", "float64")
 

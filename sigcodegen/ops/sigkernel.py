@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..jit.loader import import_source, native_build
-from ..plan.sigkernel import MAX_DYADIC_ORDER, MAX_GRID_ROW
 from ..runtime.bindings import SigKernelModule
 from ..runtime.frameworks import framework_of, x64
+from ..spec import SIGKERNEL_MAX_DYADIC_ORDER as MAX_DYADIC_ORDER
+from ..spec import SIGKERNEL_MAX_GRID_ROW as MAX_GRID_ROW
 from ..spec import SIGKERNEL_TARGETS, KernelSpec
 from .options import PathOptions
 
@@ -187,7 +188,7 @@ def _orders(dyadic_order, lengths, owner: str) -> tuple[int, int]:
                 f"{owner}: dyadic_order {order} refines {which}'s {max(length - 1, 0)} "
                 f"increments into {points - 1:,} grid steps (2**{order} each), above the limits "
                 f"(dyadic order <= {MAX_DYADIC_ORDER}, at most {MAX_GRID_ROW:,} steps per side: "
-                f"sigcodegen.plan.sigkernel); lower dyadic_order")
+                f"sigcodegen.spec.SIGKERNEL_MAX_*); lower dyadic_order")
         out.append(order)
     return out[0], out[1]
 

@@ -33,15 +33,16 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
+from ..spec import SIGKERNEL_MAX_DYADIC_ORDER, SIGKERNEL_MAX_GRID_ROW
 from .ir import TargetParams
 
 __all__ = ["StaticKernelForm", "SigKernelPlan", "sigkernel_plan", "STATIC_KERNELS",
            "MAX_DYADIC_ORDER", "MAX_GRID_ROW", "cell_flops"]
 
-#: Largest dyadic order per path: 2**λ pieces per increment.
-MAX_DYADIC_ORDER = 16
-#: Most grid points per row or column (the row kept per block of pairs has N + 1 vectors).
-MAX_GRID_ROW = 2**24
+#: Largest dyadic order per path, and most grid steps per side (the leaves hold them, so that
+#: validating a call needs no planner): see sigcodegen.spec.
+MAX_DYADIC_ORDER = SIGKERNEL_MAX_DYADIC_ORDER
+MAX_GRID_ROW = SIGKERNEL_MAX_GRID_ROW
 #: c: grid rows advanced by one sweep, staggered by a column (1 or 2): the row's left-to-right
 #: recurrence is one chain of add + FMA per cell (8 cycles on an FMA unit that could start two
 #: a cycle); two staggered rows give two independent chains.
