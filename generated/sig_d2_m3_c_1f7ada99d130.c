@@ -1,0 +1,1694 @@
+/* sigcodegen kernel module: signature, dim 2, depth 3, target c.
+ *
+ * Generated code: do not edit. Rebuild with `sigcodegen build --dim 2 --depth 3 --target c`;
+ * print with `sigcodegen show --dim 2 --depth 3 --target c`; explain with
+ * `sigcodegen plan --dim 2 --depth 3 --target c`.
+ *
+ *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
+ *     key        1f7ada99d130349b2b0b82269e09845c54f9121cb3208422039539cc19b7608b
+ *     generator  sigcodegen 0.1.0, generator sources 8bffe0d17805371e
+ *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
+ *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
+ *                exp_step_lower 10
+ *
+ * Layout: paths on the SIMD lanes. A block of W paths (W = SIGCODEGEN_VECTOR_BYTES / element
+ * size) steps through time together; every coefficient is a vector of W lanes. The thread pool
+ * (pool.j2) runs blocks (and, for small batches, time chunks of the same path joined by Chen's
+ * identity) as tasks claimed by the calling thread and the pool threads that are awake.
+ * Build: cc -O3 -march=native -pthread -shared -fPIC [-DSIGCODEGEN_XLA_FFI -I<jaxlib include>]
+ */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SIGCODEGEN_VECTOR_BYTES
+#define SIGCODEGEN_VECTOR_BYTES 32
+#endif
+#define ALIGN 64
+
+#define DIM 2
+#define DEPTH 3
+#define SIGLEN 14
+/* chunked parallelism: a time chunk has at least this many steps (the plan's chunked
+ * min_steps for c) */
+#define CHUNK_MIN_STEPS 16
+/* the backward pass walks time back while steps * eps * max|S| stays at or below this */
+#define REVERSAL_TOLERANCE 0.0001
+/* a parallel pass of fewer vector multiply-adds than this (~20 us of work) runs on one thread */
+#define TEAM_MIN_OPS 100000
+/* increments per exp_steps call (the top level is updated once per call) */
+#define FUSED_STEPS 3
+/* multiply-adds per path of one exp_step and of one chen product (for sizing thread teams) */
+#define STEP_OPS 26
+#define CHEN_OPS 34
+
+enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1 };
+
+/* sigcodegen builds one library per precision from two objects compiled side by side:
+ * -DSIGCODEGEN_PRECISION=32|64 picks the precision, -DSIGCODEGEN_PART=1 the forward pass (and
+ * sigcodegen_info), =2 the backward pass. Without them everything is compiled at once. */
+#ifndef SIGCODEGEN_PRECISION
+#define BUILD_F32_FORWARD 1
+#define BUILD_F32_BACKWARD 1
+#define BUILD_F64_FORWARD 1
+#define BUILD_F64_BACKWARD 1
+#else
+#define BUILD_F32_FORWARD (SIGCODEGEN_PRECISION == 32 && SIGCODEGEN_PART == 1)
+#define BUILD_F32_BACKWARD (SIGCODEGEN_PRECISION == 32 && SIGCODEGEN_PART == 2)
+#define BUILD_F64_FORWARD (SIGCODEGEN_PRECISION == 64 && SIGCODEGEN_PART == 1)
+#define BUILD_F64_BACKWARD (SIGCODEGEN_PRECISION == 64 && SIGCODEGEN_PART == 2)
+#endif
+
+/* ---- the thread pool: a call never waits for a thread that has not started ----------------
+ *
+ * A parallel pass is a number of tasks (blocks of paths x time chunks, paths of a Chen join).
+ * The calling thread publishes the pass, wakes the pool, and then claims tasks itself from an
+ * atomic counter, as does every pool thread that is awake; the call returns when every task is
+ * done, not when every thread has checked in, so a worker queued behind another process on a
+ * busy machine costs nothing: it wakes late, finds no task left and sleeps again. Idle workers
+ * spin for a bounded time (POOL_SPIN_NS), then sleep on a condition variable.
+ *
+ * The counter and the pass's generation share one 64-bit word (generation << 32 | next task),
+ * so a late worker can never claim a task of a newer pass with an older pass's function: it
+ * reads the pass, checks the generation again, and claims by compare-and-swap on the word.
+ * Opening a pass first marks the word closed with the new generation, so a worker that read a
+ * half-written pass sees the generation move and reads it again.
+ *
+ * One pass at a time: a second caller (another thread, or a task calling the library again)
+ * finds the pass lock held and runs its tasks on its own thread. Workers start on first use and
+ * again after fork() (the child has none). The thread count is set from Python
+ * (sigcodegen_pool_set_threads, the thread policy of sigcodegen.runtime.threads). */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POOL_MAX_THREADS 256
+#define POOL_CLOSED 0xFFFFFFFFu
+/* nanoseconds an idle worker (or a waiting caller) spins before it sleeps */
+#define POOL_SPIN_NS 200000
+
+typedef void (*pool_task_t)(void *ctx, int64_t task, int worker);
+
+#if defined(__x86_64__) || defined(__i386__)
+#define POOL_RELAX() __builtin_ia32_pause()
+#else
+#define POOL_RELAX() sched_yield()
+#endif
+
+#if BUILD_F32_FORWARD || BUILD_F64_FORWARD
+#define POOL_VISIBLE __attribute__((visibility("default")))
+#define POOL_HIDDEN __attribute__((visibility("hidden")))
+
+static struct {
+    pthread_mutex_t pass_lock;  /* held by the caller whose pass is open */
+    pthread_mutex_t sleep_lock; /* guards the two condition variables */
+    pthread_cond_t wake, finished;
+    _Atomic uint64_t word;      /* generation << 32 | next task (POOL_CLOSED while opening) */
+    _Atomic(pool_task_t) fn;
+    _Atomic(void *) ctx;
+    _Atomic int64_t tasks, done;
+    _Atomic int team;           /* threads of the open pass: ids 0 (the caller) .. team-1 */
+    _Atomic uint32_t wake_seq;  /* bumped at every pass, waited on by sleeping workers */
+    _Atomic int sleepers, caller_sleeping;
+    _Atomic int threads;        /* the thread setting (caller included) */
+    int started;                /* workers running, ids 1..started (under pass_lock) */
+    int atfork;
+    _Atomic int stall_worker, stall_release; /* test hook: hold one worker before it helps */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          PTHREAD_COND_INITIALIZER};
+
+static int64_t pool_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Spin until *value != unchanged or POOL_SPIN_NS have passed; returns the last value read. */
+static uint32_t pool_spin_while(_Atomic uint32_t *value, uint32_t unchanged)
+{
+    uint32_t now = atomic_load(value);
+    const int64_t until = pool_now_ns() + POOL_SPIN_NS;
+    for (int spin = 1; now == unchanged; ++spin) {
+        POOL_RELAX();
+        now = atomic_load(value);
+        if (spin % 64 == 0 && pool_now_ns() > until) break;
+    }
+    return now;
+}
+
+static void pool_wake_caller(void)
+{
+    if (atomic_load(&pool.caller_sleeping)) {
+        pthread_mutex_lock(&pool.sleep_lock);
+        pthread_cond_broadcast(&pool.finished);
+        pthread_mutex_unlock(&pool.sleep_lock);
+    }
+}
+
+/* Claim and run tasks of the open pass until none is left (or this thread is not in its team). */
+static void pool_help(int id)
+{
+    for (;;) {
+        uint64_t word = atomic_load(&pool.word);
+        if ((uint32_t)word == POOL_CLOSED) return;
+        const pool_task_t fn = atomic_load(&pool.fn);
+        void *const ctx = atomic_load(&pool.ctx);
+        const int64_t tasks = atomic_load(&pool.tasks);
+        const int team = atomic_load(&pool.team);
+        if (atomic_load(&pool.word) >> 32 != word >> 32) continue; /* a newer pass: read again */
+        if (id >= team) return;
+        const uint64_t generation = word >> 32;
+        int claimed = 0;
+        while ((int64_t)(uint32_t)word < tasks) {
+            if (atomic_compare_exchange_weak(&pool.word, &word, word + 1)) {
+                claimed = 1;
+                break;
+            }
+            if (word >> 32 != generation) break;
+        }
+        if (!claimed) {
+            if (word >> 32 != generation && (uint32_t)word != POOL_CLOSED) continue;
+            return;
+        }
+        fn(ctx, (int64_t)(uint32_t)word, id); /* the pass stays open until this task is done */
+        if (atomic_fetch_add(&pool.done, 1) + 1 == tasks) pool_wake_caller();
+    }
+}
+
+static void *pool_worker(void *arg)
+{
+    const int id = (int)(intptr_t)arg;
+    uint32_t seen = atomic_load(&pool.wake_seq);
+    for (;;) {
+        if (atomic_load(&pool.stall_worker) == id)
+            while (!atomic_load(&pool.stall_release)) usleep(1000);
+        pool_help(id);
+        uint32_t now = pool_spin_while(&pool.wake_seq, seen);
+        if (now == seen) {
+            pthread_mutex_lock(&pool.sleep_lock);
+            atomic_fetch_add(&pool.sleepers, 1);
+            while ((now = atomic_load(&pool.wake_seq)) == seen)
+                pthread_cond_wait(&pool.wake, &pool.sleep_lock);
+            atomic_fetch_sub(&pool.sleepers, 1);
+            pthread_mutex_unlock(&pool.sleep_lock);
+        }
+        seen = now;
+    }
+    return NULL;
+}
+
+static void pool_after_fork(void) /* the child has no workers; locks may have been held */
+{
+    pthread_mutex_init(&pool.pass_lock, NULL);
+    pthread_mutex_init(&pool.sleep_lock, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.finished, NULL);
+    atomic_store(&pool.word, ((atomic_load(&pool.word) >> 32) + 1) << 32 | POOL_CLOSED);
+    atomic_store(&pool.sleepers, 0);
+    atomic_store(&pool.caller_sleeping, 0);
+    pool.started = 0;
+}
+
+/* Start workers up to id want - 1 (call with pass_lock held); returns the workers running. */
+static int pool_start(int want)
+{
+    if (!pool.atfork) {
+        pthread_atfork(NULL, NULL, pool_after_fork);
+        pool.atfork = 1;
+    }
+    while (pool.started < want - 1 && pool.started < POOL_MAX_THREADS - 1) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        const int failed = pthread_create(&thread, &attr, pool_worker,
+                                          (void *)(intptr_t)(pool.started + 1));
+        pthread_attr_destroy(&attr);
+        if (failed) break;
+        ++pool.started;
+    }
+    return pool.started;
+}
+
+POOL_VISIBLE int sigcodegen_pool_get_threads(void)
+{
+    const int threads = atomic_load(&pool.threads);
+    return threads > 0 ? threads : 1;
+}
+
+POOL_VISIBLE void sigcodegen_pool_set_threads(int threads)
+{
+    atomic_store(&pool.threads, threads < 1 ? 1 : threads > POOL_MAX_THREADS ? POOL_MAX_THREADS : threads);
+}
+
+/* Test hook: worker `id` (>= 1) waits before it helps until released (release = 1). */
+POOL_VISIBLE void sigcodegen_pool_debug_stall(int id, int release)
+{
+    atomic_store(&pool.stall_release, release);
+    atomic_store(&pool.stall_worker, id);
+}
+
+POOL_VISIBLE int sigcodegen_pool_started(void)
+{
+    return pool.started;
+}
+
+/* Run fn(ctx, task, worker) for task = 0 .. tasks-1 on at most `team` threads (worker ids
+ * 0 .. team-1, 0 the caller); returns when all are done. */
+POOL_HIDDEN void sigcodegen_pool_run(int64_t tasks, pool_task_t fn, void *ctx, int team)
+{
+    if (team > sigcodegen_pool_get_threads()) team = sigcodegen_pool_get_threads();
+    if (team > tasks) team = (int)tasks;
+    if (team <= 1 || tasks >= (int64_t)POOL_CLOSED || pthread_mutex_trylock(&pool.pass_lock) != 0) {
+        for (int64_t task = 0; task < tasks; ++task) fn(ctx, task, 0);
+        return;
+    }
+    const int running = pool_start(team);
+    if (running + 1 < team) team = running + 1;
+    const uint64_t generation = (atomic_load(&pool.word) >> 32) + 1;
+    atomic_store(&pool.word, generation << 32 | POOL_CLOSED);
+    atomic_store(&pool.fn, fn);
+    atomic_store(&pool.ctx, ctx);
+    atomic_store(&pool.tasks, tasks);
+    atomic_store(&pool.team, team);
+    atomic_store(&pool.done, 0);
+    atomic_store(&pool.word, generation << 32);
+    atomic_fetch_add(&pool.wake_seq, 1);
+    if (atomic_load(&pool.sleepers) > 0) {
+        pthread_mutex_lock(&pool.sleep_lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.sleep_lock);
+    }
+    pool_help(0);
+    /* only tasks that started are left: wait for them (spin a little, then sleep) */
+    const int64_t until = pool_now_ns() + POOL_SPIN_NS;
+    for (int spin = 1; atomic_load(&pool.done) < tasks; ++spin) {
+        POOL_RELAX();
+        if (spin % 64 == 0 && pool_now_ns() > until) break;
+    }
+    if (atomic_load(&pool.done) < tasks) {
+        pthread_mutex_lock(&pool.sleep_lock);
+        atomic_store(&pool.caller_sleeping, 1);
+        while (atomic_load(&pool.done) < tasks) pthread_cond_wait(&pool.finished, &pool.sleep_lock);
+        atomic_store(&pool.caller_sleeping, 0);
+        pthread_mutex_unlock(&pool.sleep_lock);
+    }
+    atomic_store(&pool.word, generation << 32 | POOL_CLOSED);
+    pthread_mutex_unlock(&pool.pass_lock);
+}
+#else
+void sigcodegen_pool_run(int64_t tasks, pool_task_t fn, void *ctx, int team);
+int sigcodegen_pool_get_threads(void);
+#endif
+
+static int num_threads(void)
+{
+    return sigcodegen_pool_get_threads();
+}
+
+/* Threads for a pass of `blocks` blocks costing `vector_ops` vector multiply-adds in all: one
+ * thread when the pass is too small to pay for waking a team (TEAM_MIN_OPS), else at most one
+ * per block. */
+static int team_size(int64_t blocks, double vector_ops)
+{
+    int threads = num_threads();
+    if (blocks < threads) threads = (int)blocks;
+    if (vector_ops < TEAM_MIN_OPS) threads = 1;
+    return threads < 1 ? 1 : threads;
+}
+
+static void *aligned_buffer(size_t bytes)
+{
+    return aligned_alloc(ALIGN, (bytes + ALIGN - 1) / ALIGN * ALIGN);
+}
+
+/* Chunks per path for the forward pass: the smallest power of two giving every thread a full
+ * block of lanes (paths x chunks >= threads x lanes), as long as each chunk keeps
+ * CHUNK_MIN_STEPS steps. Joining chunks costs a Chen product per chunk, so no more than that;
+ * measured at F (8 paths, 16 lanes): one thread 0.83 ms unchunked, 0.45 ms in 2 chunks. */
+static int64_t forward_chunks(int64_t paths, int64_t steps, int64_t lanes)
+{
+    int64_t p = 1;
+    const int64_t want = (int64_t)num_threads();
+    while (paths * p < want * lanes && 2 * p * CHUNK_MIN_STEPS <= steps) p *= 2;
+    return p;
+}
+
+/* One lane of a block: which path, and which of its increments (start .. start + steps - 1). */
+typedef struct { int64_t path, start, steps; } lane_t;
+
+/* ======================= float =================================================== */
+#if BUILD_F32_FORWARD || BUILD_F32_BACKWARD
+
+typedef float vec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
+#define LANES_f32 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(float)))
+#define SCRATCH_f32 12
+
+#if BUILD_F32_FORWARD
+/* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
+ * 26 multiply-adds per path per time step, each on a vector of paths. */
+static void exp_step_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
+{
+    vec_f32 *restrict a1 = a + 0;
+    vec_f32 *restrict a2 = a + 2;
+    vec_f32 *restrict a3 = a + 6;
+    vec_f32 dx2[2];
+    vec_f32 dx3[2];
+    vec_f32 t1[2];
+    vec_f32 *restrict t2 = w + 0;
+    /* scaled increments dx/k */
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 4; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 2; ++j)
+            a3[p * 2 + j] = a3[p * 2 + j] + l * dx[j];
+    }
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+    }
+    /* degree 1 */
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+}
+#endif
+
+#if BUILD_F32_FORWARD
+/* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
+ * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, vec_f32 *restrict w)
+{
+    vec_f32 *restrict a1 = a + 0;
+    vec_f32 *restrict a2 = a + 2;
+    vec_f32 *restrict a3 = a + 6;
+    vec_f32 dxa2[2];
+    vec_f32 dxa3[2];
+    vec_f32 t1[2];
+    vec_f32 *restrict t2a = w + 0;
+    vec_f32 dxb2[2];
+    vec_f32 dxb3[2];
+    vec_f32 *restrict t2b = w + 4;
+    vec_f32 dxc2[2];
+    vec_f32 dxc3[2];
+    vec_f32 *restrict t2c = w + 8;
+    /* increment dxa: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2a[p * 2 + j] = a2[p * 2 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2b[p * 2 + j] = a2[p * 2 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2c[p * 2 + j] = a2[p * 2 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
+    /* degree 3: the 3 terms in one pass */
+    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
+    for (int p = 0; p < 4; p += 1) {
+        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        for (int j = 0; j < 2; ++j) {
+            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+        }
+    }
+
+#else
+    for (int p = 0; p < 3; p += 3) {
+        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        const vec_f32 l10 = t2a[p + 1], l11 = t2b[p + 1], l12 = t2c[p + 1];
+        const vec_f32 l20 = t2a[p + 2], l21 = t2b[p + 2], l22 = t2c[p + 2];
+        for (int j = 0; j < 2; ++j) {
+            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+            a3[(p + 1) * 2 + j] = a3[(p + 1) * 2 + j] + l10 * x0 + l11 * x1 + l12 * x2;
+            a3[(p + 2) * 2 + j] = a3[(p + 2) * 2 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+        }
+    }
+    for (int p = 3; p < 4; p += 1) {
+        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        for (int j = 0; j < 2; ++j) {
+            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+        }
+    }
+
+#endif
+
+}
+#endif
+
+#if BUILD_F32_BACKWARD
+/* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
+ * 58 multiply-adds per path per time step, each on a vector of paths. */
+static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict g, vec_f32 *restrict gdx, vec_f32 *restrict w)
+{
+    const vec_f32 *restrict a1 = a + 0;
+    vec_f32 *restrict g1 = g + 0;
+    const vec_f32 *restrict a2 = a + 2;
+    vec_f32 *restrict g2 = g + 2;
+    vec_f32 *restrict g3 = g + 6;
+    vec_f32 dx2[2];
+    vec_f32 dx3[2];
+    vec_f32 t1[2];
+    vec_f32 u1[2];
+    vec_f32 *restrict t2 = w + 0;
+    vec_f32 *restrict u2 = w + 4;
+    /* scaled increments dx/k */
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    /* degree 1: a1 += dx */
+    for (int i = 0; i < 2; ++i) gdx[i] = g1[i];
+    /* degree 2: recompute the chain, then its adjoint */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    {
+        vec_f32 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 2; ++p) {
+            const vec_f32 l = t1[p];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f32 gv = g2[p * 2 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
+        }
+        for (int j = 0; j < 2; ++j)
+            gdx[j] = gdx[j] + sum[j];
+    }
+    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 2);
+    /* degree 3: recompute the chain, then its adjoint */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+    }
+    {
+        vec_f32 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 4; ++p) {
+            const vec_f32 l = t2[p];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f32 gv = g3[p * 2 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
+        }
+        for (int j = 0; j < 2; ++j)
+            gdx[j] = gdx[j] + sum[j];
+    }
+    for (int i = 0; i < 4; ++i) g2[i] = g2[i] + u2[i];
+    {
+        vec_f32 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 2; ++p) {
+            const vec_f32 l = t1[p];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f32 gv = u2[p * 2 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
+        }
+        for (int j = 0; j < 2; ++j)
+            gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 2);
+    }
+    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 3);
+}
+#endif
+
+#if BUILD_F32_FORWARD
+/* Truncated product a ⊗ b of two signatures (Chen's identity).
+ * 34 multiply-adds per path per product. */
+static void chen_f32s(const float *restrict a, const float *restrict b, float *restrict c)
+{
+    const float *restrict a1 = a + 0;
+    const float *restrict b1 = b + 0;
+    float *restrict c1 = c + 0;
+    const float *restrict a2 = a + 2;
+    const float *restrict b2 = b + 2;
+    float *restrict c2 = c + 2;
+    const float *restrict a3 = a + 6;
+    const float *restrict b3 = b + 6;
+    float *restrict c3 = c + 6;
+    /* degree 1 */
+    for (int i = 0; i < 2; ++i) c1[i] = a1[i] + b1[i];
+    /* degree 2 */
+    for (int i = 0; i < 4; ++i) c2[i] = a2[i] + b2[i];
+    for (int p = 0; p < 2; ++p) {
+        const float l = a1[p];
+        for (int j = 0; j < 2; ++j)
+            c2[p * 2 + j] = c2[p * 2 + j] + l * b1[j];
+    }
+    /* degree 3 */
+    for (int i = 0; i < 8; ++i) c3[i] = a3[i] + b3[i];
+    for (int p = 0; p < 2; ++p) {
+        const float l = a1[p];
+        for (int j = 0; j < 4; ++j)
+            c3[p * 4 + j] = c3[p * 4 + j] + l * b2[j];
+    }
+    for (int p = 0; p < 4; ++p) {
+        const float l = a2[p];
+        for (int j = 0; j < 2; ++j)
+            c3[p * 2 + j] = c3[p * 2 + j] + l * b1[j];
+    }
+}
+#endif
+
+#if BUILD_F32_BACKWARD
+/* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 10 multiply-adds per path per time step, each on a vector of paths. */
+static void exp_step_lower_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
+{
+    vec_f32 *restrict a1 = a + 0;
+    vec_f32 *restrict a2 = a + 2;
+    vec_f32 dx2[2];
+    vec_f32 t1[2];
+    /* scaled increments dx/k */
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+    }
+    /* degree 1 */
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+}
+#endif
+
+/* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
+static void load_increment_f32(vec_f32 *dx, const float *x, const lane_t *lanes, int64_t length,
+                                   int64_t step, float sign)
+{
+    float buf[DIM][LANES_f32];
+    for (int l = 0; l < LANES_f32; ++l) {
+        const lane_t *ln = &lanes[l];
+        if (ln->path < 0 || step >= ln->steps) {
+            for (int j = 0; j < DIM; ++j) buf[j][l] = 0;
+            continue;
+        }
+        const float *pt = x + (ln->path * length + ln->start + step) * DIM;
+        for (int j = 0; j < DIM; ++j) buf[j][l] = sign * (pt[DIM + j] - pt[j]);
+    }
+    memcpy(dx, buf, sizeof buf);
+}
+
+#if BUILD_F32_FORWARD
+/* rows[lane path][row] = state, for the active lanes (row stride SIGLEN, path stride rows_per_path) */
+static void store_state_f32(float *rows, const vec_f32 *state, const lane_t *lanes,
+                                int64_t rows_per_path, int64_t row)
+{
+    for (int l = 0; l < LANES_f32; ++l) {
+        if (lanes[l].path < 0) continue;
+        float *dst = rows + (lanes[l].path * rows_per_path + row) * SIGLEN;
+        for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
+    }
+}
+
+#endif
+
+#if BUILD_F32_BACKWARD
+/* state lane l = rows[lane path][row] (zero for inactive lanes) */
+static void load_state_f32(vec_f32 *state, const float *rows, const lane_t *lanes,
+                               int64_t rows_per_path, int64_t row, int accumulate)
+{
+    if (!accumulate) memset(state, 0, SIGLEN * sizeof(vec_f32));
+    for (int l = 0; l < LANES_f32; ++l) {
+        if (lanes[l].path < 0) continue;
+        const float *src = rows + (lanes[l].path * rows_per_path + row) * SIGLEN;
+        for (int c = 0; c < SIGLEN; ++c) state[c][l] += src[c];
+    }
+}
+
+#endif
+
+#if BUILD_F32_FORWARD
+/* The forward pass's tasks and their shared state: task `block` steps one block of LANES lanes
+ * (virtual paths v = path * chunks + chunk) through its chunk of time. */
+typedef struct {
+    const float *x;
+    float *out, *ends, *chunk_sigs;
+    int64_t length, steps, chunks, chunk_steps, virtual_paths, batch;
+    int stream;
+    _Atomic int failed;
+    vec_f32 *buffers[POOL_MAX_THREADS]; /* per worker: state + scratch, allocated on first use */
+} forward_pass_f32;
+
+static void forward_block_f32(void *arg, int64_t block, int worker)
+{
+    forward_pass_f32 *pass = arg;
+    const int W = LANES_f32;
+    if (!pass->buffers[worker])
+        pass->buffers[worker] = aligned_buffer((SIGLEN + SCRATCH_f32 + 1) * sizeof(vec_f32));
+    vec_f32 *state = pass->buffers[worker];
+    if (!state) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    vec_f32 *scratch = state + SIGLEN;
+    const float *x = pass->x;
+    const int64_t length = pass->length, steps = pass->steps, chunks = pass->chunks;
+    const int64_t chunk_steps = pass->chunk_steps, virtual_paths = pass->virtual_paths;
+    lane_t lanes[LANES_f32];
+    for (int l = 0; l < W; ++l) {
+        const int64_t v = block * W + l, chunk = v % chunks;
+        lanes[l].path = v < virtual_paths ? v / chunks : -1;
+        lanes[l].start = chunk * chunk_steps;
+        lanes[l].steps = steps - lanes[l].start < chunk_steps ? steps - lanes[l].start : chunk_steps;
+    }
+    memset(state, 0, SIGLEN * sizeof(vec_f32));
+    if (pass->stream) {
+        for (int64_t step = 0; step < chunk_steps; ++step) {
+            vec_f32 dx[DIM];
+            load_increment_f32(dx, x, lanes, length, step, 1);
+            exp_step_f32v(state, dx, scratch);
+            store_state_f32(pass->out, state, lanes, steps, step);
+        }
+        return;
+    }
+    for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) { /* zero past a lane's end */
+        vec_f32 dx[FUSED_STEPS * DIM];
+        for (int k = 0; k < FUSED_STEPS; ++k)
+            load_increment_f32(dx + k * DIM, x, lanes, length, step + k, 1);
+        exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+    }
+    for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
+        const int64_t v = block * W + l;
+        if (v >= virtual_paths) continue;
+        float *dst = pass->ends + v * SIGLEN;
+        for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
+    }
+}
+
+/* Task b joins path b's chunks left to right (Chen's identity). */
+static void forward_join_f32(void *arg, int64_t b, int worker)
+{
+    forward_pass_f32 *pass = arg;
+    const int64_t chunks = pass->chunks;
+    float *acc = aligned_buffer(SIGLEN * sizeof(float));
+    if (!acc) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    float *out = pass->out + b * SIGLEN;
+    memcpy(acc, pass->chunk_sigs + b * chunks * SIGLEN, SIGLEN * sizeof(float));
+    for (int64_t c = 1; c < chunks; ++c) {
+        chen_f32s(acc, pass->chunk_sigs + (b * chunks + c) * SIGLEN, out);
+        memcpy(acc, out, SIGLEN * sizeof(float));
+    }
+    memcpy(out, acc, SIGLEN * sizeof(float));
+    free(acc);
+}
+
+/* Forward: x (B, L, DIM) -> out (B, SIGLEN), or every prefix (B, L-1, SIGLEN) when stream.
+ * chunk_hint: time chunks per path (<= 0: the rule of forward_chunks; stream runs unchunked). */
+int sigcodegen_forward_f32(const float *x, int64_t batch, int64_t length, float *out, int32_t stream,
+                             int32_t chunk_hint)
+{
+    const int64_t steps = length - 1;
+    const int W = LANES_f32;
+    if (batch <= 0 || steps <= 0) {
+        if (!stream && batch > 0) memset(out, 0, (size_t)batch * SIGLEN * sizeof(float));
+        return SIGCODEGEN_OK;
+    }
+    int64_t chunks = stream ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
+    if (chunks > steps) chunks = steps;
+    forward_pass_f32 pass = {.x = x, .out = out, .length = length, .steps = steps,
+                                .chunks = chunks, .chunk_steps = (steps + chunks - 1) / chunks,
+                                .virtual_paths = batch * chunks, .batch = batch,
+                                .stream = stream};
+    const int64_t blocks = (pass.virtual_paths + W - 1) / W;
+    pass.chunk_sigs = chunks > 1 ? aligned_buffer((size_t)pass.virtual_paths * SIGLEN * sizeof(float)) : NULL;
+    if (chunks > 1 && !pass.chunk_sigs) return SIGCODEGEN_NO_MEMORY;
+    pass.ends = chunks > 1 ? pass.chunk_sigs : out;
+    sigcodegen_pool_run(blocks, forward_block_f32, &pass,
+                        team_size(blocks, (double)blocks * pass.chunk_steps * STEP_OPS));
+    if (chunks > 1 && !atomic_load(&pass.failed))
+        sigcodegen_pool_run(batch, forward_join_f32, &pass,
+                            team_size(batch, (double)batch * chunks * CHEN_OPS / LANES_f32));
+    for (int i = 0; i < POOL_MAX_THREADS; ++i) free(pass.buffers[i]);
+    free(pass.chunk_sigs);
+    return atomic_load(&pass.failed) ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
+}
+
+#endif
+
+#if BUILD_F32_BACKWARD
+/* Whether walking time backwards by S(t-1) = S(t) ⊗ exp(-dx) is accurate enough for this block:
+ * its rounding error grows like steps * eps * |S|, so large states (unnormalised paths) or long
+ * float32 paths recompute states from checkpoints instead. */
+static int reversible_f32(const vec_f32 *state, int64_t steps)
+{
+    float largest = 0;
+    for (int c = 0; c < SIGLEN; ++c)
+        for (int l = 0; l < LANES_f32; ++l) {
+            const float a = state[c][l] < 0 ? -state[c][l] : state[c][l];
+            if (!(a <= largest)) largest = a; /* NaN propagates into the test below */
+        }
+    const double eps = sizeof(float) == 4 ? 5.96e-8 : 1.11e-16;
+    return (double)steps * eps * (double)largest <= REVERSAL_TOLERANCE;
+}
+
+/* Add one step's increment adjoint into gx: dx(i) = x(i+1) - x(i). */
+static void scatter_increment_f32(float *gx, const vec_f32 *gdx, const lane_t *lanes, int64_t length,
+                                      int64_t step)
+{
+    for (int l = 0; l < LANES_f32; ++l) {
+        if (lanes[l].path < 0) continue;
+        float *pt = gx + (lanes[l].path * length + step) * DIM;
+        for (int j = 0; j < DIM; ++j) {
+            pt[DIM + j] += gdx[j][l];
+            pt[j] -= gdx[j][l];
+        }
+    }
+}
+
+/* The backward pass's tasks: task `block` walks one block of LANES paths back through time. */
+typedef struct {
+    const float *x, *y, *gy;
+    float *gx;
+    int64_t batch, length, steps, segment, checkpoints;
+    int stream, mode;
+    _Atomic int failed;
+    vec_f32 *buffers[POOL_MAX_THREADS]; /* per worker: state, adjoint, scratch, checkpoints */
+} backward_pass_f32;
+
+static void backward_block_f32(void *arg, int64_t block, int worker)
+{
+    backward_pass_f32 *pass = arg;
+    const int W = LANES_f32;
+    const int stream = pass->stream, mode = pass->mode;
+    const int64_t steps = pass->steps, length = pass->length, batch = pass->batch;
+    const int64_t segment = pass->segment, checkpoints = pass->checkpoints;
+    const float *x = pass->x, *y = pass->y, *gy = pass->gy;
+    float *gx = pass->gx;
+    if (!pass->buffers[worker]) {
+        const size_t vectors = 2 * SIGLEN + SCRATCH_f32 + 1
+                               + (stream ? 0 : (size_t)(checkpoints + segment) * SIGLEN);
+        pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f32));
+    }
+    vec_f32 *state = pass->buffers[worker];
+    if (!state) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    vec_f32 *adjoint = state + SIGLEN, *scratch = adjoint + SIGLEN;
+    vec_f32 *saved = scratch + SCRATCH_f32 + 1;
+    vec_f32 *inside = stream ? NULL : saved + checkpoints * SIGLEN;
+    lane_t lanes[LANES_f32];
+    for (int l = 0; l < W; ++l) {
+        const int64_t b = block * W + l;
+        lanes[l].path = b < batch ? b : -1;
+        lanes[l].start = 0;
+        lanes[l].steps = steps;
+    }
+    vec_f32 dx[DIM], gdx[DIM];
+    if (stream) {
+        memset(adjoint, 0, SIGLEN * sizeof(vec_f32));
+        for (int64_t i = steps - 1; i >= 0; --i) {
+            load_state_f32(adjoint, gy, lanes, steps, i, 1);
+            if (i > 0) load_state_f32(state, y, lanes, steps, i - 1, 0);
+            else memset(state, 0, SIGLEN * sizeof(vec_f32));
+            load_increment_f32(dx, x, lanes, length, i, 1);
+            exp_step_vjp_f32v(state, dx, adjoint, gdx, scratch);
+            scatter_increment_f32(gx, gdx, lanes, length, i);
+        }
+        return;
+    }
+    load_state_f32(adjoint, gy, lanes, 1, 0, 0);
+    load_state_f32(state, y, lanes, 1, 0, 0);
+    if (mode == 1 || (mode == 0 && reversible_f32(state, steps))) {
+        for (int64_t i = steps - 1; i >= 0; --i) {
+            load_increment_f32(dx, x, lanes, length, i, -1);
+            exp_step_lower_f32v(state, dx, scratch); /* levels < DEPTH before step i */
+            for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
+            exp_step_vjp_f32v(state, dx, adjoint, gdx, scratch);
+            scatter_increment_f32(gx, gdx, lanes, length, i);
+        }
+        return;
+    }
+    /* checkpoints: states before steps 0, segment, 2*segment, ... (levels < DEPTH: the adjoint
+     * never reads the top level) */
+    memset(state, 0, SIGLEN * sizeof(vec_f32));
+    for (int64_t i = 0; i < steps; ++i) {
+        if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(vec_f32));
+        load_increment_f32(dx, x, lanes, length, i, 1);
+        exp_step_lower_f32v(state, dx, scratch);
+    }
+    for (int64_t s = checkpoints - 1; s >= 0; --s) {
+        const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
+        memcpy(state, saved + s * SIGLEN, SIGLEN * sizeof(vec_f32));
+        for (int64_t i = first; i < last; ++i) { /* states before each step of the segment */
+            memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(vec_f32));
+            load_increment_f32(dx, x, lanes, length, i, 1);
+            exp_step_lower_f32v(state, dx, scratch);
+        }
+        for (int64_t i = last - 1; i >= first; --i) {
+            load_increment_f32(dx, x, lanes, length, i, 1);
+            exp_step_vjp_f32v(inside + (i - first) * SIGLEN, dx, adjoint, gdx, scratch);
+            scatter_increment_f32(gx, gdx, lanes, length, i);
+        }
+    }
+}
+
+/* Backward: given x, the forward output y and its adjoint gy (shapes as the forward's), write
+ * gx = d<gy, y>/dx (B, L, DIM). mode: 0 chooses per block (reversible when accurate, else
+ * checkpoints), 1 forces reversal, 2 forces checkpoints. Stream mode reads the states from y. */
+int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const float *y,
+                              const float *gy, int32_t stream, int32_t mode, float *gx)
+{
+    const int64_t steps = length - 1;
+    const int W = LANES_f32;
+    if (batch > 0 && length > 0) memset(gx, 0, (size_t)batch * length * DIM * sizeof(float));
+    if (batch <= 0 || steps <= 0) return SIGCODEGEN_OK;
+    const int64_t blocks = (batch + W - 1) / W;
+    int64_t segment = 1;
+    while (segment * segment < steps) ++segment; /* checkpoints every ~sqrt(steps) steps */
+    backward_pass_f32 pass = {.x = x, .y = y, .gy = gy, .gx = gx, .batch = batch,
+                                 .length = length, .steps = steps, .segment = segment,
+                                 .checkpoints = (steps + segment - 1) / segment,
+                                 .stream = stream, .mode = mode};
+    sigcodegen_pool_run(blocks, backward_block_f32, &pass,
+                        team_size(blocks, 4.0 * blocks * steps * STEP_OPS));
+    for (int i = 0; i < POOL_MAX_THREADS; ++i) free(pass.buffers[i]);
+    return atomic_load(&pass.failed) ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
+}
+#endif
+#endif /* float */
+
+/* ======================= double =================================================== */
+#if BUILD_F64_FORWARD || BUILD_F64_BACKWARD
+
+typedef double vec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
+#define LANES_f64 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(double)))
+#define SCRATCH_f64 12
+
+#if BUILD_F64_FORWARD
+/* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
+ * 26 multiply-adds per path per time step, each on a vector of paths. */
+static void exp_step_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
+{
+    vec_f64 *restrict a1 = a + 0;
+    vec_f64 *restrict a2 = a + 2;
+    vec_f64 *restrict a3 = a + 6;
+    vec_f64 dx2[2];
+    vec_f64 dx3[2];
+    vec_f64 t1[2];
+    vec_f64 *restrict t2 = w + 0;
+    /* scaled increments dx/k */
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 4; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 2; ++j)
+            a3[p * 2 + j] = a3[p * 2 + j] + l * dx[j];
+    }
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+    }
+    /* degree 1 */
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+}
+#endif
+
+#if BUILD_F64_FORWARD
+/* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
+ * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, vec_f64 *restrict w)
+{
+    vec_f64 *restrict a1 = a + 0;
+    vec_f64 *restrict a2 = a + 2;
+    vec_f64 *restrict a3 = a + 6;
+    vec_f64 dxa2[2];
+    vec_f64 dxa3[2];
+    vec_f64 t1[2];
+    vec_f64 *restrict t2a = w + 0;
+    vec_f64 dxb2[2];
+    vec_f64 dxb3[2];
+    vec_f64 *restrict t2b = w + 4;
+    vec_f64 dxc2[2];
+    vec_f64 dxc3[2];
+    vec_f64 *restrict t2c = w + 8;
+    /* increment dxa: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2a[p * 2 + j] = a2[p * 2 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2b[p * 2 + j] = a2[p * 2 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2c[p * 2 + j] = a2[p * 2 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
+    /* degree 3: the 3 terms in one pass */
+    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
+    for (int p = 0; p < 4; p += 1) {
+        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        for (int j = 0; j < 2; ++j) {
+            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+        }
+    }
+
+#else
+    for (int p = 0; p < 3; p += 3) {
+        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        const vec_f64 l10 = t2a[p + 1], l11 = t2b[p + 1], l12 = t2c[p + 1];
+        const vec_f64 l20 = t2a[p + 2], l21 = t2b[p + 2], l22 = t2c[p + 2];
+        for (int j = 0; j < 2; ++j) {
+            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+            a3[(p + 1) * 2 + j] = a3[(p + 1) * 2 + j] + l10 * x0 + l11 * x1 + l12 * x2;
+            a3[(p + 2) * 2 + j] = a3[(p + 2) * 2 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+        }
+    }
+    for (int p = 3; p < 4; p += 1) {
+        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        for (int j = 0; j < 2; ++j) {
+            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+        }
+    }
+
+#endif
+
+}
+#endif
+
+#if BUILD_F64_BACKWARD
+/* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
+ * 58 multiply-adds per path per time step, each on a vector of paths. */
+static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict g, vec_f64 *restrict gdx, vec_f64 *restrict w)
+{
+    const vec_f64 *restrict a1 = a + 0;
+    vec_f64 *restrict g1 = g + 0;
+    const vec_f64 *restrict a2 = a + 2;
+    vec_f64 *restrict g2 = g + 2;
+    vec_f64 *restrict g3 = g + 6;
+    vec_f64 dx2[2];
+    vec_f64 dx3[2];
+    vec_f64 t1[2];
+    vec_f64 u1[2];
+    vec_f64 *restrict t2 = w + 0;
+    vec_f64 *restrict u2 = w + 4;
+    /* scaled increments dx/k */
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    /* degree 1: a1 += dx */
+    for (int i = 0; i < 2; ++i) gdx[i] = g1[i];
+    /* degree 2: recompute the chain, then its adjoint */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    {
+        vec_f64 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 2; ++p) {
+            const vec_f64 l = t1[p];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f64 gv = g2[p * 2 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
+        }
+        for (int j = 0; j < 2; ++j)
+            gdx[j] = gdx[j] + sum[j];
+    }
+    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 2);
+    /* degree 3: recompute the chain, then its adjoint */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+    }
+    {
+        vec_f64 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 4; ++p) {
+            const vec_f64 l = t2[p];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f64 gv = g3[p * 2 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
+        }
+        for (int j = 0; j < 2; ++j)
+            gdx[j] = gdx[j] + sum[j];
+    }
+    for (int i = 0; i < 4; ++i) g2[i] = g2[i] + u2[i];
+    {
+        vec_f64 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 2; ++p) {
+            const vec_f64 l = t1[p];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 2; ++j) {
+                const vec_f64 gv = u2[p * 2 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
+        }
+        for (int j = 0; j < 2; ++j)
+            gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 2);
+    }
+    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 3);
+}
+#endif
+
+#if BUILD_F64_FORWARD
+/* Truncated product a ⊗ b of two signatures (Chen's identity).
+ * 34 multiply-adds per path per product. */
+static void chen_f64s(const double *restrict a, const double *restrict b, double *restrict c)
+{
+    const double *restrict a1 = a + 0;
+    const double *restrict b1 = b + 0;
+    double *restrict c1 = c + 0;
+    const double *restrict a2 = a + 2;
+    const double *restrict b2 = b + 2;
+    double *restrict c2 = c + 2;
+    const double *restrict a3 = a + 6;
+    const double *restrict b3 = b + 6;
+    double *restrict c3 = c + 6;
+    /* degree 1 */
+    for (int i = 0; i < 2; ++i) c1[i] = a1[i] + b1[i];
+    /* degree 2 */
+    for (int i = 0; i < 4; ++i) c2[i] = a2[i] + b2[i];
+    for (int p = 0; p < 2; ++p) {
+        const double l = a1[p];
+        for (int j = 0; j < 2; ++j)
+            c2[p * 2 + j] = c2[p * 2 + j] + l * b1[j];
+    }
+    /* degree 3 */
+    for (int i = 0; i < 8; ++i) c3[i] = a3[i] + b3[i];
+    for (int p = 0; p < 2; ++p) {
+        const double l = a1[p];
+        for (int j = 0; j < 4; ++j)
+            c3[p * 4 + j] = c3[p * 4 + j] + l * b2[j];
+    }
+    for (int p = 0; p < 4; ++p) {
+        const double l = a2[p];
+        for (int j = 0; j < 2; ++j)
+            c3[p * 2 + j] = c3[p * 2 + j] + l * b1[j];
+    }
+}
+#endif
+
+#if BUILD_F64_BACKWARD
+/* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 10 multiply-adds per path per time step, each on a vector of paths. */
+static void exp_step_lower_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
+{
+    vec_f64 *restrict a1 = a + 0;
+    vec_f64 *restrict a2 = a + 2;
+    vec_f64 dx2[2];
+    vec_f64 t1[2];
+    /* scaled increments dx/k */
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 2; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+    }
+    /* degree 1 */
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+}
+#endif
+
+/* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
+static void load_increment_f64(vec_f64 *dx, const double *x, const lane_t *lanes, int64_t length,
+                                   int64_t step, double sign)
+{
+    double buf[DIM][LANES_f64];
+    for (int l = 0; l < LANES_f64; ++l) {
+        const lane_t *ln = &lanes[l];
+        if (ln->path < 0 || step >= ln->steps) {
+            for (int j = 0; j < DIM; ++j) buf[j][l] = 0;
+            continue;
+        }
+        const double *pt = x + (ln->path * length + ln->start + step) * DIM;
+        for (int j = 0; j < DIM; ++j) buf[j][l] = sign * (pt[DIM + j] - pt[j]);
+    }
+    memcpy(dx, buf, sizeof buf);
+}
+
+#if BUILD_F64_FORWARD
+/* rows[lane path][row] = state, for the active lanes (row stride SIGLEN, path stride rows_per_path) */
+static void store_state_f64(double *rows, const vec_f64 *state, const lane_t *lanes,
+                                int64_t rows_per_path, int64_t row)
+{
+    for (int l = 0; l < LANES_f64; ++l) {
+        if (lanes[l].path < 0) continue;
+        double *dst = rows + (lanes[l].path * rows_per_path + row) * SIGLEN;
+        for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
+    }
+}
+
+#endif
+
+#if BUILD_F64_BACKWARD
+/* state lane l = rows[lane path][row] (zero for inactive lanes) */
+static void load_state_f64(vec_f64 *state, const double *rows, const lane_t *lanes,
+                               int64_t rows_per_path, int64_t row, int accumulate)
+{
+    if (!accumulate) memset(state, 0, SIGLEN * sizeof(vec_f64));
+    for (int l = 0; l < LANES_f64; ++l) {
+        if (lanes[l].path < 0) continue;
+        const double *src = rows + (lanes[l].path * rows_per_path + row) * SIGLEN;
+        for (int c = 0; c < SIGLEN; ++c) state[c][l] += src[c];
+    }
+}
+
+#endif
+
+#if BUILD_F64_FORWARD
+/* The forward pass's tasks and their shared state: task `block` steps one block of LANES lanes
+ * (virtual paths v = path * chunks + chunk) through its chunk of time. */
+typedef struct {
+    const double *x;
+    double *out, *ends, *chunk_sigs;
+    int64_t length, steps, chunks, chunk_steps, virtual_paths, batch;
+    int stream;
+    _Atomic int failed;
+    vec_f64 *buffers[POOL_MAX_THREADS]; /* per worker: state + scratch, allocated on first use */
+} forward_pass_f64;
+
+static void forward_block_f64(void *arg, int64_t block, int worker)
+{
+    forward_pass_f64 *pass = arg;
+    const int W = LANES_f64;
+    if (!pass->buffers[worker])
+        pass->buffers[worker] = aligned_buffer((SIGLEN + SCRATCH_f64 + 1) * sizeof(vec_f64));
+    vec_f64 *state = pass->buffers[worker];
+    if (!state) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    vec_f64 *scratch = state + SIGLEN;
+    const double *x = pass->x;
+    const int64_t length = pass->length, steps = pass->steps, chunks = pass->chunks;
+    const int64_t chunk_steps = pass->chunk_steps, virtual_paths = pass->virtual_paths;
+    lane_t lanes[LANES_f64];
+    for (int l = 0; l < W; ++l) {
+        const int64_t v = block * W + l, chunk = v % chunks;
+        lanes[l].path = v < virtual_paths ? v / chunks : -1;
+        lanes[l].start = chunk * chunk_steps;
+        lanes[l].steps = steps - lanes[l].start < chunk_steps ? steps - lanes[l].start : chunk_steps;
+    }
+    memset(state, 0, SIGLEN * sizeof(vec_f64));
+    if (pass->stream) {
+        for (int64_t step = 0; step < chunk_steps; ++step) {
+            vec_f64 dx[DIM];
+            load_increment_f64(dx, x, lanes, length, step, 1);
+            exp_step_f64v(state, dx, scratch);
+            store_state_f64(pass->out, state, lanes, steps, step);
+        }
+        return;
+    }
+    for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) { /* zero past a lane's end */
+        vec_f64 dx[FUSED_STEPS * DIM];
+        for (int k = 0; k < FUSED_STEPS; ++k)
+            load_increment_f64(dx + k * DIM, x, lanes, length, step + k, 1);
+        exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+    }
+    for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
+        const int64_t v = block * W + l;
+        if (v >= virtual_paths) continue;
+        double *dst = pass->ends + v * SIGLEN;
+        for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
+    }
+}
+
+/* Task b joins path b's chunks left to right (Chen's identity). */
+static void forward_join_f64(void *arg, int64_t b, int worker)
+{
+    forward_pass_f64 *pass = arg;
+    const int64_t chunks = pass->chunks;
+    double *acc = aligned_buffer(SIGLEN * sizeof(double));
+    if (!acc) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    double *out = pass->out + b * SIGLEN;
+    memcpy(acc, pass->chunk_sigs + b * chunks * SIGLEN, SIGLEN * sizeof(double));
+    for (int64_t c = 1; c < chunks; ++c) {
+        chen_f64s(acc, pass->chunk_sigs + (b * chunks + c) * SIGLEN, out);
+        memcpy(acc, out, SIGLEN * sizeof(double));
+    }
+    memcpy(out, acc, SIGLEN * sizeof(double));
+    free(acc);
+}
+
+/* Forward: x (B, L, DIM) -> out (B, SIGLEN), or every prefix (B, L-1, SIGLEN) when stream.
+ * chunk_hint: time chunks per path (<= 0: the rule of forward_chunks; stream runs unchunked). */
+int sigcodegen_forward_f64(const double *x, int64_t batch, int64_t length, double *out, int32_t stream,
+                             int32_t chunk_hint)
+{
+    const int64_t steps = length - 1;
+    const int W = LANES_f64;
+    if (batch <= 0 || steps <= 0) {
+        if (!stream && batch > 0) memset(out, 0, (size_t)batch * SIGLEN * sizeof(double));
+        return SIGCODEGEN_OK;
+    }
+    int64_t chunks = stream ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
+    if (chunks > steps) chunks = steps;
+    forward_pass_f64 pass = {.x = x, .out = out, .length = length, .steps = steps,
+                                .chunks = chunks, .chunk_steps = (steps + chunks - 1) / chunks,
+                                .virtual_paths = batch * chunks, .batch = batch,
+                                .stream = stream};
+    const int64_t blocks = (pass.virtual_paths + W - 1) / W;
+    pass.chunk_sigs = chunks > 1 ? aligned_buffer((size_t)pass.virtual_paths * SIGLEN * sizeof(double)) : NULL;
+    if (chunks > 1 && !pass.chunk_sigs) return SIGCODEGEN_NO_MEMORY;
+    pass.ends = chunks > 1 ? pass.chunk_sigs : out;
+    sigcodegen_pool_run(blocks, forward_block_f64, &pass,
+                        team_size(blocks, (double)blocks * pass.chunk_steps * STEP_OPS));
+    if (chunks > 1 && !atomic_load(&pass.failed))
+        sigcodegen_pool_run(batch, forward_join_f64, &pass,
+                            team_size(batch, (double)batch * chunks * CHEN_OPS / LANES_f64));
+    for (int i = 0; i < POOL_MAX_THREADS; ++i) free(pass.buffers[i]);
+    free(pass.chunk_sigs);
+    return atomic_load(&pass.failed) ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
+}
+
+#endif
+
+#if BUILD_F64_BACKWARD
+/* Whether walking time backwards by S(t-1) = S(t) ⊗ exp(-dx) is accurate enough for this block:
+ * its rounding error grows like steps * eps * |S|, so large states (unnormalised paths) or long
+ * float32 paths recompute states from checkpoints instead. */
+static int reversible_f64(const vec_f64 *state, int64_t steps)
+{
+    double largest = 0;
+    for (int c = 0; c < SIGLEN; ++c)
+        for (int l = 0; l < LANES_f64; ++l) {
+            const double a = state[c][l] < 0 ? -state[c][l] : state[c][l];
+            if (!(a <= largest)) largest = a; /* NaN propagates into the test below */
+        }
+    const double eps = sizeof(double) == 4 ? 5.96e-8 : 1.11e-16;
+    return (double)steps * eps * (double)largest <= REVERSAL_TOLERANCE;
+}
+
+/* Add one step's increment adjoint into gx: dx(i) = x(i+1) - x(i). */
+static void scatter_increment_f64(double *gx, const vec_f64 *gdx, const lane_t *lanes, int64_t length,
+                                      int64_t step)
+{
+    for (int l = 0; l < LANES_f64; ++l) {
+        if (lanes[l].path < 0) continue;
+        double *pt = gx + (lanes[l].path * length + step) * DIM;
+        for (int j = 0; j < DIM; ++j) {
+            pt[DIM + j] += gdx[j][l];
+            pt[j] -= gdx[j][l];
+        }
+    }
+}
+
+/* The backward pass's tasks: task `block` walks one block of LANES paths back through time. */
+typedef struct {
+    const double *x, *y, *gy;
+    double *gx;
+    int64_t batch, length, steps, segment, checkpoints;
+    int stream, mode;
+    _Atomic int failed;
+    vec_f64 *buffers[POOL_MAX_THREADS]; /* per worker: state, adjoint, scratch, checkpoints */
+} backward_pass_f64;
+
+static void backward_block_f64(void *arg, int64_t block, int worker)
+{
+    backward_pass_f64 *pass = arg;
+    const int W = LANES_f64;
+    const int stream = pass->stream, mode = pass->mode;
+    const int64_t steps = pass->steps, length = pass->length, batch = pass->batch;
+    const int64_t segment = pass->segment, checkpoints = pass->checkpoints;
+    const double *x = pass->x, *y = pass->y, *gy = pass->gy;
+    double *gx = pass->gx;
+    if (!pass->buffers[worker]) {
+        const size_t vectors = 2 * SIGLEN + SCRATCH_f64 + 1
+                               + (stream ? 0 : (size_t)(checkpoints + segment) * SIGLEN);
+        pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f64));
+    }
+    vec_f64 *state = pass->buffers[worker];
+    if (!state) {
+        atomic_store(&pass->failed, 1);
+        return;
+    }
+    vec_f64 *adjoint = state + SIGLEN, *scratch = adjoint + SIGLEN;
+    vec_f64 *saved = scratch + SCRATCH_f64 + 1;
+    vec_f64 *inside = stream ? NULL : saved + checkpoints * SIGLEN;
+    lane_t lanes[LANES_f64];
+    for (int l = 0; l < W; ++l) {
+        const int64_t b = block * W + l;
+        lanes[l].path = b < batch ? b : -1;
+        lanes[l].start = 0;
+        lanes[l].steps = steps;
+    }
+    vec_f64 dx[DIM], gdx[DIM];
+    if (stream) {
+        memset(adjoint, 0, SIGLEN * sizeof(vec_f64));
+        for (int64_t i = steps - 1; i >= 0; --i) {
+            load_state_f64(adjoint, gy, lanes, steps, i, 1);
+            if (i > 0) load_state_f64(state, y, lanes, steps, i - 1, 0);
+            else memset(state, 0, SIGLEN * sizeof(vec_f64));
+            load_increment_f64(dx, x, lanes, length, i, 1);
+            exp_step_vjp_f64v(state, dx, adjoint, gdx, scratch);
+            scatter_increment_f64(gx, gdx, lanes, length, i);
+        }
+        return;
+    }
+    load_state_f64(adjoint, gy, lanes, 1, 0, 0);
+    load_state_f64(state, y, lanes, 1, 0, 0);
+    if (mode == 1 || (mode == 0 && reversible_f64(state, steps))) {
+        for (int64_t i = steps - 1; i >= 0; --i) {
+            load_increment_f64(dx, x, lanes, length, i, -1);
+            exp_step_lower_f64v(state, dx, scratch); /* levels < DEPTH before step i */
+            for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
+            exp_step_vjp_f64v(state, dx, adjoint, gdx, scratch);
+            scatter_increment_f64(gx, gdx, lanes, length, i);
+        }
+        return;
+    }
+    /* checkpoints: states before steps 0, segment, 2*segment, ... (levels < DEPTH: the adjoint
+     * never reads the top level) */
+    memset(state, 0, SIGLEN * sizeof(vec_f64));
+    for (int64_t i = 0; i < steps; ++i) {
+        if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(vec_f64));
+        load_increment_f64(dx, x, lanes, length, i, 1);
+        exp_step_lower_f64v(state, dx, scratch);
+    }
+    for (int64_t s = checkpoints - 1; s >= 0; --s) {
+        const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
+        memcpy(state, saved + s * SIGLEN, SIGLEN * sizeof(vec_f64));
+        for (int64_t i = first; i < last; ++i) { /* states before each step of the segment */
+            memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(vec_f64));
+            load_increment_f64(dx, x, lanes, length, i, 1);
+            exp_step_lower_f64v(state, dx, scratch);
+        }
+        for (int64_t i = last - 1; i >= first; --i) {
+            load_increment_f64(dx, x, lanes, length, i, 1);
+            exp_step_vjp_f64v(inside + (i - first) * SIGLEN, dx, adjoint, gdx, scratch);
+            scatter_increment_f64(gx, gdx, lanes, length, i);
+        }
+    }
+}
+
+/* Backward: given x, the forward output y and its adjoint gy (shapes as the forward's), write
+ * gx = d<gy, y>/dx (B, L, DIM). mode: 0 chooses per block (reversible when accurate, else
+ * checkpoints), 1 forces reversal, 2 forces checkpoints. Stream mode reads the states from y. */
+int sigcodegen_backward_f64(const double *x, int64_t batch, int64_t length, const double *y,
+                              const double *gy, int32_t stream, int32_t mode, double *gx)
+{
+    const int64_t steps = length - 1;
+    const int W = LANES_f64;
+    if (batch > 0 && length > 0) memset(gx, 0, (size_t)batch * length * DIM * sizeof(double));
+    if (batch <= 0 || steps <= 0) return SIGCODEGEN_OK;
+    const int64_t blocks = (batch + W - 1) / W;
+    int64_t segment = 1;
+    while (segment * segment < steps) ++segment; /* checkpoints every ~sqrt(steps) steps */
+    backward_pass_f64 pass = {.x = x, .y = y, .gy = gy, .gx = gx, .batch = batch,
+                                 .length = length, .steps = steps, .segment = segment,
+                                 .checkpoints = (steps + segment - 1) / segment,
+                                 .stream = stream, .mode = mode};
+    sigcodegen_pool_run(blocks, backward_block_f64, &pass,
+                        team_size(blocks, 4.0 * blocks * steps * STEP_OPS));
+    for (int i = 0; i < POOL_MAX_THREADS; ++i) free(pass.buffers[i]);
+    return atomic_load(&pass.failed) ? SIGCODEGEN_NO_MEMORY : SIGCODEGEN_OK;
+}
+#endif
+#endif /* double */
+
+#if BUILD_F32_FORWARD || BUILD_F64_FORWARD
+/* What this library was built for: 0 dim, 1 depth, 2 siglen, 3 vector bytes, 4 XLA FFI,
+ * 5 precision bits (0: both). */
+int64_t sigcodegen_info(int32_t what)
+{
+    switch (what) {
+    case 0: return DIM;
+    case 1: return DEPTH;
+    case 2: return SIGLEN;
+    case 3: return SIGCODEGEN_VECTOR_BYTES;
+#ifdef SIGCODEGEN_XLA_FFI
+    case 4: return 1;
+#endif
+#ifdef SIGCODEGEN_PRECISION
+    case 5: return SIGCODEGEN_PRECISION;
+#endif
+    default: return 0;
+    }
+}
+#endif
+
+/* ---- XLA FFI handlers (compiled with -DSIGCODEGEN_XLA_FFI and jaxlib's include folder) ------
+ * jax.ffi.ffi_call runs these inside jax.jit. Buffers: x (..., L, DIM) [, y, gy]; the leading
+ * axes are the batch. Attributes: stream (int32); chunks (forward), mode (backward). */
+#ifdef SIGCODEGEN_XLA_FFI
+#include "xla/ffi/api/c_api.h"
+
+static XLA_FFI_Error *ffi_error(const XLA_FFI_Api *api, XLA_FFI_Error_Code code, const char *message)
+{
+    XLA_FFI_Error_Create_Args args;
+    memset(&args, 0, sizeof args);
+    args.struct_size = XLA_FFI_Error_Create_Args_STRUCT_SIZE;
+    args.message = message;
+    args.errc = code;
+    return api->XLA_FFI_Error_Create(&args);
+}
+
+/* Registration asks each handler for its metadata through an extension of the call frame. */
+static int ffi_metadata(XLA_FFI_CallFrame *frame)
+{
+    XLA_FFI_Extension_Base *ext = frame->extension_start;
+    if (!ext || ext->type != XLA_FFI_Extension_Metadata) return 0;
+    XLA_FFI_Metadata *meta = ((XLA_FFI_Metadata_Extension *)ext)->metadata;
+    meta->api_version.struct_size = XLA_FFI_Api_Version_STRUCT_SIZE;
+    meta->api_version.extension_start = NULL;
+    meta->api_version.major_version = XLA_FFI_API_MAJOR;
+    meta->api_version.minor_version = XLA_FFI_API_MINOR;
+    meta->traits = 0;
+    return 1;
+}
+
+static int32_t ffi_attr_i32(const XLA_FFI_CallFrame *frame, const char *name)
+{
+    const size_t length = strlen(name);
+    for (int64_t i = 0; i < frame->attrs.size; ++i) {
+        const XLA_FFI_ByteSpan *key = frame->attrs.names[i];
+        if (frame->attrs.types[i] != XLA_FFI_AttrType_SCALAR || key->len != length ||
+            memcmp(key->ptr, name, length) != 0)
+            continue;
+        const XLA_FFI_Scalar *scalar = (const XLA_FFI_Scalar *)frame->attrs.attrs[i];
+        if (scalar->dtype == XLA_FFI_DataType_S32) return *(const int32_t *)scalar->value;
+        if (scalar->dtype == XLA_FFI_DataType_S64) return (int32_t)*(const int64_t *)scalar->value;
+    }
+    return 0;
+}
+
+/* batch = product of the leading axes, length = axis -2 of a (..., L, DIM) buffer */
+static int ffi_path_shape(const XLA_FFI_Buffer *x, int64_t *batch, int64_t *length)
+{
+    if (x->rank < 2 || x->dims[x->rank - 1] != DIM) return 0;
+    *length = x->dims[x->rank - 2];
+    *batch = 1;
+    for (int64_t i = 0; i < x->rank - 2; ++i) *batch *= x->dims[i];
+    return 1;
+}
+
+#if BUILD_F32_FORWARD
+XLA_FFI_Error *sigcodegen_ffi_forward_f32(XLA_FFI_CallFrame *frame)
+{
+    if (ffi_metadata(frame)) return NULL;
+    const XLA_FFI_Api *api = frame->api;
+    if (frame->stage != XLA_FFI_ExecutionStage_EXECUTE) return NULL;
+    if (frame->args.size != 1 || frame->rets.size != 1)
+        return ffi_error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, "sigcodegen forward: expects 1 argument, 1 result");
+    const XLA_FFI_Buffer *x = (const XLA_FFI_Buffer *)frame->args.args[0];
+    XLA_FFI_Buffer *out = (XLA_FFI_Buffer *)frame->rets.rets[0];
+    int64_t batch, length;
+    if (!ffi_path_shape(x, &batch, &length))
+        return ffi_error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, "sigcodegen forward: path must be (..., L, DIM)");
+    if (sigcodegen_forward_f32(x->data, batch, length, out->data, ffi_attr_i32(frame, "stream"),
+                                          ffi_attr_i32(frame, "chunks")))
+        return ffi_error(api, XLA_FFI_Error_Code_RESOURCE_EXHAUSTED, "sigcodegen forward: out of memory");
+    return NULL;
+}
+
+#endif
+
+#if BUILD_F32_BACKWARD
+XLA_FFI_Error *sigcodegen_ffi_backward_f32(XLA_FFI_CallFrame *frame)
+{
+    if (ffi_metadata(frame)) return NULL;
+    const XLA_FFI_Api *api = frame->api;
+    if (frame->stage != XLA_FFI_ExecutionStage_EXECUTE) return NULL;
+    if (frame->args.size != 3 || frame->rets.size != 1)
+        return ffi_error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, "sigcodegen backward: expects 3 arguments, 1 result");
+    const XLA_FFI_Buffer *x = (const XLA_FFI_Buffer *)frame->args.args[0];
+    const XLA_FFI_Buffer *y = (const XLA_FFI_Buffer *)frame->args.args[1];
+    const XLA_FFI_Buffer *gy = (const XLA_FFI_Buffer *)frame->args.args[2];
+    XLA_FFI_Buffer *gx = (XLA_FFI_Buffer *)frame->rets.rets[0];
+    int64_t batch, length;
+    if (!ffi_path_shape(x, &batch, &length))
+        return ffi_error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, "sigcodegen backward: path must be (..., L, DIM)");
+    if (sigcodegen_backward_f32(x->data, batch, length, y->data, gy->data,
+                                           ffi_attr_i32(frame, "stream"), ffi_attr_i32(frame, "mode"), gx->data))
+        return ffi_error(api, XLA_FFI_Error_Code_RESOURCE_EXHAUSTED, "sigcodegen backward: out of memory");
+    return NULL;
+}
+#endif
+
+#if BUILD_F64_FORWARD
+XLA_FFI_Error *sigcodegen_ffi_forward_f64(XLA_FFI_CallFrame *frame)
+{
+    if (ffi_metadata(frame)) return NULL;
+    const XLA_FFI_Api *api = frame->api;
+    if (frame->stage != XLA_FFI_ExecutionStage_EXECUTE) return NULL;
+    if (frame->args.size != 1 || frame->rets.size != 1)
+        return ffi_error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, "sigcodegen forward: expects 1 argument, 1 result");
+    const XLA_FFI_Buffer *x = (const XLA_FFI_Buffer *)frame->args.args[0];
+    XLA_FFI_Buffer *out = (XLA_FFI_Buffer *)frame->rets.rets[0];
+    int64_t batch, length;
+    if (!ffi_path_shape(x, &batch, &length))
+        return ffi_error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, "sigcodegen forward: path must be (..., L, DIM)");
+    if (sigcodegen_forward_f64(x->data, batch, length, out->data, ffi_attr_i32(frame, "stream"),
+                                          ffi_attr_i32(frame, "chunks")))
+        return ffi_error(api, XLA_FFI_Error_Code_RESOURCE_EXHAUSTED, "sigcodegen forward: out of memory");
+    return NULL;
+}
+
+#endif
+
+#if BUILD_F64_BACKWARD
+XLA_FFI_Error *sigcodegen_ffi_backward_f64(XLA_FFI_CallFrame *frame)
+{
+    if (ffi_metadata(frame)) return NULL;
+    const XLA_FFI_Api *api = frame->api;
+    if (frame->stage != XLA_FFI_ExecutionStage_EXECUTE) return NULL;
+    if (frame->args.size != 3 || frame->rets.size != 1)
+        return ffi_error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, "sigcodegen backward: expects 3 arguments, 1 result");
+    const XLA_FFI_Buffer *x = (const XLA_FFI_Buffer *)frame->args.args[0];
+    const XLA_FFI_Buffer *y = (const XLA_FFI_Buffer *)frame->args.args[1];
+    const XLA_FFI_Buffer *gy = (const XLA_FFI_Buffer *)frame->args.args[2];
+    XLA_FFI_Buffer *gx = (XLA_FFI_Buffer *)frame->rets.rets[0];
+    int64_t batch, length;
+    if (!ffi_path_shape(x, &batch, &length))
+        return ffi_error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, "sigcodegen backward: path must be (..., L, DIM)");
+    if (sigcodegen_backward_f64(x->data, batch, length, y->data, gy->data,
+                                           ffi_attr_i32(frame, "stream"), ffi_attr_i32(frame, "mode"), gx->data))
+        return ffi_error(api, XLA_FFI_Error_Code_RESOURCE_EXHAUSTED, "sigcodegen backward: out of memory");
+    return NULL;
+}
+#endif
+#endif /* SIGCODEGEN_XLA_FFI */
