@@ -24,7 +24,7 @@ Threads             set_num_threads, get_num_threads, num_threads (a context man
 Signature kernels   signature_kernel, signature_kernel_gram, signature_kernel_vjp,
                     signature_mmd, signature_score (aliases sig_kernel, sig_kernel_gram, sig_mmd,
                     sig_score); static kernels Linear, ScaledLinear, RBF, Polynomial, Matern32,
-                    Matern52 (the Goursat PDE, generated for the c target)
+                    Matern52 (the Goursat PDE, generated for the c, jax and triton targets)
 Kernels             KernelSpec; the command line ``sigcodegen build | show | plan | cache``
 
     >>> import numpy as np, sigcodegen as sc
