@@ -22,6 +22,10 @@ Keras 3 layers      SigLayer, LogSigLayer (in sigcodegen.layers, imported on fir
 Several devices     sigcodegen.distributed.time_sharded_signature
 Threads             set_num_threads, get_num_threads, num_threads (a context manager)
 Caches              clear_caches (loaded modules and compiled functions of this process)
+Signature kernels   signature_kernel, signature_kernel_gram, signature_kernel_vjp,
+                    signature_mmd, signature_score (aliases sig_kernel, sig_kernel_gram, sig_mmd,
+                    sig_score); static kernels Linear, ScaledLinear, RBF, Polynomial, Matern32,
+                    Matern52 (the Goursat PDE, generated for the c, jax and triton targets)
 Kernels             KernelSpec; the command line ``sigcodegen build | show | plan | cache``
 
     >>> import numpy as np, sigcodegen as sc
@@ -50,6 +54,10 @@ from .runtime.dispatch import clear_caches
 from .runtime.threads import get_num_threads, num_threads, set_num_threads
 from .spec import KernelSpec
 from .version import __version__
+from .ops.sigkernel import (RBF, Linear, Matern32, Matern52, Polynomial, ScaledLinear,
+                            StaticKernel, sig_kernel, sig_kernel_gram, sig_mmd, sig_score,
+                            signature_kernel, signature_kernel_gram, signature_kernel_vjp,
+                            signature_mmd, signature_score)
 
 __all__ = [
     "KernelSpec",
@@ -80,6 +88,9 @@ __all__ = [
     "words",
     "__version__",
 ]
+__all__ += ["signature_kernel", "signature_kernel_gram", "signature_kernel_vjp", "signature_mmd",
+            "signature_score", "sig_kernel", "sig_kernel_gram", "sig_mmd", "sig_score",
+            "StaticKernel", "Linear", "ScaledLinear", "RBF", "Polynomial", "Matern32", "Matern52"]
 
 
 def _symbolic_layer(path, depth, stream, strategy):

@@ -4,6 +4,7 @@
     sigcodegen build --reference --out generated    refresh the committed reference kernels
     sigcodegen show  --dim 5 --depth 4 --target c   print an emitted module (and a failed build's log)
     sigcodegen plan  --dim 5 --depth 4 [--batch 128 --length 100] [--target triton]
+    sigcodegen plan  --kind sigkernel --dim 3 [--batch 32 --length 1000 --dyadic-order 2]
     sigcodegen cache path | list | clear
 
 Errors exit with status 2 and one line on stderr, never a traceback.
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .version import __version__
-from .spec import TARGETS, KernelSpec, check_choice
+from .spec import KINDS, SIGKERNEL_TARGETS, TARGETS, KernelSpec, check_choice
 
 __all__ = ["main", "REFERENCE_SPECS"]
 
@@ -46,9 +47,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sigcodegen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{build,show,plan,cache}", parser_class=_Parser)
 
+    def kind_arg(p):
+        p.add_argument("--kind", choices=KINDS, default="signature",
+                       help="signature (truncated signatures, needs --depth) or sigkernel "
+                            "(signature kernels by the Goursat PDE, no depth)")
+
     def spec_args(p, target_default, allow_all):
         p.add_argument("--dim", type=_positive_int, required=not allow_all, help="path dimension d")
-        p.add_argument("--depth", type=_positive_int, required=not allow_all, help="truncation depth m")
+        p.add_argument("--depth", type=_positive_int, help="truncation depth m (kind signature)")
+        kind_arg(p)
         choices = (*TARGETS, "all") if allow_all else TARGETS
         p.add_argument("--target", default=target_default, help=f"one of {', '.join(choices)}")
 
@@ -59,11 +66,16 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"the reference specs {REFERENCE_SPECS} (with --out generated: refresh it)")
 
     show = sub.add_parser("show", help="print an emitted module")
-    spec_args(show, "jax", allow_all=False)
+    spec_args(show, None, allow_all=False)
 
     plan = sub.add_parser("plan", help="print the plan: per-degree products, shapes, FLOPs")
     plan.add_argument("--dim", type=_positive_int, required=True)
-    plan.add_argument("--depth", type=_positive_int, required=True)
+    plan.add_argument("--depth", type=_positive_int)
+    kind_arg(plan)
+    plan.add_argument("--length2", type=_positive_int,
+                      help="sigkernel: points of the second path (default: --length)")
+    plan.add_argument("--dyadic-order", type=int, default=0,
+                      help="sigkernel: the dyadic order of both paths, for the work")
     plan.add_argument("--batch", type=_positive_int, help="paths, for total work per strategy")
     plan.add_argument("--length", type=_positive_int, help="points per path, with --batch")
     plan.add_argument("--stream", action="store_true", help="costs for stream output")
@@ -77,13 +89,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_depth(args, command: str) -> None:
+    if args.kind == "signature" and args.depth is None:
+        raise CliError(f"sigcodegen {command}: the following arguments are required: --depth "
+                       f"(or --kind sigkernel)")
+    if args.kind == "sigkernel" and args.depth is not None:
+        raise CliError(f"sigcodegen {command}: --kind sigkernel takes no --depth (the signature "
+                       f"kernel is untruncated)")
+
+
 def _spec(args, target: str) -> KernelSpec:
+    _check_depth(args, args.command)
+    if args.kind == "sigkernel":
+        return KernelSpec(dim=args.dim, kind="sigkernel", target=target)
     return KernelSpec(dim=args.dim, depth=args.depth, target=target)
 
 
-def _targets(name: str) -> tuple[str, ...]:
+def _targets(name: str, kind: str = "signature") -> tuple[str, ...]:
     if name == "all":
-        return TARGETS
+        return SIGKERNEL_TARGETS if kind == "sigkernel" else TARGETS
     check_choice("target", name, owner="--target")
     return (name,)
 
@@ -94,14 +118,20 @@ def _cmd_build(args) -> int:
 
     if args.reference:
         pairs = REFERENCE_SPECS
+    elif args.kind == "sigkernel" and args.dim is not None:
+        _check_depth(args, "build")
+        pairs = ((args.dim, None),)
     elif args.dim is None or args.depth is None:
         raise CliError("sigcodegen build: --dim and --depth are required (or --reference)")
     else:
         pairs = ((args.dim, args.depth),)
-    specs = [KernelSpec(dim=d, depth=m, target=t) for d, m in pairs for t in _targets(args.target)]
+    kind = "signature" if args.reference else args.kind
+    specs = [KernelSpec(dim=d, depth=m, kind=kind, target=t) for d, m in pairs
+             for t in _targets(args.target, kind)]
     written, failed = [], 0
     for spec in specs:
-        label = f"{spec.target:<6} dim={spec.dim} depth={spec.depth}"
+        label = (f"{spec.target:<6} dim={spec.dim} depth={spec.depth}" if spec.depth is not None
+                 else f"{spec.target:<6} sigkernel dim={spec.dim}")
         if args.out:
             path = write_to(spec, args.out)
         elif spec.target == "c":  # the source, then a library per precision compiled from it
@@ -130,7 +160,8 @@ def _cmd_build(args) -> int:
 def _cmd_show(args) -> int:
     from .jit.loader import build, compile_logs
 
-    spec = _spec(args, _targets(args.target)[0])
+    default = "c" if args.kind == "sigkernel" else "jax"
+    spec = _spec(args, _targets(args.target or default)[0])
     _, data = build(spec)
     sys.stdout.write(data.decode())
     for log in compile_logs(spec) if spec.target == "c" else []:
@@ -144,6 +175,17 @@ def _cmd_plan(args) -> int:
 
     if (args.batch is None) != (args.length is None):
         raise CliError("sigcodegen plan: give --batch and --length together")
+    _check_depth(args, "plan")
+    if args.kind == "sigkernel":
+        plan = make_plan(KernelSpec(dim=args.dim, kind="sigkernel", target="c"))
+        lengths = None if args.length is None else (args.length, args.length2 or args.length)
+        if args.target is not None and args.target not in SIGKERNEL_TARGETS:
+            raise CliError(f"sigcodegen plan: --kind sigkernel is emitted for the targets "
+                           f"{', '.join(SIGKERNEL_TARGETS)}, not {args.target!r}")
+        if args.dyadic_order < 0:
+            raise CliError("sigcodegen plan: --dyadic-order must be >= 0")
+        print(plan.text(args.target, args.batch, lengths, (args.dyadic_order,) * 2))
+        return 0
     plan = make_plan(KernelSpec(dim=args.dim, depth=args.depth))
     print(explain(plan, args.batch, args.length, args.stream, args.target))
     if args.target == "triton":

@@ -19,7 +19,7 @@ __all__ = [
     "check_choice",
 ]
 
-KINDS = ("signature",)
+KINDS = ("signature", "sigkernel")
 #: Kinds that are designed but not built yet: asking for one raises NotImplementedError.
 PLANNED_KINDS = {"logsignature": "log-signature kernels (kind='logsignature') are not built; "
                                   "use sigcodegen.logsignature(), which takes the tensor "
@@ -29,6 +29,13 @@ TARGETS = ("jax", "keras", "c", "triton")
 #: The file suffix of each target's emitted source.
 SOURCE_SUFFIX = {"jax": ".py", "keras": ".py", "c": ".c", "triton": ".py"}
 PLANNED_TARGETS: dict[str, str] = {}
+#: The targets that emit signature-kernel modules (kind="sigkernel"); asking another target for
+#: one raises NotImplementedError.
+SIGKERNEL_TARGETS = ("c", "jax", "triton")
+#: Signature kernels: the largest dyadic order per path (2**λ pieces per increment), and the most
+#: grid steps per side ((L - 1)·2**λ: the solvers keep rows of that many values per pair).
+SIGKERNEL_MAX_DYADIC_ORDER = 16
+SIGKERNEL_MAX_GRID_ROW = 2**24
 
 DTYPES = ("float32", "float64")
 
@@ -135,7 +142,7 @@ class KernelSpec:
     """
 
     dim: int
-    depth: int
+    depth: int | None = None
     kind: str = "signature"
     stream: bool = False
     target: str = "jax"
@@ -144,6 +151,11 @@ class KernelSpec:
 
     def __post_init__(self):
         owner = f"KernelSpec(dim={self.dim!r}, depth={self.depth!r})"
+        if self.kind == "sigkernel":
+            self._check_sigkernel()
+            return
+        if self.depth is None:
+            raise TypeError(f"{owner}: kind={self.kind!r} needs a depth (the truncation level)")
         dim, depth = check_dim_depth(self.dim, self.depth, owner)
         object.__setattr__(self, "dim", dim)
         object.__setattr__(self, "depth", depth)
@@ -152,13 +164,41 @@ class KernelSpec:
         if not isinstance(self.stream, bool):
             raise TypeError(f"{owner}: stream must be True or False, got {self.stream!r}")
 
+    def _check_sigkernel(self) -> None:
+        """kind="sigkernel": the PDE solver of the signature kernel for paths in R^dim. It has
+        no depth (the signature is untruncated); the static kernel, its parameters and the
+        dyadic orders are arguments of the emitted functions, not of the source."""
+        owner = f"KernelSpec(kind='sigkernel', dim={self.dim!r})"
+        dim = _as_int(self.dim, "dim", owner)
+        if dim < 1:
+            raise ValueError(f"{owner}: dim must be >= 1 (the path's last axis), got {dim}")
+        object.__setattr__(self, "dim", dim)
+        if self.depth is not None:
+            raise ValueError(f"{owner}: signature kernels have no depth (the signature is "
+                             f"untruncated); leave depth unset, got depth={self.depth!r}")
+        for name in _CHOICES:
+            check_choice(name, getattr(self, name), owner)
+        if self.target not in SIGKERNEL_TARGETS:
+            raise NotImplementedError(
+                f"{owner}: target={self.target!r} emits no signature-kernel solver yet; use "
+                f"target in {SIGKERNEL_TARGETS}")
+        if self.stream is not False:
+            raise ValueError(f"{owner}: stream must be False (one kernel value per pair)")
+
     @property
-    def siglen(self) -> int:
-        """Coefficients per path: dim + dim**2 + ... + dim**depth (no scalar term)."""
+    def siglen(self) -> int | None:
+        """Coefficients per path: dim + dim**2 + ... + dim**depth (no scalar term); None for
+        kind="sigkernel"."""
+        if self.depth is None:
+            return None
         return _siglen_or_none(self.dim, self.depth)
 
     def module_fields(self) -> dict:
-        """The fields that decide the emitted source (and so the cache entry)."""
+        """The fields that decide the emitted source (and so the cache entry): (kind, dim,
+        depth, target) for signatures, (kind, dim, target) for signature kernels (one module
+        holds every static kernel, dyadic order, pair layout and both float dtypes)."""
+        if self.kind == "sigkernel":
+            return {"kind": self.kind, "dim": self.dim, "target": self.target}
         return {"kind": self.kind, "dim": self.dim, "depth": self.depth, "target": self.target}
 
     def replace(self, **changes) -> "KernelSpec":
@@ -166,6 +206,8 @@ class KernelSpec:
         return dataclasses.replace(self, **changes)
 
     def __str__(self) -> str:
+        if self.kind == "sigkernel":
+            return f"sigkernel(dim={self.dim}, target={self.target})"
         return (
             f"{self.kind}(dim={self.dim}, depth={self.depth}, target={self.target}, "
             f"strategy={self.strategy}, stream={self.stream}, dtype={self.dtype})"

@@ -12,11 +12,11 @@ import pytest
 
 import sigcodegen
 from sigcodegen import algebra, distributed, spec
-from sigcodegen.ops import logsignature, signature, tensor_algebra, transforms, windows
+from sigcodegen.ops import logsignature, sigkernel, signature, tensor_algebra, transforms, windows
 from sigcodegen.runtime import dispatch
 
 MODULES = [sigcodegen, algebra, distributed, spec, signature, logsignature, tensor_algebra,
-           transforms, windows, dispatch]
+           transforms, windows, dispatch, sigkernel]
 
 
 @pytest.mark.parametrize("module", MODULES,

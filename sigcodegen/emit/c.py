@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..plan import Plan, Routine
 from .base import Emitter, Provenance
 
-__all__ = ["CEmitter", "CRoutine", "PRECISIONS"]
+__all__ = ["CEmitter", "CRoutine", "PRECISIONS", "sigkernel_context"]
 
 #: (suffix, C type, bits) of the precisions every C module holds.
 PRECISIONS = (("f32", "float", 32), ("f64", "double", 64))
@@ -106,6 +106,12 @@ def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: b
 class CEmitter(Emitter):
     target = "c"
 
+    def render(self, plan, prov: Provenance) -> str:
+        if plan.kind == "sigkernel":  # the Goursat PDE solver: templates/c/sigkernel.c.j2
+            source = self.env.get_template("sigkernel.c.j2").render(**sigkernel_context(plan, prov))
+            return source.rstrip() + "\n"
+        return super().render(plan, prov)
+
     def context(self, plan: Plan, prov: Provenance) -> dict:
         optimize = plan.target_params(self.target).param("optimize")
         precisions = []
@@ -129,3 +135,16 @@ class CEmitter(Emitter):
             "forward_routines": FORWARD_ROUTINES,
             "optimize": "" if optimize == "flags" else optimize,
         }
+
+
+def sigkernel_context(plan, prov: Provenance) -> dict:
+    """The template context of a signature-kernel module (a ``plan.sigkernel.SigKernelPlan``):
+    its static kernels' formulas and the c target's constants come from the plan."""
+    return {
+        "plan": plan,
+        "prov": prov,
+        "target": "c",
+        "target_params": plan.target_params("c"),
+        "precisions": [{"suffix": s, "scalar": t, "bits": b} for s, t, b in PRECISIONS],
+        "refresh": f"sigcodegen build --kind sigkernel --dim {plan.dim} --target c",
+    }

@@ -368,6 +368,13 @@ class TritonEmitter(PythonEmitter):
     def shape(size: int, time_axis: bool) -> str:
         return f"(N, {size})"
 
+    def render(self, plan, prov: Provenance) -> str:
+        if plan.kind == "sigkernel":  # the Goursat PDE wavefront: templates/triton/sigkernel.py.j2
+            context = {"plan": plan, "prov": prov, "target": self.target, "refresh":
+                       f"sigcodegen build --kind sigkernel --dim {plan.dim} --target triton"}
+            return self.env.get_template("sigkernel.py.j2").render(**context).rstrip() + "\n"
+        return super().render(plan, prov)
+
     def context(self, plan: Plan, prov: Provenance) -> dict:
         p, low = _choose(plan)
         layout = _layout(plan, p, low)

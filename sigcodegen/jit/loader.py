@@ -36,7 +36,7 @@ __all__ = ["SCHEMA", "NativeBuild", "key_material", "cache_key", "stem", "render
            "compile_logs", "write_to", "import_source", "native_build"]
 
 SCHEMA = 1
-KIND_PREFIX = {"signature": "sig", "logsignature": "logsig"}
+KIND_PREFIX = {"signature": "sig", "logsignature": "logsig", "sigkernel": "sig_kernel"}
 #: What each target needs installed to import its modules.
 REQUIRES = {"jax": ("jax", "sigcodegen[jax]"), "keras": ("keras", "sigcodegen[keras]"),
             "c": ("numpy", "sigcodegen"), "triton": ("triton", "sigcodegen[triton]")}
@@ -63,7 +63,8 @@ def cache_key(spec: KernelSpec) -> str:
 def stem(spec: KernelSpec, key: str | None = None) -> str:
     """Readable file name without suffix: ``sig_d5_m4_jax_<digest12>``."""
     key = key or cache_key(spec)
-    return f"{KIND_PREFIX[spec.kind]}_d{spec.dim}_m{spec.depth}_{spec.target}_{key[:12]}"
+    depth = "" if spec.depth is None else f"_m{spec.depth}"  # signature kernels have no depth
+    return f"{KIND_PREFIX[spec.kind]}_d{spec.dim}{depth}_{spec.target}_{key[:12]}"
 
 
 def render(spec: KernelSpec) -> tuple[str, dict]:

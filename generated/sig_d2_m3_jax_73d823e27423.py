@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        4a26cbe116ed03a17b7baa1e6305ba8a4594d6b7b7299a9b3fc440fa1f438f1a
-    generator  sigcodegen 0.1.0, generator sources 94b68e7b3d433574
+    key        73d823e27423f05e714bed87b6f4902f18faef566bce6670b9fa364c353a3a0a
+    generator  sigcodegen 0.1.0, generator sources d9a200bb4b20e8de
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

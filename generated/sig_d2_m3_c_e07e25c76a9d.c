@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        3b594ed03d84fe4ec0f59cc2bf1f8c7840d5388b47d4f95636e5014941445b9d
- *     generator  sigcodegen 0.1.0, generator sources e9f2c10dc6b350f4
+ *     key        e07e25c76a9dd5b3da7a8fea8aaa2585676c72b0c7bd947f91ef361d88835fe4
+ *     generator  sigcodegen 0.1.0, generator sources 5da9ad8c0545cf83
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        aec16f0647f2537c6bc465016423ab64e39c6aabde3f0f734d98b65f27968def
-    generator  sigcodegen 0.1.0, generator sources 66f00bbb293d898c
+    key        b9afd57d3fc9ed964d834f9afa407303a587b06408b4d5d87e3224b76e3820fc
+    generator  sigcodegen 0.1.0, generator sources 354437bf5a4ff26a
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        9b86cc5760e7b7da49bb478346b8f437688b4479e8e0d0101896578febe06dd4
-    generator  sigcodegen 0.1.0, generator sources 66f00bbb293d898c
+    key        f5a51b07c9d1c2ec690b5c96674ff88a7d426dde9972006502b47be20703e168
+    generator  sigcodegen 0.1.0, generator sources 354437bf5a4ff26a
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        ad991b88a3187fea44ffcf4503a8566e556db3bd46772274b36e6da3f8cbbbb7
-    generator  sigcodegen 0.1.0, generator sources 94b68e7b3d433574
+    key        e9075f71182c5fbc5f0bac2e6a0a02c45111477cf8577813d3299d1ed4521d1e
+    generator  sigcodegen 0.1.0, generator sources d9a200bb4b20e8de
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

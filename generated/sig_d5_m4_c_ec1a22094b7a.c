@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        9f9f98083f8f8912e7b9fb0122aabf01f0231cfacc919c2073e6d18d6580e28c
- *     generator  sigcodegen 0.1.0, generator sources e9f2c10dc6b350f4
+ *     key        ec1a22094b7a63fd4b33ddf4c382913e6b01f8d480e6f70204fbd77fedfd097e
+ *     generator  sigcodegen 0.1.0, generator sources 5da9ad8c0545cf83
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200

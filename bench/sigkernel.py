@@ -1,0 +1,190 @@
+"""Signature kernels on the CPU: sigcodegen's generated PDE solver (c target) against pysiglib
+(its ``finite_difference`` scheme, the same one, at its faster of n_jobs=1 and -1), and
+sigkerax when it is installed, at the configurations of issue 16:
+
+    forward           (128, 100, 5) at dyadic orders 0 and 2; (32, 1000, 3) at order 0
+    gram              32 x 32 at (1000, 3); symmetric 256 x 256 at (100, 5)
+    mmd               128 vs 128 samples at (100, 5)
+    forward+backward  the first three (pysiglib: sig_kernel + sig_kernel_backprop)
+
+Targets: forward <= 0.05 x pysiglib, forward + backward <= 0.1 x pysiglib. Prints the CPU
+(lscpu model and flags), the achieved grid cells per second and the fraction of the float32 FMA
+peak (bench/fma_peak.py; the solver does 4 flops per grid cell). Values are checked against
+pysiglib before timing. Run on an otherwise idle machine:
+
+    python bench/sigkernel.py [--repeat 7] [--out bench/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sigcodegen as sc  # noqa: E402
+
+CELL_FLOPS = 4  # sigcodegen.plan.sigkernel.CELL_FLOPS: 2 adds and 2 multiplies per grid cell
+
+
+def cpu_description() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "lscpu unavailable"
+    keep = ("Model name", "Architecture", "CPU(s)", "Thread(s) per core", "L1d", "L2", "L3")
+    lines = [line for line in out.splitlines() if line.split(":")[0].strip() in keep]
+    flags = next((line.split(":", 1)[1].split() for line in out.splitlines()
+                  if line.startswith("Flags")), [])
+    simd = [f for f in flags if f.startswith(("avx", "fma", "sse4"))]
+    return "\n".join(lines + [f"SIMD flags: {' '.join(simd)}"])
+
+
+def load_average() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def timed(fn, repeat: int) -> float:
+    """Median of ``repeat`` calls after one warm-up, in ms."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def brownian(seed: int, batch: int, length: int, dim: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    steps = rng.standard_normal((batch, length, dim)) / np.sqrt(length)
+    steps[:, 0] = 0
+    return np.cumsum(steps, axis=1).astype(np.float32)
+
+
+def pysiglib_best(call, repeat: int) -> tuple[float, int]:
+    """(ms, n_jobs) of the faster setting."""
+    results = [(timed(lambda: call(n_jobs), repeat), n_jobs) for n_jobs in (1, -1)]
+    return min(results)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    print(cpu_description())
+    print(f"load average {load_average():.2f}" + ("  (above 0.5: timings are unreliable)"
+                                                   if load_average() > 0.5 else ""))
+    try:
+        from fma_peak import measure
+        peak = measure()
+        peak_gflops = peak["all_threads_gflops"]
+        print(f"float32 FMA peak: {peak['one_thread_gflops']:.0f} GFLOP/s on one thread, "
+              f"{peak_gflops:.0f} on {peak['threads']}")
+    except Exception as err:  # the peak is context, not a requirement
+        peak_gflops = float("nan")
+        print(f"FMA peak not measured: {err}")
+    have_pysiglib = importlib.util.find_spec("pysiglib") is not None
+    if have_pysiglib:
+        import pysiglib
+    have_sigkerax = importlib.util.find_spec("sigkerax") is not None
+    print(f"sigcodegen {sc.__version__}; threads {sc.get_num_threads()}; pysiglib "
+          f"{'yes' if have_pysiglib else 'not installed'}; sigkerax "
+          f"{'yes' if have_sigkerax else 'not installed'}")
+
+    rows = []
+
+    def report(name, ours_ms, theirs, cells, target):
+        theirs_ms, jobs = theirs if theirs else (float("nan"), 0)
+        ratio = ours_ms / theirs_ms if theirs else float("nan")
+        rate = cells / (ours_ms / 1e3)
+        fraction = CELL_FLOPS * rate / 1e9 / peak_gflops
+        verdict = "met" if ratio <= target else "NOT met"
+        print(f"{name:<34} ours {ours_ms:9.2f} ms   pysiglib {theirs_ms:9.2f} ms (n_jobs={jobs:>2})"
+              f"   ratio {ratio:6.3f} (target <= {target}: {verdict})   "
+              f"{rate / 1e9:6.2f} Gcells/s, {100 * fraction:5.1f}% of the FMA peak")
+        rows.append({"case": name, "ours_ms": ours_ms, "pysiglib_ms": theirs_ms,
+                     "pysiglib_n_jobs": jobs, "ratio": ratio, "target": target,
+                     "gcells_per_s": rate / 1e9, "fma_fraction": fraction})
+
+    forward_cases = [((128, 100, 5), 0), ((128, 100, 5), 2), ((32, 1000, 3), 0)]
+    for (batch, length, dim), order in forward_cases:
+        x = brownian(0, batch, length, dim)
+        y = brownian(1, batch, length, dim)
+        cells = batch * ((length - 1) << order) ** 2
+        ours = lambda: sc.signature_kernel(x, y, dyadic_order=order)  # noqa: E731
+        theirs = None
+        if have_pysiglib:
+            want = pysiglib.sig_kernel(x.astype(np.float64), y.astype(np.float64),
+                                       dyadic_order=order)
+            error = np.abs(ours() - want).max() / np.abs(want).max()
+            print(f"check ({batch}, {length}, {dim}) order {order}: relative error vs "
+                  f"pysiglib (float64) {error:.1e}")
+            theirs = pysiglib_best(lambda j: pysiglib.sig_kernel(x, y, dyadic_order=order,
+                                                                 n_jobs=j), args.repeat)
+        report(f"forward ({batch},{length},{dim}) λ={order}", timed(ours, args.repeat), theirs,
+               cells, 0.05)
+        ones = np.ones(batch, np.float32)
+        grad = lambda: sc.signature_kernel_vjp(x, y, ones, dyadic_order=order)  # noqa: E731
+        theirs = None
+        if have_pysiglib:
+            def backprop(j):
+                pysiglib.sig_kernel(x, y, dyadic_order=order, n_jobs=j)
+                return pysiglib.sig_kernel_backprop(ones, x, y, dyadic_order=order,
+                                                    left_deriv=True, right_deriv=True, n_jobs=j)
+            theirs = pysiglib_best(backprop, args.repeat)
+
+        def forward_backward():
+            sc.signature_kernel(x, y, dyadic_order=order)
+            grad()
+        report(f"fwd+bwd ({batch},{length},{dim}) λ={order}", timed(forward_backward, args.repeat),
+               theirs, 4 * cells, 0.1)
+
+    x = brownian(2, 32, 1000, 3)
+    y = brownian(3, 32, 1000, 3)
+    theirs = pysiglib_best(lambda j: pysiglib.sig_kernel_gram(x, y, dyadic_order=0, n_jobs=j),
+                           max(1, args.repeat // 3)) if have_pysiglib else None
+    report("gram 32x32 (1000,3)", timed(lambda: sc.signature_kernel_gram(x, y), args.repeat),
+           theirs, 32 * 32 * 999 * 999, 0.05)
+
+    x = brownian(4, 256, 100, 5)
+    theirs = pysiglib_best(lambda j: pysiglib.sig_kernel_gram(x, x, dyadic_order=0, n_jobs=j),
+                           args.repeat) if have_pysiglib else None
+    report("symmetric gram 256x256 (100,5)", timed(lambda: sc.signature_kernel_gram(x),
+                                                   args.repeat),
+           theirs, 256 * 257 // 2 * 99 * 99, 0.05)
+
+    x, y = brownian(5, 128, 100, 5), brownian(6, 128, 100, 5)
+    theirs = pysiglib_best(lambda j: pysiglib.sig_mmd(x, y, dyadic_order=0, n_jobs=j),
+                           args.repeat) if have_pysiglib else None
+    report("mmd 128 vs 128 (100,5)", timed(lambda: sc.signature_mmd(x, y), args.repeat), theirs,
+           (128 * 129 + 128 * 128) * 99 * 99, 0.05)
+
+    if have_sigkerax:
+        print("sigkerax is installed; it is not timed by this script yet")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "sigkernel.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
