@@ -12,11 +12,12 @@ import pytest
 
 import sigcodegen
 from sigcodegen import algebra, distributed, spec
+from sigcodegen.compat import iisignature as compat_iisignature
 from sigcodegen.ops import logsignature, signature, tensor_algebra, transforms, windows
 from sigcodegen.runtime import dispatch
 
 MODULES = [sigcodegen, algebra, distributed, spec, signature, logsignature, tensor_algebra,
-           transforms, windows, dispatch]
+           transforms, windows, dispatch, compat_iisignature]
 
 
 @pytest.mark.parametrize("module", MODULES,
