@@ -13,11 +13,15 @@ import pytest
 import sigcodegen
 from sigcodegen import algebra, distributed, spec
 from sigcodegen.compat import iisignature as compat_iisignature
-from sigcodegen.ops import logsignature, signature, tensor_algebra, transforms, windows
+from sigcodegen.ops import features, logsignature, signature, tensor_algebra, transforms, windows
 from sigcodegen.runtime import dispatch
 
 MODULES = [sigcodegen, algebra, distributed, spec, signature, logsignature, tensor_algebra,
-           transforms, windows, dispatch, compat_iisignature]
+           transforms, windows, dispatch, compat_iisignature, features]
+if importlib.util.find_spec("sklearn") is not None:
+    from sigcodegen import sklearn as sklearn_integration
+
+    MODULES.append(sklearn_integration)
 
 
 @pytest.mark.parametrize("module", MODULES,
