@@ -22,6 +22,10 @@ if importlib.util.find_spec("sklearn") is not None:
     from sigcodegen import sklearn as sklearn_integration
 
     MODULES.append(sklearn_integration)
+if importlib.util.find_spec("sktime") is not None:
+    from sigcodegen import sktime as sktime_integration
+
+    MODULES.append(sktime_integration)
 
 
 @pytest.mark.parametrize("module", MODULES,
