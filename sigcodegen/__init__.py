@@ -13,6 +13,7 @@ levels concatenated, each row-major, no scalar term: the layout of iisignature, 
 signax, pysiglib and keras_sig. Results keep the input's library and float dtype.
 
 Signatures          signature, signature_vjp, windowed_signature, jax_gpu_signature
+Window queries      SignatureStream (one long path, many windows)
 Log-signatures      logsignature, signature_to_logsignature, logsignature_to_signature
 Tensor algebra      signature_combine, multi_signature_combine, signature_inverse
 Path transforms     time_augment, lead_lag
@@ -45,6 +46,7 @@ from .ops.signature import jax_gpu_signature, signature, signature_vjp
 from .ops.tensor_algebra import multi_signature_combine, signature_combine, signature_inverse
 from .ops.transforms import lead_lag, time_augment
 from .ops.windows import windowed_signature
+from .ops.stream import SignatureStream
 from .runtime.threads import get_num_threads, num_threads, set_num_threads
 from .spec import KernelSpec
 from .version import __version__
@@ -75,6 +77,7 @@ __all__ = [
     "signature_vjp",
     "words",
     "__version__",
+    "SignatureStream",
 ]
 
 

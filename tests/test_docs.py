@@ -13,11 +13,12 @@ import pytest
 import sigcodegen
 from sigcodegen import algebra, distributed, spec
 from sigcodegen.compat import iisignature as compat_iisignature
-from sigcodegen.ops import features, logsignature, signature, tensor_algebra, transforms, windows
+from sigcodegen.ops import (features, logsignature, signature, stream, tensor_algebra, transforms,
+                            windows)
 from sigcodegen.runtime import dispatch
 
 MODULES = [sigcodegen, algebra, distributed, spec, signature, logsignature, tensor_algebra,
-           transforms, windows, dispatch, compat_iisignature, features]
+           transforms, windows, dispatch, compat_iisignature, features, stream]
 if importlib.util.find_spec("sklearn") is not None:
     from sigcodegen import sklearn as sklearn_integration
 
