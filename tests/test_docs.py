@@ -23,6 +23,10 @@ if importlib.util.find_spec("sklearn") is not None:
     from sigcodegen import sklearn as sklearn_integration
 
     MODULES.append(sklearn_integration)
+if importlib.util.find_spec("torch") is not None:
+    from sigcodegen.compat import signatory as compat_signatory
+
+    MODULES.append(compat_signatory)
 if importlib.util.find_spec("sktime") is not None:
     from sigcodegen import sktime as sktime_integration
 
