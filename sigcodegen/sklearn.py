@@ -117,6 +117,10 @@ class SignatureTransformer(TransformerMixin, BaseEstimator):
                 raise ValueError(f"{owner}: every series needs the same channels; got "
                                  f"{sorted(channels)}")
             self._set_or_check(channels.pop(), reset, two_d=False)
+            if reset:
+                columns = getattr(X[0], "columns", None)  # DataFrames name their channels
+                self._channel_names = ([str(c) for c in columns] if columns is not None
+                                       else None)
             return series, None
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)  # nested lists of numbers
@@ -138,6 +142,7 @@ class SignatureTransformer(TransformerMixin, BaseEstimator):
         if reset:
             self.n_channels_ = channels
             self._fitted_2d = two_d
+            self._channel_names = None
             if not two_d:
                 self.n_features_in_ = channels
                 if hasattr(self, "feature_names_in_"):
@@ -175,8 +180,9 @@ class SignatureTransformer(TransformerMixin, BaseEstimator):
         """Names of the output columns: ``S(a,b)`` is the signature's coefficient at the word
         ab (``logS([a,b])`` the log-signature's at the bracket [a, b]), over the channels after
         augmentation ("time", "pen", ``<c>_lead``, ``<c>_lag``, ``cumsum_<c>``); with several
-        windows each name starts ``w<j>_``. ``input_features`` names the channels (for 2-D
-        input, the timepoint columns: then the one channel is ``x0``)."""
+        windows each name starts ``w<j>_``. ``input_features`` names the channels (default: the
+        columns of DataFrames given to fit, else x0, x1, ...; for 2-D input they name the
+        timepoint columns, and the one channel is ``x0``)."""
         check_is_fitted(self, "n_features_out_")
         expected = self.n_features_in_
         names_in = getattr(self, "feature_names_in_", None)
@@ -189,7 +195,7 @@ class SignatureTransformer(TransformerMixin, BaseEstimator):
                 raise ValueError("input_features is not equal to feature_names_in_")
         channels = ["x0"] if self._fitted_2d else (
             list(input_features) if input_features is not None
-            else [f"x{i}" for i in range(self.n_channels_)])
+            else self._channel_names or [f"x{i}" for i in range(self.n_channels_)])
         names = self._features().feature_names(channels, self.n_windows_)
         return np.asarray(names, dtype=object)
 

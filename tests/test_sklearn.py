@@ -170,6 +170,10 @@ def test_feature_names_name_the_words():
     lognames = list(logt.get_feature_names_out(["a", "b"]))
     assert lognames[:4] == ["w0_logS(time)", "w0_logS(a)", "w0_logS(b)", "w0_logS([time,a])"]
     assert len(lognames) == 3 * 6 and lognames[6] == "w1_logS(time)"
+    pd = pytest.importorskip("pandas")
+    frames = [pd.DataFrame(x, columns=["left", "right"]) for x in X]
+    named = SignatureTransformer(depth=1, window_name="global").fit(frames)
+    assert list(named.get_feature_names_out()) == ["S(time)", "S(left)", "S(right)"]
 
 
 def test_set_output_pandas():
