@@ -13,7 +13,7 @@ input stays float32), ``get_feature_names_out()`` naming each column's word and 
 Example:
     >>> import numpy as np
     >>> from sigcodegen.sklearn import SignatureTransformer
-    >>> X = np.random.default_rng(0).standard_normal((10, 20, 2))   # 10 series, 20 points, 2 channels
+    >>> X = np.random.default_rng(0).standard_normal((10, 20, 2))  # (series, points, channels)
     >>> t = SignatureTransformer(depth=2, window_name="global").fit(X)
     >>> t.transform(X).shape                                       # basepoint + time: 3 channels
     (10, 12)

@@ -17,7 +17,7 @@ log-signature coordinates are in another Hall basis).
 Example:
     >>> import numpy as np
     >>> from sigcodegen.sktime import SignatureTransformer
-    >>> X = np.array([[0, 1], [2, 3], [1, 1]]).reshape(-1, 2, 3)  # numpy3D: (instances, channels, time)
+    >>> X = np.array([[0, 1], [2, 3], [1, 1]]).reshape(-1, 2, 3)  # (instances, channels, time)
     >>> SignatureTransformer(depth=2, window_name="global").fit_transform(X).round(4).values
     array([[ 1.    ,  2.    ,  1.    ,  0.5   ,  1.3333, -0.5   ,  0.6667,  2.    ,
             -1.    ,  1.5   ,  3.    ,  0.5   ]])

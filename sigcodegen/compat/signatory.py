@@ -236,7 +236,8 @@ class Signature(nn.Module):
     def __init__(self, depth: int, stream: bool = False, inverse: bool = False,
                  scalar_term: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.depth, self.stream, self.inverse, self.scalar_term = depth, stream, inverse, scalar_term
+        self.depth, self.stream = depth, stream
+        self.inverse, self.scalar_term = inverse, scalar_term
 
     def forward(self, path: torch.Tensor, basepoint=False, initial=None) -> torch.Tensor:
         return signature(path, self.depth, stream=self.stream, basepoint=basepoint,

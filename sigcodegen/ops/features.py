@@ -229,7 +229,8 @@ class SignatureFeatures:
         channels = augmented[0].shape[-1]
         per_window = self._per_window(channels)
         out = np.zeros((len(parts), count, per_window), dtype=augmented[0].dtype)
-        groups: dict[int, list[tuple[int, int, int]]] = {}  # window points -> (series, window, start)
+        # window points -> [(series, window, start)]
+        groups: dict[int, list[tuple[int, int, int]]] = {}
         for i, path in enumerate(augmented):
             for j, (start, end) in enumerate(windows_of[len(path)]):
                 groups.setdefault(end - start, []).append((i, j, start))
