@@ -15,7 +15,8 @@ ii = pytest.importorskip("iisignature")
 
 BATCHES = [(), (3,), (2, 2)]
 DTYPES = [np.float32, np.float64]
-PAIRS = [(2, 3), (3, 2)]  # (d, m); (3, 2) has the area method, (2, 3) does not
+PAIRS = [(2, 3), (3, 2), (2, 5)]  # (d, m); (3, 2) has the area method; (2, 5): Hall brackets
+# of brackets ([[1,2],[1,[1,2]]])
 
 
 def _rng(*key):
