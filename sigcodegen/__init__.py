@@ -13,6 +13,7 @@ levels concatenated, each row-major, no scalar term: the layout of iisignature, 
 signax, pysiglib and keras_sig. Results keep the input's library and float dtype.
 
 Signatures          signature, signature_vjp, windowed_signature, jax_gpu_signature
+Window queries      SignatureStream (one long path, many windows)
 Log-signatures      logsignature, signature_to_logsignature, logsignature_to_signature
 Tensor algebra      signature_combine, multi_signature_combine, signature_inverse
 Path transforms     time_augment, lead_lag, bucket_paths
@@ -50,6 +51,7 @@ from .ops.signature import jax_gpu_signature, signature, signature_vjp
 from .ops.tensor_algebra import multi_signature_combine, signature_combine, signature_inverse
 from .ops.transforms import bucket_paths, lead_lag, time_augment
 from .ops.windows import windowed_signature
+from .ops.stream import SignatureStream
 from .runtime.dispatch import clear_caches
 from .runtime.threads import get_num_threads, num_threads, set_num_threads
 from .spec import KernelSpec
@@ -87,6 +89,7 @@ __all__ = [
     "signature_vjp",
     "words",
     "__version__",
+    "SignatureStream",
 ]
 __all__ += ["signature_kernel", "signature_kernel_gram", "signature_kernel_vjp", "signature_mmd",
             "signature_score", "sig_kernel", "sig_kernel_gram", "sig_mmd", "sig_score",

@@ -12,11 +12,25 @@ import pytest
 
 import sigcodegen
 from sigcodegen import algebra, distributed, spec
-from sigcodegen.ops import logsignature, sigkernel, signature, tensor_algebra, transforms, windows
+from sigcodegen.compat import iisignature as compat_iisignature
+from sigcodegen.ops import (features, logsignature, sigkernel, signature, stream, tensor_algebra,
+                            transforms, windows)
 from sigcodegen.runtime import dispatch
 
 MODULES = [sigcodegen, algebra, distributed, spec, signature, logsignature, tensor_algebra,
-           transforms, windows, dispatch, sigkernel]
+           transforms, windows, dispatch, sigkernel, compat_iisignature, features, stream]
+if importlib.util.find_spec("sklearn") is not None:
+    from sigcodegen import sklearn as sklearn_integration
+
+    MODULES.append(sklearn_integration)
+if importlib.util.find_spec("torch") is not None:
+    from sigcodegen.compat import signatory as compat_signatory
+
+    MODULES.append(compat_signatory)
+if importlib.util.find_spec("sktime") is not None:
+    from sigcodegen import sktime as sktime_integration
+
+    MODULES.append(sktime_integration)
 
 
 @pytest.mark.parametrize("module", MODULES,

@@ -63,3 +63,16 @@ def test_sigkan_forecast_quick(backend):
     assert loss and mse, out
     # the training loss and the predictions are finite (nan and inf print as such)
     assert all(math.isfinite(float(v)) for v in loss.groups() + mse.groups()), out
+
+
+def test_signature_pipeline_quick():
+    need("sklearn", "sktime")
+    out = run_example("signature_pipeline.py", "jax", "--quick")
+    assert "60 train / 90 test utterances" in out
+    difference = re.search(rf"transformers differ by ({NUMBER})", out)
+    assert difference and float(difference.group(1)) == 0.0, out
+    for name in ("sktime pipeline", "sklearn pipeline"):
+        row = re.search(rf"^{name} +test accuracy ({NUMBER})", out, re.MULTILINE)
+        assert row, out
+        # 0.889 on this subset (seed 0); chance is 1/9
+        assert float(row.group(1)) > 3 / 9, out
