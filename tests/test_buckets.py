@@ -19,8 +19,8 @@ pytest.importorskip("jax")
 
 #: increments on and off the edges of the grid 16, 24, 32, 48, 64
 STEPS = (1, 2, 15, 16, 17, 23, 24, 25, 33, 48, 49)
-#: paths on and off the edges of the grid 8, 12, 16, 24
-PATHS = (1, 7, 8, 9, 12, 13)
+#: paths on and off the edges of the grid 8, 16, 32
+PATHS = (1, 7, 8, 9, 16, 17)
 
 
 def grid(minimum, per_octave, largest):
@@ -42,14 +42,16 @@ def test_bucket_rule_is_the_smallest_grid_value_at_or_above(minimum, per_octave)
 
 def test_the_issue_loops_stay_within_twelve_buckets():
     """L = 2..401 and 200 batch sizes: at most 12 shapes each with the plan's constants."""
-    from sigcodegen.plan.signature import BUCKET_MIN_PATHS, BUCKET_MIN_STEPS, BUCKETS_PER_OCTAVE
+    from sigcodegen.plan.signature import (BUCKET_MIN_PATHS, BUCKET_MIN_STEPS,
+                                           BUCKET_PATHS_PER_OCTAVE, BUCKET_STEPS_PER_OCTAVE)
 
-    lengths = {rules.bucket(n - 1, BUCKET_MIN_STEPS, BUCKETS_PER_OCTAVE) for n in range(2, 402)}
-    batches = {rules.bucket(n, BUCKET_MIN_PATHS, BUCKETS_PER_OCTAVE) for n in range(1, 201)}
+    lengths = {rules.bucket(n - 1, BUCKET_MIN_STEPS, BUCKET_STEPS_PER_OCTAVE)
+               for n in range(2, 402)}
+    batches = {rules.bucket(n, BUCKET_MIN_PATHS, BUCKET_PATHS_PER_OCTAVE) for n in range(1, 201)}
     assert len(lengths) <= 12 and len(batches) <= 12
     # and padding past the smallest bucket costs at most 1.5x the work
     for n in range(BUCKET_MIN_STEPS + 1, 5000):
-        assert rules.bucket(n, BUCKET_MIN_STEPS, BUCKETS_PER_OCTAVE) <= 1.5 * n
+        assert rules.bucket(n, BUCKET_MIN_STEPS, BUCKET_STEPS_PER_OCTAVE) <= 1.5 * n
 
 
 def _paths(rng, n, steps, dim=3):
@@ -142,7 +144,7 @@ def test_routines_at_every_batch_size_equal_the_reference(n):
 
 
 def test_compilations_are_bounded_by_the_buckets(monkeypatch):
-    """30 lengths in 3 buckets and 9 batch sizes in 2 compile 3 and 2 times; without buckets
+    """30 lengths in 3 buckets and 16 batch sizes in 2 compile 3 and 2 times; without buckets
     (SIGCODEGEN_BUCKETS=0) every new shape compiles."""
     rng = np.random.default_rng(0)
     sc.clear_caches()
@@ -151,7 +153,7 @@ def test_compilations_are_bounded_by_the_buckets(monkeypatch):
         sc.signature(_paths(rng, 3, steps), 2, target="jax")
     assert COMPILED.compilations - before == 3
     before = COMPILED.compilations
-    for n in range(1, 10):  # buckets 8, 12
+    for n in range(1, 17):  # buckets 8, 16
         sc.signature_combine(np.ones((n, 6)), np.ones((n, 6)), 2, 2)
     assert COMPILED.compilations - before == 2
     monkeypatch.setenv("SIGCODEGEN_BUCKETS", "0")

@@ -186,7 +186,8 @@ def _changed_plan(plan):
                       for s in plan.schedules)
     new = {"reversal_tolerance": 3e-05, "team_min_ops": 777, "pool_spin_ns": 321, "top_tile_rows": 2, "top_tile_rows_avx512": 5, "register_budget": 10**6,
            "lanes_per_program": 256, "max_lane_block": 1024, "optimize": "O1",
-           "bucket_min_steps": 40, "bucket_min_paths": 6, "buckets_per_octave": 4}
+           "bucket_min_steps": 40, "bucket_min_paths": 6, "bucket_steps_per_octave": 4,
+           "bucket_paths_per_octave": 3}
     targets = tuple(dataclasses.replace(t, params=tuple((k, new[k]) for k, _ in t.params))
                     for t in plan.targets)
     return dataclasses.replace(plan, schedules=schedules, targets=targets)
@@ -216,7 +217,8 @@ def test_constants_come_from_the_plan(target):
         assert constants["REVERSAL_TOLERANCE"] == 3e-05
     if target != "triton":
         assert (constants["BUCKET_MIN_STEPS"], constants["BUCKET_MIN_PATHS"],
-                constants["BUCKETS_PER_OCTAVE"]) == (40, 6, 4)
+                constants["BUCKET_STEPS_PER_OCTAVE"],
+                constants["BUCKET_PATHS_PER_OCTAVE"]) == (40, 6, 4, 3)
     assert "1e-4" not in source and "8192" not in source
     if target == "triton":  # the register budget sets the prefix, lanes per program BP
         assert (constants["PREFIX"], constants["BP"]) == (0, 256)
@@ -244,11 +246,15 @@ def test_emitted_bucket_rule_is_the_plan_rule(target):
     assert functions["bucket"] == inspect.getsource(rules.bucket).rstrip()
     assert source.count("def bucket(") == 1
     params = plan.target_params(target)
-    for name in ("bucket_min_steps", "bucket_min_paths", "buckets_per_octave"):
+    for name in ("bucket_min_steps", "bucket_min_paths", "bucket_steps_per_octave",
+                 "bucket_paths_per_octave"):
         assert constants[name.upper()] == params.param(name)
     namespace = {}
     exec(functions["bucket"], namespace)
     for n in range(1, 600):
         assert namespace["bucket"](n, constants["BUCKET_MIN_STEPS"],
-                                   constants["BUCKETS_PER_OCTAVE"]) == rules.bucket(
-            n, params.param("bucket_min_steps"), params.param("buckets_per_octave"))
+                                   constants["BUCKET_STEPS_PER_OCTAVE"]) == rules.bucket(
+            n, params.param("bucket_min_steps"), params.param("bucket_steps_per_octave"))
+        assert namespace["bucket"](n, constants["BUCKET_MIN_PATHS"],
+                                   constants["BUCKET_PATHS_PER_OCTAVE"]) == rules.bucket(
+            n, params.param("bucket_min_paths"), params.param("bucket_paths_per_octave"))

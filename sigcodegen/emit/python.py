@@ -46,7 +46,7 @@ class PythonEmitter(Emitter):
                      for s in schedules for name, value in s.params_for(self.target)]
         sources = {fn.__name__: inspect.getsource(fn).rstrip()
                    for s in schedules for fn in RULES.get(s.strategy, ())}
-        if "buckets_per_octave" in dict(plan.target_params(self.target).params):
+        if "bucket_min_steps" in dict(plan.target_params(self.target).params):
             sources[BUCKET_RULE.__name__] = inspect.getsource(BUCKET_RULE).rstrip()
         return {
             **super().context(plan, prov),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..plan.rules import bucket
-from ..plan.signature import BUCKET_MIN_STEPS, BUCKETS_PER_OCTAVE
+from ..plan.signature import BUCKET_MIN_STEPS, BUCKET_STEPS_PER_OCTAVE
 from ..runtime.frameworks import check_path_shape
 from .tensor_algebra import prepare
 
@@ -85,7 +85,7 @@ def bucket_paths(path):
     length = path.shape[-2]
     if length < 2:
         return path
-    padded = bucket(length - 1, BUCKET_MIN_STEPS, BUCKETS_PER_OCTAVE) + 1
+    padded = bucket(length - 1, BUCKET_MIN_STEPS, BUCKET_STEPS_PER_OCTAVE) + 1
     if padded == length:
         return path
     return framework.take(path, np.minimum(np.arange(padded), length - 1), axis=-2)

@@ -78,10 +78,11 @@ def explain(plan: Plan, paths: int | None = None, length: int | None = None,
         lines += ["", f"work for {paths} paths of length {length} ({steps} increments, "
                       f"{mode}{who})"]
         params = dict(plan.target_params(target).params) if target else {}
-        if "buckets_per_octave" in params and paths > 0 and steps > 0:
-            per_octave = params["buckets_per_octave"]
-            paths = rules.bucket(paths, params["bucket_min_paths"], per_octave)
-            steps = rules.bucket(steps, params["bucket_min_steps"], per_octave)
+        if "bucket_min_steps" in params and paths > 0 and steps > 0:
+            paths = rules.bucket(paths, params["bucket_min_paths"],
+                                 params["bucket_paths_per_octave"])
+            steps = rules.bucket(steps, params["bucket_min_steps"],
+                                 params["bucket_steps_per_octave"])
             lines.append(f"  at its shape buckets (rules.bucket): {paths} paths of {steps} "
                          f"increments, the padding dropped after")
         for schedule in plan.schedules_for(target):

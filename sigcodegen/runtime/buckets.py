@@ -57,8 +57,12 @@ def _repeat_last(n: int, size: int) -> np.ndarray:
     return np.minimum(np.arange(size), n - 1)
 
 
-def _bucket(module, n: int, minimum: int) -> int:
-    return module.bucket(n, minimum, module.BUCKETS_PER_OCTAVE)
+def _steps_bucket(module, steps: int) -> int:
+    return module.bucket(steps, module.BUCKET_MIN_STEPS, module.BUCKET_STEPS_PER_OCTAVE)
+
+
+def _paths_bucket(module, n: int) -> int:
+    return module.bucket(n, module.BUCKET_MIN_PATHS, module.BUCKET_PATHS_PER_OCTAVE)
 
 
 class Padding:
@@ -102,8 +106,8 @@ def pad_paths(path, framework: Framework, module) -> tuple[object, Padding | Non
     n = math.prod(lead)
     if n == 0 or length < 2:
         return path, None
-    rows = _bucket(module, n, module.BUCKET_MIN_PATHS)
-    padded_length = _bucket(module, length - 1, module.BUCKET_MIN_STEPS) + 1
+    rows = _paths_bucket(module, n)
+    padded_length = _steps_bucket(module, length - 1) + 1
     x = path.reshape(n, length, dim)
     if rows != n:
         x = framework.take(x, _repeat_last(n, rows), axis=0)
@@ -119,7 +123,7 @@ def pad_rows(arrays, framework: Framework, module) -> tuple[list, Padding | None
     n = math.prod(lead)
     if n == 0:
         return list(arrays), None
-    rows = _bucket(module, n, module.BUCKET_MIN_PATHS)
+    rows = _paths_bucket(module, n)
     out = []
     for a in arrays:
         width = framework.shape(a)[-1]

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        e07e25c76a9dd5b3da7a8fea8aaa2585676c72b0c7bd947f91ef361d88835fe4
- *     generator  sigcodegen 0.1.0, generator sources 5da9ad8c0545cf83
+ *     key        2586c74ad365fbab0d874cf943a64202295a1f438f3938f7c41878e84f29005d
+ *     generator  sigcodegen 0.1.0, generator sources ddd80ba49441752c
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

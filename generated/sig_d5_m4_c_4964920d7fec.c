@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        ec1a22094b7a63fd4b33ddf4c382913e6b01f8d480e6f70204fbd77fedfd097e
- *     generator  sigcodegen 0.1.0, generator sources 5da9ad8c0545cf83
+ *     key        4964920d7fec66118833280506a6a4280937e04c7416a8518019d7548da28a8b
+ *     generator  sigcodegen 0.1.0, generator sources ddd80ba49441752c
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200

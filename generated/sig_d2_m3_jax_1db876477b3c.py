@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        73d823e27423f05e714bed87b6f4902f18faef566bce6670b9fa364c353a3a0a
-    generator  sigcodegen 0.1.0, generator sources d9a200bb4b20e8de
+    key        1db876477b3c00cee916c6b81c0de06d9a5b0f3ccedbe2f96c30fda02da502ca
+    generator  sigcodegen 0.1.0, generator sources 2b1690e12290d832
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
@@ -36,11 +36,12 @@ LEVELWISE_MIN_STEPS = 16
 #: this the gradient recomputes the states from checkpoints instead.
 REVERSAL_TOLERANCE = 0.0001
 #: Calls on concrete arrays run at shape buckets (sigcodegen.runtime.buckets pads the increments
-#: and the paths up to bucket(n, minimum, BUCKETS_PER_OCTAVE)), so that varying shapes compile a
-#: bounded number of times.
+#: and the paths up to bucket(n, minimum, per_octave)), so that varying shapes compile a bounded
+#: number of times.
 BUCKET_MIN_STEPS = 16
+BUCKET_STEPS_PER_OCTAVE = 2
 BUCKET_MIN_PATHS = 8
-BUCKETS_PER_OCTAVE = 2
+BUCKET_PATHS_PER_OCTAVE = 1
 
 
 # copied from sigcodegen/plan/rules.py (`sigcodegen plan` prints the buckets with the same function)

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        e9075f71182c5fbc5f0bac2e6a0a02c45111477cf8577813d3299d1ed4521d1e
-    generator  sigcodegen 0.1.0, generator sources d9a200bb4b20e8de
+    key        44142f6b979676c1494316ede461dba5b2aa95349f3ea56d4a67054f466ac2c2
+    generator  sigcodegen 0.1.0, generator sources 2b1690e12290d832
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
@@ -37,11 +37,12 @@ LEVELWISE_MIN_STEPS = 16
 #: this the gradient recomputes the states from checkpoints instead.
 REVERSAL_TOLERANCE = 0.0001
 #: Calls on concrete arrays run at shape buckets (sigcodegen.runtime.buckets pads the increments
-#: and the paths up to bucket(n, minimum, BUCKETS_PER_OCTAVE)), so that varying shapes compile a
-#: bounded number of times.
+#: and the paths up to bucket(n, minimum, per_octave)), so that varying shapes compile a bounded
+#: number of times.
 BUCKET_MIN_STEPS = 16
+BUCKET_STEPS_PER_OCTAVE = 2
 BUCKET_MIN_PATHS = 8
-BUCKETS_PER_OCTAVE = 2
+BUCKET_PATHS_PER_OCTAVE = 1
 
 
 # copied from sigcodegen/plan/rules.py (`sigcodegen plan` prints the buckets with the same function)
