@@ -17,13 +17,12 @@ value that path enters non-finite (and leaves the others alone).
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..jit.loader import import_source, native_build
 from ..runtime.bindings import SigKernelModule
+from ..runtime.dispatch import load_module
 from ..runtime.frameworks import framework_of, x64
 from ..spec import SIGKERNEL_MAX_DYADIC_ORDER as MAX_DYADIC_ORDER
 from ..spec import SIGKERNEL_MAX_GRID_ROW as MAX_GRID_ROW
@@ -224,37 +223,16 @@ def _prepare(x, y, owner: str):
     return fx, x, y, dtype
 
 
-_modules: dict[int, SigKernelModule] = {}
-_modules_lock = threading.Lock()
-
-
 def _module(dim: int) -> SigKernelModule:
-    """The c target's sigkernel module for ``dim`` (built or loaded on first use; raises
-    sigcodegen.jit.toolchain.CompilerUnavailable / CompileError without a working compiler)."""
-    module = _modules.get(dim)
-    if module is None:
-        with _modules_lock:
-            module = _modules.get(dim)
-            if module is None:
-                module = SigKernelModule(native_build(KernelSpec(dim=dim, kind="sigkernel",
-                                                                 target="c")))
-                _modules[dim] = module
-    return module
-
-
-_jax_modules: dict[int, object] = {}
+    """The c target's sigkernel module for ``dim`` (built or loaded on first use, memoised by
+    the runtime; raises sigcodegen.jit.toolchain.CompilerUnavailable / CompileError without a
+    working compiler)."""
+    return load_module(KernelSpec(dim=dim, kind="sigkernel", target="c"))
 
 
 def _jax_module(dim: int):
     """The jax target's sigkernel module for ``dim`` (an anti-diagonal lax.scan)."""
-    module = _jax_modules.get(dim)
-    if module is None:
-        with _modules_lock:
-            module = _jax_modules.get(dim)
-            if module is None:
-                module = import_source(KernelSpec(dim=dim, kind="sigkernel", target="jax"))
-                _jax_modules[dim] = module
-    return module
+    return load_module(KernelSpec(dim=dim, kind="sigkernel", target="jax"))
 
 
 def _check_target(target, framework, owner: str) -> str:
@@ -272,21 +250,12 @@ def _check_target(target, framework, owner: str) -> str:
     return target
 
 
-_triton_modules: dict[int, object] = {}
-
-
 def _run_triton(framework, x, y, dtype, layout, kernel: StaticKernel, orders):
     """The triton target (torch tensors): pairs for every layout."""
     import torch
 
     dim = framework.shape(x)[-1]
-    module = _triton_modules.get(dim)
-    if module is None:
-        with _modules_lock:
-            module = _triton_modules.get(dim)
-            if module is None:
-                module = import_source(KernelSpec(dim=dim, kind="sigkernel", target="triton"))
-                _triton_modules[dim] = module
+    module = load_module(KernelSpec(dim=dim, kind="sigkernel", target="triton"))
     params, ip = kernel.params()
 
     def run(a, b):

@@ -29,22 +29,16 @@ _CHUNKS = {"horner": 1, "chunked": 0}
 BACKWARD_MODES = {"auto": 0, "reversible": 1, "checkpoint": 2}
 
 
-class NativeModule:
-    """A compiled c-target module for one (dim, depth), with the interface of the Python
-    targets' modules: ``signature(path, stream=False, strategy="chunked")``. Its shared
-    libraries, one per precision, are built (or loaded from the cache) on first use of each:
-    ``library(bits)`` returns the path of the ``bits``-bit library."""
-
-    STRATEGIES = tuple(_CHUNKS)
+class _Libraries:
+    """What every compiled module shares: its shared libraries, one per precision, built (or
+    loaded from the cache) on first use of each and opened once (``_open`` binds a kind's
+    functions)."""
 
     def __init__(self, built):
         """``built``: a ``sigcodegen.jit.loader.NativeBuild`` (spec, source, name, has_ffi and
         ``library(bits)``, the path of the library of one precision, compiled on first call)."""
-        spec = built.spec
         self.__file__ = str(built.source)
         self.name = built.name
-        self.DIM, self.DEPTH, self.SIGLEN = spec.dim, spec.depth, spec.siglen
-        self.has_ffi = built.has_ffi
         self._library = built.library
         self._libs: dict[int, ctypes.CDLL] = {}
         self._lock = threading.RLock()
@@ -60,6 +54,24 @@ class NativeModule:
             if bits not in self._libs:
                 self._libs[bits] = self._open(self._library(bits), bits)
         return self._libs[bits]
+
+    def _open(self, path: Path, bits: int) -> ctypes.CDLL:
+        raise NotImplementedError
+
+
+class NativeModule(_Libraries):
+    """A compiled c-target module for one (dim, depth), with the interface of the Python
+    targets' modules: ``signature(path, stream=False, strategy="chunked")``. Its shared
+    libraries, one per precision, are built (or loaded from the cache) on first use of each:
+    ``library(bits)`` returns the path of the ``bits``-bit library."""
+
+    STRATEGIES = tuple(_CHUNKS)
+
+    def __init__(self, built):
+        super().__init__(built)
+        spec = built.spec
+        self.DIM, self.DEPTH, self.SIGLEN = spec.dim, spec.depth, spec.siglen
+        self.has_ffi = built.has_ffi
 
     def _open(self, path: Path, bits: int) -> ctypes.CDLL:
         lib = ctypes.CDLL(str(path))
@@ -320,7 +332,7 @@ def _torch_binding(module: NativeModule):
 SIGKERNEL_LAYOUTS = {"pairs": 0, "gram": 1, "symmetric": 2}
 
 
-class SigKernelModule:
+class SigKernelModule(_Libraries):
     """A compiled signature-kernel module (``kind="sigkernel"``) for one dim: the Goursat PDE
     solver for pairs of paths, Gram matrices and symmetric Gram matrices, float32 and float64,
     forward and backward. ``forward``/``backward`` take contiguous numpy arrays; ``torch_apply``
@@ -329,23 +341,8 @@ class SigKernelModule:
 
     def __init__(self, built):
         """``built``: a ``sigcodegen.jit.loader.NativeBuild`` of a sigkernel spec."""
-        self.__file__ = str(built.source)
-        self.name = built.name
+        super().__init__(built)
         self.DIM = built.spec.dim
-        self._library = built.library
-        self._libs: dict[int, ctypes.CDLL] = {}
-        self._lock = threading.RLock()
-        self._torch = None
-        self._jax = None
-
-    def lib(self, bits: int) -> ctypes.CDLL:
-        lib = self._libs.get(bits)
-        if lib is not None:
-            return lib
-        with self._lock:
-            if bits not in self._libs:
-                self._libs[bits] = self._open(self._library(bits), bits)
-        return self._libs[bits]
 
     def _open(self, path: Path, bits: int) -> ctypes.CDLL:
         lib = ctypes.CDLL(str(path))

@@ -23,7 +23,7 @@ from ..jit.loader import import_source, native_build
 from ..jit.toolchain import CompileError, CompilerUnavailable
 from ..spec import KernelSpec
 from . import buckets
-from .bindings import NativeModule
+from .bindings import NativeModule, SigKernelModule
 from .buckets import COMPILED
 from .frameworks import Framework, framework_named, keras_backend, x64
 
@@ -113,7 +113,7 @@ _memo: collections.OrderedDict[tuple, object] = collections.OrderedDict()
 _memo_lock = threading.RLock()
 
 
-def _memo_key(kind: str, dim: int, depth: int, target: str) -> tuple:
+def _memo_key(kind: str, dim: int, target: str, depth: int | None = None) -> tuple:
     """The memo key of a module: the fields of KernelSpec.module_fields, which decide it."""
     return kind, dim, depth, target
 
@@ -121,7 +121,7 @@ def _memo_key(kind: str, dim: int, depth: int, target: str) -> tuple:
 def loaded(kind: str, dim: int, depth: int, target: str):
     """The module already loaded in this process for these fields, or None (no spec is built:
     the fast path of every call after the first)."""
-    key = _memo_key(kind, dim, depth, target)
+    key = _memo_key(kind, dim, target, depth)
     module = _memo.get(key)
     if module is not None and len(_memo) > MAX_MODULES // 2:  # recency matters near the bound
         with _memo_lock:
@@ -130,9 +130,10 @@ def loaded(kind: str, dim: int, depth: int, target: str):
     return module
 
 
-def load_module(spec: KernelSpec) -> ModuleType | NativeModule:
+def load_module(spec: KernelSpec) -> ModuleType | NativeModule | SigKernelModule:
     """The loaded module for ``spec``: an imported Python module, or for the c target a
-    :class:`NativeModule` (memoised per process: later calls touch no disk)."""
+    :class:`NativeModule` (a :class:`SigKernelModule` for ``kind="sigkernel"``), memoised per
+    process: later calls touch no disk."""
     fields = _memo_key(**spec.module_fields())
     module = _memo.get(fields)
     if module is not None:
@@ -140,7 +141,12 @@ def load_module(spec: KernelSpec) -> ModuleType | NativeModule:
     with _memo_lock:
         module = _memo.get(fields)
         if module is None:
-            module = NativeModule(native_build(spec)) if spec.target == "c" else import_source(spec)
+            if spec.target != "c":
+                module = import_source(spec)
+            elif spec.kind == "sigkernel":
+                module = SigKernelModule(native_build(spec))
+            else:
+                module = NativeModule(native_build(spec))
             _memo[fields] = module
             while len(_memo) > MAX_MODULES:
                 _memo.popitem(last=False)
@@ -167,7 +173,7 @@ def clear_caches() -> None:
     jitted functions compiled, and the torch bridges. The next call loads and compiles again."""
     with _memo_lock:
         for module in _memo.values():
-            for value in vars(module).values() if not isinstance(module, NativeModule) else ():
+            for value in vars(module).values() if isinstance(module, ModuleType) else ():
                 clear = getattr(value, "clear_cache", None)
                 if callable(clear) and hasattr(value, "lower"):  # a jitted function
                     clear()
