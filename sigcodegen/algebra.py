@@ -46,14 +46,15 @@ def level_offsets(dim: int, depth: int) -> tuple[int, ...]:
 
 def signature_channels(dim: int, depth: int) -> int:
     """Length of the flat signature (no scalar term): ``dim + dim**2 + ... + dim**depth``.
+    A count: any size is answered, also one above the limit a computation may allocate.
 
-    >>> signature_channels(5, 4)
-    780
+    >>> signature_channels(5, 4), signature_channels(4, 12)
+    (780, 22369620)
     """
     from .spec import check_dim_depth
 
-    check_dim_depth(dim, depth)
-    return level_offsets(dim, depth)[-1]
+    dim, depth = check_dim_depth(dim, depth, "signature_channels", limits=False)
+    return depth if dim == 1 else dim * (dim**depth - 1) // (dim - 1)
 
 
 def words(dim: int, depth: int) -> list[tuple[int, ...]]:
@@ -131,12 +132,14 @@ def logsignature_channels(dim: int, depth: int) -> int:
     """Length of the log-signature in the ``words`` and ``brackets`` modes: the number of
     Lyndon words of length 1..depth, by Witt's formula sum_k (1/k) sum_{j | k} mu(k/j) dim^j.
 
-    >>> logsignature_channels(2, 4)
-    8
+    A count: any size is answered.
+
+    >>> logsignature_channels(2, 4), logsignature_channels(9, 9)
+    (8, 49212093)
     """
     from .spec import check_dim_depth
 
-    dim, depth = check_dim_depth(dim, depth)
+    dim, depth = check_dim_depth(dim, depth, "logsignature_channels", limits=False)
 
     def mobius(n: int) -> int:
         result, p = 1, 2

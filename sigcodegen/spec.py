@@ -88,10 +88,14 @@ def _sci(log10: float) -> str:
     return f"{10 ** (log10 % 1):.1f}e+{int(log10 // 1):02d}"
 
 
-def check_dim_depth(dim, depth, owner: str = "signature") -> tuple[int, int]:
-    """Validate a (dim, depth) pair; return them as ints or raise TypeError/ValueError."""
+def check_dim_depth(dim, depth, owner: str = "signature", limits: bool = True) -> tuple[int, int]:
+    """Validate a (dim, depth) pair; return them as ints or raise TypeError/ValueError.
+    ``limits=False`` checks only that both are integers >= 1 (for counting functions, which
+    allocate nothing and never refuse a size)."""
     if type(dim) is int and type(depth) is int and (dim, depth) in _VALID:
         return dim, depth  # the common case: a valid pair of ints, checked before
+    if not limits:
+        return _check_positive(dim, depth, owner)
     checked = _check_dim_depth(dim, depth, owner)
     if len(_VALID) < 4096:
         _VALID.add(checked)
@@ -102,13 +106,18 @@ def check_dim_depth(dim, depth, owner: str = "signature") -> tuple[int, int]:
 _VALID: set[tuple[int, int]] = set()
 
 
-def _check_dim_depth(dim, depth, owner: str) -> tuple[int, int]:
+def _check_positive(dim, depth, owner: str) -> tuple[int, int]:
     dim = _as_int(dim, "dim", owner)
     depth = _as_int(depth, "depth", owner)
     if dim < 1:
         raise ValueError(f"{owner}: dim must be >= 1 (the path's last axis), got {dim}")
     if depth < 1:
         raise ValueError(f"{owner}: depth must be >= 1, got {depth}")
+    return dim, depth
+
+
+def _check_dim_depth(dim, depth, owner: str) -> tuple[int, int]:
+    dim, depth = _check_positive(dim, depth, owner)
     if _siglen_or_none(dim, depth) is None:
         raise ValueError(
             f"{owner}: dim={dim}, depth={depth} needs {_describe_size(dim, depth)}, above the "
