@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        4964920d7fec66118833280506a6a4280937e04c7416a8518019d7548da28a8b
- *     generator  sigcodegen 0.1.0, generator sources ddd80ba49441752c
+ *     key        978ae21b80513b6de381e3fe77e0508d8dbc4cb8e924965eef6d77b7b03a1095
+ *     generator  sigcodegen 0.1.0, generator sources 29806f1c4dba0e03
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
