@@ -98,3 +98,17 @@ def test_private_name_check_can_fail(tmp_path):
     crossings = private_crossings(package)
     assert any("import _hidden" in c for c in crossings)
     assert any("a._hidden" in c for c in crossings)
+
+
+def test_importing_sigcodegen_loads_no_planner_emitter_or_array_library():
+    """`import sigcodegen` stays light: the planner, the emitters, jinja2 and the array
+    libraries load on first use (docs/architecture.md, section 1)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sigcodegen; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('jinja2', 'jax', 'torch', 'tensorflow', 'keras') or m.startswith(("
+            "'sigcodegen.plan', 'sigcodegen.emit'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", out

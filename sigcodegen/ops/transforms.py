@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plan.rules import bucket
-from ..plan.signature import BUCKET_MIN_STEPS, BUCKET_STEPS_PER_OCTAVE
+from ..runtime.buckets import repeat_last
 from ..runtime.frameworks import check_path_shape
 from .tensor_algebra import prepare
 
@@ -80,6 +79,9 @@ def bucket_paths(path):
         >>> bool(np.allclose(sc.signature(sc.bucket_paths(x), 3), sc.signature(x, 3)))
         True
     """
+    from ..plan.rules import bucket  # the planner is imported on first use, not by sigcodegen
+    from ..plan.signature import BUCKET_MIN_STEPS, BUCKET_STEPS_PER_OCTAVE
+
     path, framework = prepare(path, "bucket_paths")
     check_path_shape(tuple(path.shape), 1, "bucket_paths")
     length = path.shape[-2]
@@ -88,4 +90,4 @@ def bucket_paths(path):
     padded = bucket(length - 1, BUCKET_MIN_STEPS, BUCKET_STEPS_PER_OCTAVE) + 1
     if padded == length:
         return path
-    return framework.take(path, np.minimum(np.arange(padded), length - 1), axis=-2)
+    return framework.take(path, repeat_last(length, padded), axis=-2)

@@ -33,7 +33,8 @@ import numpy as np
 from .. import config
 from .frameworks import Framework, keras_backend
 
-__all__ = ["helps", "pad_paths", "pad_rows", "Padding", "CompiledFunctions", "COMPILED"]
+__all__ = ["helps", "repeat_last", "pad_paths", "pad_rows", "Padding", "CompiledFunctions",
+           "COMPILED"]
 
 
 def helps(framework: Framework, x, target: str) -> bool:
@@ -52,7 +53,7 @@ def helps(framework: Framework, x, target: str) -> bool:
     return framework.name in ("numpy", "torch") and target in ("jax", "keras")
 
 
-def _repeat_last(n: int, size: int) -> np.ndarray:
+def repeat_last(n: int, size: int) -> np.ndarray:
     """0, 1, ..., n-1, then n-1 up to ``size`` entries: the gather that pads by the last entry."""
     return np.minimum(np.arange(size), n - 1)
 
@@ -110,9 +111,9 @@ def pad_paths(path, framework: Framework, module) -> tuple[object, Padding | Non
     padded_length = _steps_bucket(module, length - 1) + 1
     x = path.reshape(n, length, dim)
     if rows != n:
-        x = framework.take(x, _repeat_last(n, rows), axis=0)
+        x = framework.take(x, repeat_last(n, rows), axis=0)
     if padded_length != length:
-        x = framework.take(x, _repeat_last(length, padded_length), axis=1)
+        x = framework.take(x, repeat_last(length, padded_length), axis=1)
     return x, Padding(tuple(lead), n, rows, length, padded_length)
 
 
@@ -131,7 +132,7 @@ def pad_rows(arrays, framework: Framework, module) -> tuple[list, Padding | None
             a = framework.xp.broadcast_to(a, (*lead, width))
         a = a.reshape(n, width)
         if rows != n:
-            a = framework.take(a, _repeat_last(n, rows), axis=0)
+            a = framework.take(a, repeat_last(n, rows), axis=0)
         out.append(a)
     return out, Padding(lead, n, rows)
 
