@@ -11,6 +11,7 @@ environment between calls.
 | ``SIGCODEGEN_LOCK_TIMEOUT`` | seconds to wait for another process building the same key   |
 | ``SIGCODEGEN_CC``           | C compiler for the ``c`` target (default ``cc``)             |
 | ``SIGCODEGEN_CFLAGS``       | its flags (default ``-O3 -march=native``)                    |
+| ``SIGCODEGEN_CXX``          | C++ compiler for the TensorFlow op shim (default ``c++``)    |
 | ``SIGCODEGEN_NUM_THREADS``  | threads of the c target's pool (default: the usable CPUs)   |
 | ``OMP_NUM_THREADS``         | the same, when ``SIGCODEGEN_NUM_THREADS`` is not set         |
 | ``SIGCODEGEN_BUCKETS``      | ``0`` runs the jit targets at exact shapes, not in buckets   |
@@ -22,8 +23,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "use_prebuilt", "lock_timeout", "c_compiler", "c_flags", "num_threads",
-           "shape_buckets", "max_compiled"]
+__all__ = ["cache_dir", "use_prebuilt", "lock_timeout", "c_compiler", "c_flags", "cxx_compiler",
+           "num_threads", "shape_buckets", "max_compiled"]
 
 DEFAULT_CFLAGS = "-O3 -march=native"
 
@@ -63,6 +64,12 @@ def c_flags() -> tuple[str, ...]:
     """Optimisation flags for the ``c`` target: ``$SIGCODEGEN_CFLAGS`` (split on spaces), else
     ``-O3 -march=native``. ``-shared -fPIC -pthread`` and the include paths are always added."""
     return tuple((os.environ.get("SIGCODEGEN_CFLAGS") or DEFAULT_CFLAGS).split())
+
+
+def cxx_compiler() -> str:
+    """The C++ compiler for the TensorFlow custom-op shim (Keras on tensorflow):
+    ``$SIGCODEGEN_CXX``, else ``c++``."""
+    return os.environ.get("SIGCODEGEN_CXX", "").strip() or "c++"
 
 
 def num_threads() -> int | None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import keras
 
+import warnings
+
 from .algebra import basis_maps, level_offsets, logsignature_channels
+from .jit.toolchain import CompileError, CompilerUnavailable
 from .ops.logsignature import check_mode
 from .runtime.dispatch import (choose_strategy, choose_target, load_module, load_native,
                                run_module_signature)
@@ -33,6 +36,33 @@ def _skip_masked_points(x, mask):
     return ops.take_along_axis(x, index, axis=1)
 
 
+#: why the tensorflow op could not be built in this process (warned once; empty: no failure)
+_tensorflow_op_failure: list[str] = []
+
+
+def _native_on_tensorflow(backend: str, on_gpu: bool, strategy: str | None) -> bool:
+    """Whether a SigLayer on this backend runs the c kernels through the tensorflow custom op:
+    on the tensorflow backend on a CPU, for the strategies the c target runs, unless the op
+    failed to build earlier in this process."""
+    return (backend == "tensorflow" and not on_gpu and strategy != "levelwise"
+            and not _tensorflow_op_failure)
+
+
+def _bind_tensorflow(module) -> bool:
+    """Bind ``module`` to tensorflow (building the op library on first use); False, with one
+    warning per process, when it cannot be built or loaded."""
+    import tensorflow as tf
+
+    try:
+        module.bind("tensorflow")
+        return True
+    except (CompilerUnavailable, CompileError, OSError, tf.errors.OpError) as err:
+        _tensorflow_op_failure.append(str(err))
+        warnings.warn(f"{err}. SigLayer runs the keras target on tensorflow instead (slower, "
+                      f"XLA-compilable).", RuntimeWarning, stacklevel=3)
+        return False
+
+
 @keras.saving.register_keras_serializable(package="sigcodegen")
 class SigLayer(keras.layers.Layer):
     """Signature of paths as a Keras layer: ``(batch, L, d) -> (batch, siglen)``.
@@ -45,10 +75,18 @@ class SigLayer(keras.layers.Layer):
             CPU, see :func:`sigcodegen.runtime.dispatch.choose_strategy`).
         strategy: name a strategy directly instead (``horner``, ``chunked``, ``levelwise``).
 
-    On a CPU with the JAX or torch backend the layer runs the ``c`` target (compiled C, through
-    the XLA FFI or a torch custom op, with a native backward); otherwise the ``jax`` target on
+    On a CPU the layer runs the ``c`` target (compiled C with a native backward): through the
+    XLA FFI on the JAX backend, a torch custom op on torch, and a TensorFlow custom op on
+    tensorflow (built once against the installed tensorflow). Otherwise the ``jax`` target on
     the JAX backend and the ``keras`` target (keras.ops) on tensorflow and torch. The kernel
     module is loaded once, in ``build``.
+
+    The TensorFlow op has no XLA kernel, so there the layer sets ``supports_jit = False``:
+    Keras then trains it in a ``tf.function`` without XLA, for ``jit_compile="auto"`` (which
+    is what "auto" gives on a CPU anyway) and for ``jit_compile=True`` (with Keras' warning
+    "Model doesn't support jit_compile=True"). With ``gpu_optimized=True`` /
+    ``strategy="levelwise"``, on a GPU, or when no C++ compiler can build the op, the layer
+    runs the keras target, which XLA compiles.
 
     Input ``(batch, L, d)`` (L may be None), output ``(batch, siglen)`` with siglen = d + d**2
     + ... + d**depth, or ``(batch, L-1, siglen)`` when ``stream``. A Keras mask (e.g. from
@@ -84,7 +122,14 @@ class SigLayer(keras.layers.Layer):
         self.supports_masking = True
         self._module = None
         self._strategy = None
-        self._target = None
+        self._target = self._backend = None
+        backend = keras_backend()
+        if backend == "tensorflow":  # decided here: Keras reads it in compile, maybe before build
+            self.supports_jit = not _native_on_tensorflow(
+                backend, framework_named(backend).on_gpu(), self._implied_strategy())
+
+    def _implied_strategy(self):
+        return self.strategy or {True: "levelwise", False: "horner"}.get(self.gpu_optimized)
 
     def build(self, input_shape):
         dim = input_shape[-1]
@@ -95,20 +140,29 @@ class SigLayer(keras.layers.Layer):
             )
         backend = keras_backend()
         on_gpu = framework_named(backend).on_gpu()
-        implied = self.strategy or {True: "levelwise", False: "horner"}.get(self.gpu_optimized)
-        target = choose_target(backend, on_gpu, implied) if backend in ("jax", "torch") else None
+        implied = self._implied_strategy()
+        target = None
+        if backend in ("jax", "torch"):
+            target = choose_target(backend, on_gpu, implied)
+        elif _native_on_tensorflow(backend, on_gpu, implied):
+            target = "c"
         self._strategy = implied or choose_strategy(on_gpu, self.stream, target)
         self._module = None
         if target == "triton":  # torch tensors on a CUDA GPU: the generated Triton kernels
             self._module = load_module(KernelSpec(dim=dim, depth=self.depth, target="triton"))
         if target == "c":
             self._module = load_native(dim, self.depth, backend, self.compute_dtype)  # None: warned
-            if self._module is not None:
+            if self._module is not None and backend == "tensorflow":
+                if not _bind_tensorflow(self._module):
+                    self._module = None
+            elif self._module is not None:
                 self._module.bind(backend)
         if self._module is None:
             target = "jax" if backend == "jax" else "keras"
             self._module = load_module(KernelSpec(dim=dim, depth=self.depth, target=target))
-        self._target = target
+        self._target, self._backend = target, backend
+        if backend == "tensorflow":
+            self.supports_jit = target != "c"
         super().build(input_shape)
 
     def call(self, inputs, mask=None):
@@ -117,6 +171,8 @@ class SigLayer(keras.layers.Layer):
         if self._target == "jax":  # called on arrays, it runs at shape buckets (traced: as is)
             return run_module_signature(self._module, "jax", inputs, framework_named("jax"),
                                         self.stream, self._strategy)
+        if self._target == "c" and self._backend == "tensorflow":
+            return self._module.tensorflow_signature(inputs, self.stream, self._strategy)
         return self._module.signature(inputs, stream=self.stream, strategy=self._strategy)
 
     def compute_mask(self, inputs, mask=None):

@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Callable
 
 from .. import config
-from ..resources import generated_dir, generator_hash
+from ..resources import generated_dir, generator_hash, templates_dir
 from ..spec import SOURCE_SUFFIX, KernelSpec
 from ..version import __version__
 from . import toolchain as tools
@@ -33,7 +33,8 @@ from .cache import Artifact, Cache, CacheEntry, default_cache, sha256_bytes
 
 __all__ = ["SCHEMA", "NativeBuild", "key_material", "cache_key", "stem", "render",
            "source_artifact", "library_artifact", "build", "build_library", "library_key",
-           "compile_logs", "write_to", "import_source", "native_build"]
+           "compile_logs", "write_to", "import_source", "native_build", "tensorflow_op_key",
+           "render_tensorflow_op", "build_tensorflow_op"]
 
 SCHEMA = 1
 KIND_PREFIX = {"signature": "sig", "logsignature": "logsig", "sigkernel": "sig_kernel"}
@@ -217,3 +218,68 @@ def import_source(spec: KernelSpec) -> ModuleType:
             f"Run `sigcodegen cache clear` and retry; if it persists, report it with that file"
         ) from err
     return module
+
+
+# ---- the TensorFlow op shim -----------------------------------------------------------------
+# templates/tensorflow/op.cc.j2: C++ registering SigcodegenSignature and SigcodegenSignatureGrad,
+# which call a c-target library's exported forward and backward. It is not a target (one shim
+# serves every (dim, depth) and depends on no plan), so it is rendered here, not by an emitter,
+# and it is outside every target's generator hash.
+
+TENSORFLOW_OP_TEMPLATE = ("tensorflow", "op.cc.j2")
+
+
+def _tensorflow_op_template() -> Path:
+    return templates_dir().joinpath(*TENSORFLOW_OP_TEMPLATE)
+
+
+def tensorflow_op_key(tc: tools.TensorflowToolchain) -> str:
+    """The op library's key: the shim template's hash, the package version and the toolchain
+    (C++ compiler, tensorflow version and flags). It holds no kernel, so no (dim, depth)."""
+    return _digest({"schema": SCHEMA, "package": __version__,
+                    "template": sha256_bytes(_tensorflow_op_template().read_bytes()),
+                    "toolchain": tc.key()})
+
+
+def render_tensorflow_op(key: str, tf_version: str) -> str:
+    """The shim's C++ source, its provenance header naming ``key``, the package version, the
+    template's hash and the tensorflow it is built for."""
+    import jinja2  # only to build
+
+    template = _tensorflow_op_template()
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template.parent)),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    source = env.get_template(template.name).render(
+        key=key, package_version=__version__, tf_version=tf_version,
+        template_sha=sha256_bytes(template.read_bytes()))
+    return source.rstrip() + "\n"
+
+
+def build_tensorflow_op(cache: Cache | None = None) -> Path:
+    """The TensorFlow custom-op library, compiled into the cache against the installed
+    tensorflow unless a verified one is there. Imports tensorflow; raises
+    toolchain.CompilerUnavailable / toolchain.CompileError (the compiler's output is kept beside
+    it in ``<stem>.log``)."""
+    cache = cache or default_cache()
+    tc = tools.tensorflow_toolchain()
+    key = tensorflow_op_key(tc)
+    name = f"tf_op_{tc.tf_version.replace('.', '_')}_{key[:12]}"
+
+    def make(entry: CacheEntry) -> tuple[bytes, dict]:
+        log_path = entry.folder / f"{entry.stem}.log"
+        source = render_tensorflow_op(key, tc.tf_version)
+        with tempfile.TemporaryDirectory(dir=entry.folder, prefix=f".{entry.stem}") as tmp:
+            cc_file, so_file = Path(tmp) / f"{name}.cc", Path(tmp) / "library.so"
+            cc_file.write_text(source)
+            try:
+                tools.compile_tensorflow_op(cc_file, so_file, tc)
+            except tools.CompileError as err:
+                log_path.write_text(err.log)
+                raise tools.CompileError(f"{err} (full output: {log_path})", err.log) from None
+            data = so_file.read_bytes()
+        log_path.unlink(missing_ok=True)
+        return data, {"toolchain": tc.key(), "source_sha256": sha256_bytes(source.encode())}
+
+    path, _ = Artifact(name, ".so", key, make).build(cache)
+    return path

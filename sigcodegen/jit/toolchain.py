@@ -4,7 +4,8 @@ into a shared library (one per precision). Loading and binding the library is
 
 The toolchain identity (compiler path and version, flags, the vector width the CPU offers, the
 XLA FFI header version) is part of the library's cache key, so a new compiler or machine builds
-anew.
+anew. The TensorFlow op shim has a toolchain of its own (:func:`tensorflow_toolchain`): the C++
+compiler and the installed tensorflow's version and ``tf.sysconfig`` flags.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pathlib import Path
 from .. import config
 from .cache import default_cache
 
-__all__ = ["Toolchain", "CompilerUnavailable", "CompileError", "toolchain", "compile_library"]
+__all__ = ["Toolchain", "CompilerUnavailable", "CompileError", "toolchain", "compile_library",
+           "TensorflowToolchain", "tensorflow_toolchain", "compile_tensorflow_op"]
 
 
 class CompilerUnavailable(RuntimeError):
@@ -159,3 +161,69 @@ def compile_library(source: Path, output: Path, tc: Toolchain, bits: int) -> Non
         log = "".join(f"$ {' '.join(cmd)}\n{out}{err}" for cmd, out, err in failed)
         first = next((line for _, _, err in failed for line in err.splitlines() if "error" in line), "")
         raise CompileError(f"sigcodegen: the C compiler failed on {source}: {first.strip()}", log)
+
+
+# ---- the TensorFlow op shim (C++, built against the installed tensorflow) ---------------------
+
+
+@dataclass(frozen=True)
+class TensorflowToolchain:
+    """The C++ compiler and the installed tensorflow's build flags (``tf.sysconfig``)."""
+
+    compiler: str
+    version: str
+    tf_version: str
+    compile_flags: tuple[str, ...]
+    link_flags: tuple[str, ...]
+
+    def key(self) -> dict:
+        return asdict(self)
+
+    def command(self, source: Path, output: Path) -> list[str]:
+        # -O2: the shim only forwards buffers to the c library, which carries the arithmetic
+        return [self.compiler, "-std=c++17", "-O2", "-shared", "-fPIC", *self.compile_flags,
+                "-o", str(output), str(source), *self.link_flags, "-ldl"]
+
+
+@functools.lru_cache(maxsize=4)
+def _probe_tensorflow(compiler: str) -> TensorflowToolchain:
+    import tensorflow as tf  # only asked for on the tensorflow path, where it is imported
+
+    path = shutil.which(compiler)
+    if path is None:
+        raise CompilerUnavailable(
+            f"sigcodegen: the C++ compiler {compiler!r} for the TensorFlow op was not found (set "
+            f"SIGCODEGEN_CXX to a working one, or install one: apt-get install g++)")
+    try:
+        version = _run([path, "--version"]).stdout.splitlines()[0].strip()
+    except (OSError, IndexError, subprocess.TimeoutExpired) as err:
+        raise CompilerUnavailable(f"sigcodegen: the C++ compiler {path} does not run: {err}") from err
+    compile_flags = tuple(tf.sysconfig.get_compile_flags())
+    include = next((f[2:] for f in compile_flags if f.startswith("-I")), "")
+    if not (Path(include) / "tensorflow" / "core" / "framework" / "op_kernel.h").is_file():
+        raise CompilerUnavailable(
+            f"sigcodegen: tensorflow {tf.__version__} ships no C++ headers (looked in "
+            f"{include or 'tf.sysconfig.get_include()'}), so its custom op cannot be built; "
+            f"install the tensorflow or tensorflow-cpu wheel from PyPI")
+    return TensorflowToolchain(path, version, tf.__version__, compile_flags,
+                               tuple(tf.sysconfig.get_link_flags()))
+
+
+def tensorflow_toolchain() -> TensorflowToolchain:
+    """The C++ compiler and tensorflow's flags, probed once per process (imports tensorflow;
+    raises CompilerUnavailable)."""
+    return _probe_tensorflow(config.cxx_compiler())
+
+
+def compile_tensorflow_op(source: Path, output: Path, tc: TensorflowToolchain) -> None:
+    """Compile the op shim ``source`` into the shared library ``output`` (raises CompileError
+    with the compiler's output)."""
+    cmd = tc.command(source, output)
+    try:
+        done = _run(cmd, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise CompileError(f"sigcodegen: compiling {source} failed: {err}", str(err)) from err
+    if done.returncode != 0:
+        first = next((line for line in done.stderr.splitlines() if "error" in line), "")
+        raise CompileError(f"sigcodegen: the C++ compiler failed on {source}: {first.strip()}",
+                           f"$ {' '.join(cmd)}\n{done.stdout}{done.stderr}")

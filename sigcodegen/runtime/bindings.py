@@ -1,6 +1,7 @@
 """The c target's compiled libraries, loaded and bound: numpy through ctypes, JAX through the
 XLA FFI (inside ``jax.jit``, with a ``custom_vjp`` calling the native backward, batch-sharded
-and vmappable), torch through a ``torch.library`` custom op with a registered autograd formula.
+and vmappable), torch through a ``torch.library`` custom op with a registered autograd formula,
+tensorflow through a custom op with a registered gradient (``runtime.tensorflow_op``).
 Building the libraries is ``sigcodegen.jit``; this module only loads what it is handed.
 """
 
@@ -41,9 +42,11 @@ class _Libraries:
         self.name = built.name
         self._library = built.library
         self._libs: dict[int, ctypes.CDLL] = {}
+        self._paths: dict[int, Path] = {}
         self._lock = threading.RLock()
         self._jax = None
         self._torch = None
+        self._tensorflow = None
 
     def lib(self, bits: int) -> ctypes.CDLL:
         """The loaded ``bits``-bit library (built on first use; raises CompileError)."""
@@ -52,8 +55,18 @@ class _Libraries:
             return lib
         with self._lock:
             if bits not in self._libs:
-                self._libs[bits] = self._open(self._library(bits), bits)
+                path = self._library(bits)
+                self._libs[bits] = self._open(path, bits)
+                self._paths[bits] = path
         return self._libs[bits]
+
+    def library_path(self, bits: int) -> Path:
+        """The path of the loaded ``bits``-bit library (loading it first)."""
+        path = self._paths.get(bits)
+        if path is None:
+            self.lib(bits)
+            path = self._paths[bits]
+        return path
 
     def _open(self, path: Path, bits: int) -> ctypes.CDLL:
         raise NotImplementedError
@@ -137,8 +150,8 @@ class NativeModule(_Libraries):
     # -- dispatch -----------------------------------------------------------------------------
 
     def signature(self, path, stream=False, strategy="chunked"):
-        """numpy in -> numpy out; jax arrays through the XLA FFI (jit/grad/vmap); torch tensors
-        through a custom op with autograd."""
+        """numpy in -> numpy out; jax arrays through the XLA FFI (jit/grad/vmap); torch and
+        tensorflow tensors through a custom op with autograd (a registered gradient)."""
         if strategy not in _CHUNKS:
             raise ValueError(f"the c target runs the strategies {self.STRATEGIES}, not {strategy!r}")
         framework = framework_of(path).name
@@ -146,17 +159,26 @@ class NativeModule(_Libraries):
             return self.jax_signature(path, stream, strategy)
         if framework == "torch":
             return self.torch_signature(path, stream, strategy)
+        if framework == "tensorflow":
+            return self.tensorflow_signature(path, stream, strategy)
         return self.forward(np.asarray(path), stream, _CHUNKS[strategy])
 
     # -- JAX ------------------------------------------------------------------------------------
 
     def bind(self, framework: str):
-        """The JAX (``"jax"``) or torch (``"torch"``) binding, created once: registering a
-        torch custom op or a jitted custom_vjp costs tens of ms, which SigLayer pays in build."""
+        """The JAX (``"jax"``), torch (``"torch"``) or tensorflow (``"tensorflow"``) binding,
+        created once: registering a torch custom op or a jitted custom_vjp costs tens of ms,
+        and the tensorflow op library is compiled on its first use, which SigLayer pays in
+        build (the tensorflow one raises CompilerUnavailable / CompileError)."""
         with self._lock:
             if framework == "jax":
                 self._jax = self._jax or _jax_binding(self)
                 return self._jax
+            if framework == "tensorflow":
+                from .tensorflow_op import tensorflow_binding
+
+                self._tensorflow = self._tensorflow or tensorflow_binding(self)
+                return self._tensorflow
             self._torch = self._torch or _torch_binding(self)
             return self._torch
 
@@ -175,6 +197,14 @@ class NativeModule(_Libraries):
 
     def torch_signature(self, path, stream=False, strategy="chunked"):
         return (self._torch or self.bind("torch"))(path, bool(stream), _CHUNKS[strategy])
+
+    # -- tensorflow -----------------------------------------------------------------------------
+
+    def tensorflow_signature(self, path, stream=False, strategy="chunked"):
+        """A tensorflow tensor (eager or in a tf.function without XLA) through the custom op."""
+        if strategy not in _CHUNKS:
+            raise ValueError(f"the c target runs the strategies {self.STRATEGIES}, not {strategy!r}")
+        return (self._tensorflow or self.bind("tensorflow"))(path, bool(stream), _CHUNKS[strategy])
 
 
 def _batch_parallel(kernel, rule: str):
