@@ -6,11 +6,18 @@ fixed random float32 data. Built once with ``sigcodegen.SigLayer(4)`` and once w
 ``keras_sig.SigLayer(4)`` (defaults of both: on a CPU keras_sig runs its scan/loop form, and on
 tensorflow that may be a Python loop over time: that is what it is).
 
-Backends jax, tensorflow, torch: each (backend, L) runs in its own fresh process
-(``KERAS_BACKEND`` is set before the child imports keras; switching backends in one process is
-unsafe), with ``jit_compile=True`` on jax and tensorflow and Keras' default on torch. In the
-child: ``compile`` time = the time of the first ``model.train_on_batch(x, y)`` call (tracing,
-XLA compilation, the first step), ``step`` time = the median of ``--steps`` (10) further calls.
+Backends jax, tensorflow, torch, each under two jit settings: Keras' default
+(``model.compile`` without ``jit_compile``, i.e. ``"auto"``: XLA on jax, no XLA on tensorflow on
+a CPU-only machine, eager on torch) and ``jit_compile=True`` (XLA on jax and tensorflow,
+``torch.compile`` on torch). A model whose layers report ``supports_jit = False`` (our SigLayer
+on tensorflow, whose custom op has no XLA kernel) runs without XLA under ``True``, as Keras
+decides; the ``in force`` column shows ``model.jit_compile`` after ``compile``. Each (backend,
+jit, L) runs in its own fresh process (``KERAS_BACKEND`` is set before the child imports keras;
+switching backends in one process is unsafe). In the child: ``build`` time = constructing and
+compiling the model (our layer loads or builds its kernels there: the first use on a machine
+compiles the C, and on tensorflow the op shim, into the cache), ``compile`` time = the first
+``model.train_on_batch(x, y)`` call (tracing, XLA compilation, the first step), ``step`` time =
+the median of ``--steps`` (10) further calls.
 The child prints one JSON line per model as soon as it is done, so a child that overruns
 ``--timeout`` (300 s) still reports the models it finished; the rest read ``timeout``, and a
 model that raises reads ``failed: <reason>``.
@@ -23,8 +30,9 @@ Python).
 Targets per (backend, L): step ours / keras-sig <= 0.5; compile ours / keras-sig <= 1 (no
 worse). Output: a table per backend on stdout and ``<out>/keras_train.csv``.
 
-Run: ``python bench/keras_train.py`` (L = 20, 100, 500 on all three backends),
-``--lengths 20 --backends jax`` (smoke test), ``--steps 20``, ``--timeout 600``.
+Run: ``python bench/keras_train.py`` (L = 20, 100, 500 on all three backends, both jit
+settings), ``--lengths 20 --backends jax --steps 2`` (smoke test), ``--jit default`` or
+``--jit true`` (one setting), ``--steps 20``, ``--timeout 600``.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from pathlib import Path
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 BACKENDS = ("jax", "tensorflow", "torch")
+JITS = ("default", "true")
 IMPLS = ("ours", "keras-sig")
 STEP_TARGET = 0.5
 COMPILE_TARGET = 1.0
@@ -47,6 +56,7 @@ BATCH, DIM, DEPTH, HIDDEN = 128, 5, 4, 7
 CHILD = r"""
 import json, os, statistics, sys, time
 backend, length, steps, batch, dim, depth, hidden = sys.argv[1], *map(int, sys.argv[2:8])
+jit_mode = sys.argv[9]
 os.environ["KERAS_BACKEND"] = backend
 import numpy as np
 import keras
@@ -61,7 +71,6 @@ rng = np.random.default_rng(0)
 x = (np.cumsum(rng.standard_normal((batch, length, dim)), axis=1) / np.sqrt(length)).astype(
     np.float32)
 y = rng.standard_normal((batch, 1)).astype(np.float32)
-jit = backend in ("jax", "tensorflow")
 
 def build(layer):
     keras.utils.set_random_seed(0)
@@ -72,7 +81,7 @@ def build(layer):
     h = keras.layers.Dense(10, activation="relu")(h)
     out = keras.layers.Dense(1)(h)
     model = keras.Model(inp, out)
-    kwargs = {"jit_compile": True} if jit else {}
+    kwargs = {"jit_compile": True} if jit_mode == "true" else {}
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", **kwargs)
     return model
 
@@ -91,8 +100,10 @@ def kernel_of(layer):
 outputs = {}
 for impl in sys.argv[8].split(","):
     try:
+        t = time.perf_counter()
         layer = sigcodegen.SigLayer(depth) if impl == "ours" else keras_sig.SigLayer(depth)
         model = build(layer)
+        build_s = time.perf_counter() - t
         t = time.perf_counter()
         loss0 = float(model.train_on_batch(x, y))
         compile_s = time.perf_counter() - t
@@ -103,8 +114,9 @@ for impl in sys.argv[8].split(","):
             times.append(time.perf_counter() - t)
         sig_model = keras.Model(model.inputs, layer.output)
         outputs[impl] = np.asarray(keras.ops.convert_to_numpy(sig_model(x[:8])))
-        emit(impl=impl, status="ok", compile_s=compile_s, step_s=statistics.median(times),
-             steps=len(times), loss0=loss0, loss=loss,
+        emit(impl=impl, status="ok", build_s=build_s, compile_s=compile_s,
+             step_s=statistics.median(times), steps=len(times), loss0=loss0, loss=loss,
+             jit_in_force=bool(model.jit_compile),
              kernel=kernel_of(layer) if impl == "ours" else "keras_sig")
     except Exception as exc:
         text = f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
@@ -117,11 +129,12 @@ if len(outputs) == 2:
 """
 
 
-def run_child(backend: str, length: int, args) -> tuple[dict[str, dict], float | None, str]:
+def run_child(backend: str, length: int, jit: str,
+              args) -> tuple[dict[str, dict], float | None, str]:
     """Results per implementation, the layers' output difference, and a note."""
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     cmd = [sys.executable, "-c", CHILD, backend, str(length), str(args.steps), str(BATCH),
-           str(DIM), str(DEPTH), str(HIDDEN), ",".join(IMPLS)]
+           str(DIM), str(DEPTH), str(HIDDEN), ",".join(IMPLS), jit]
     note = ""
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
@@ -165,6 +178,12 @@ def _verdict(value: float | None, bound: float) -> str:
     return "-" if value is None else "met" if value <= bound else "NOT met"
 
 
+def _in_force(ours: dict, theirs: dict) -> str:
+    """model.jit_compile after compile, for our model and keras_sig's (XLA / torch.compile)."""
+    word = {True: "jit", False: "no-jit"}
+    return f"{word.get(ours.get('jit_in_force'), '-')}/{word.get(theirs.get('jit_in_force'), '-')}"
+
+
 def _fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -197,6 +216,9 @@ def parse_args(argv=None):
                         default=[20, 100, 500], help="path lengths L (default 20,100,500)")
     parser.add_argument("--backends", type=lambda s: _list(s, str, BACKENDS, "backend"),
                         default=list(BACKENDS), help="jax,tensorflow,torch (default all)")
+    parser.add_argument("--jit", type=lambda s: _list(s, str, JITS, "jit setting"),
+                        default=list(JITS), help="default,true (default both): Keras' default "
+                        "jit_compile and jit_compile=True")
     parser.add_argument("--steps", type=int, default=10,
                         help="timed train_on_batch calls after the first (median; default 10)")
     parser.add_argument("--timeout", type=float, default=300.0,
@@ -208,7 +230,8 @@ def parse_args(argv=None):
     return args
 
 
-CSV_FIELDS = ["backend", "L", "impl", "status", "kernel", "compile_s", "step_ms", "steps",
+CSV_FIELDS = ["backend", "jit", "L", "impl", "status", "kernel", "jit_in_force", "build_s",
+              "compile_s", "step_ms", "steps",
               "loss0", "loss", "step_ratio", "step_status", "compile_ratio", "compile_status",
               "check", "note"]
 
@@ -223,47 +246,53 @@ def main(argv=None) -> int:
     if load > 0.5:
         print(f"warning: load average {load:.2f}: other processes compete for the CPUs")
     csv_rows = []
-    tables: dict[str, list[list[str]]] = {b: [] for b in args.backends}
+    tables: dict[tuple[str, str], list[list[str]]] = {(b, j): [] for b in args.backends
+                                                      for j in args.jit}
     notes = []
     for backend in args.backends:
-        for length in args.lengths:
-            print(f"  {backend} L={length} ...", flush=True)
-            results, check, note = run_child(backend, length, args)
-            ours, theirs = results["ours"], results["keras-sig"]
-            step_ratio = _ratio(ours, theirs, "step_s")
-            compile_ratio = _ratio(ours, theirs, "compile_s")
-            for impl in IMPLS:
-                r = results[impl]
-                if r["status"] != "ok":
-                    notes.append(f"{backend} L={length} {impl}: {r['status']}")
-                csv_rows.append({
-                    "backend": backend, "L": length, "impl": impl, "status": r["status"],
-                    "kernel": r.get("kernel", ""),
-                    "compile_s": _fmt(r.get("compile_s"), ".4f"),
-                    "step_ms": _fmt(r["step_s"] * 1e3 if "step_s" in r else None, ".4f"),
-                    "steps": r.get("steps", ""), "loss0": _fmt(r.get("loss0"), ".6g"),
-                    "loss": _fmt(r.get("loss"), ".6g"),
-                    "step_ratio": _fmt(step_ratio, ".4f"),
-                    "step_status": _verdict(step_ratio, STEP_TARGET),
-                    "compile_ratio": _fmt(compile_ratio, ".4f"),
-                    "compile_status": _verdict(compile_ratio, COMPILE_TARGET),
-                    "check": _fmt(check, ".2e"), "note": note,
-                })
-            tables[backend].append([
-                str(length), ours.get("kernel", "-"),
-                _cell(ours, "step_s", 1e3, ".2f"), _cell(theirs, "step_s", 1e3, ".2f"),
-                _fmt(step_ratio, ".2f"), _verdict(step_ratio, STEP_TARGET),
-                _cell(ours, "compile_s", 1, ".2f"), _cell(theirs, "compile_s", 1, ".2f"),
-                _fmt(compile_ratio, ".2f"), _verdict(compile_ratio, COMPILE_TARGET),
-                _fmt(check, ".1e"),
-            ])
-    for backend, rows in tables.items():
-        jit = "jit_compile=True" if backend in ("jax", "tensorflow") else "default jit_compile"
-        print(f"\n=== {backend} ({jit}): train step ms (median) and compile s (first "
-              f"train_on_batch); ratio = ours / keras-sig")
+        for jit in args.jit:
+            for length in args.lengths:
+                print(f"  {backend} jit={jit} L={length} ...", flush=True)
+                results, check, note = run_child(backend, length, jit, args)
+                ours, theirs = results["ours"], results["keras-sig"]
+                step_ratio = _ratio(ours, theirs, "step_s")
+                compile_ratio = _ratio(ours, theirs, "compile_s")
+                for impl in IMPLS:
+                    r = results[impl]
+                    if r["status"] != "ok":
+                        notes.append(f"{backend} jit={jit} L={length} {impl}: {r['status']}")
+                    csv_rows.append({
+                        "backend": backend, "jit": jit, "L": length, "impl": impl,
+                        "status": r["status"], "kernel": r.get("kernel", ""),
+                        "jit_in_force": r.get("jit_in_force", ""),
+                        "build_s": _fmt(r.get("build_s"), ".4f"),
+                        "compile_s": _fmt(r.get("compile_s"), ".4f"),
+                        "step_ms": _fmt(r["step_s"] * 1e3 if "step_s" in r else None, ".4f"),
+                        "steps": r.get("steps", ""), "loss0": _fmt(r.get("loss0"), ".6g"),
+                        "loss": _fmt(r.get("loss"), ".6g"),
+                        "step_ratio": _fmt(step_ratio, ".4f"),
+                        "step_status": _verdict(step_ratio, STEP_TARGET),
+                        "compile_ratio": _fmt(compile_ratio, ".4f"),
+                        "compile_status": _verdict(compile_ratio, COMPILE_TARGET),
+                        "check": _fmt(check, ".2e"), "note": note,
+                    })
+                tables[backend, jit].append([
+                    str(length), ours.get("kernel", "-"), _in_force(ours, theirs),
+                    _cell(ours, "step_s", 1e3, ".2f"), _cell(theirs, "step_s", 1e3, ".2f"),
+                    _fmt(step_ratio, ".2f"), _verdict(step_ratio, STEP_TARGET),
+                    _cell(ours, "build_s", 1, ".2f"), _cell(theirs, "build_s", 1, ".2f"),
+                    _cell(ours, "compile_s", 1, ".2f"), _cell(theirs, "compile_s", 1, ".2f"),
+                    _fmt(compile_ratio, ".2f"), _verdict(compile_ratio, COMPILE_TARGET),
+                    _fmt(check, ".1e"),
+                ])
+    for (backend, jit), rows in tables.items():
+        setting = "jit_compile=True" if jit == "true" else "Keras' default jit_compile"
+        print(f"\n=== {backend} ({setting}): train step ms (median), build s (model "
+              f"construction), compile s (first train_on_batch); ratio = ours / keras-sig")
         print(format_table(
-            ["L", "ours kernel", "ours step ms", "keras-sig step ms", "step ratio",
-             f"<= {STEP_TARGET:g}", "ours compile s", "keras-sig compile s", "compile ratio",
+            ["L", "ours kernel", "in force ours/theirs", "ours step ms", "keras-sig step ms",
+             "step ratio", f"<= {STEP_TARGET:g}", "ours build s", "keras-sig build s",
+             "ours compile s", "keras-sig compile s", "compile ratio",
              f"<= {COMPILE_TARGET:g}", "check"], rows))
     for note in notes:
         print(f"  note: {note}")

@@ -105,6 +105,15 @@ def gradients():
                     return ops.convert_to_numpy(gradient_of(fn, tensor(path, "float64")))
 
                 record(f"grad-{tag}-{strategy}-{'stream' if stream else 'final'}", run)
+        for stream in (False, True):
+            def run_layer():
+                layer = sc.SigLayer(depth, stream=stream, dtype="float64")
+                w = tensor(weights, "float64")
+                grad = gradient_of(lambda p: layer(p) * w, tensor(path, "float64"))
+                report.setdefault("grad-layer-targets", {})[tag] = layer._target
+                return ops.convert_to_numpy(grad)
+
+            record(f"grad-layer-{tag}-{'stream' if stream else 'final'}", run_layer)
 
 
 def layer_checks():
@@ -133,7 +142,11 @@ def layer_checks():
     model.compile(keras.optimizers.Adam(0.01), "mse", jit_compile=jit)
     history = model.fit(x, y, epochs=5, batch_size=16, verbose=0)
     checks["jit_compile"] = jit
+    checks["jit_compile_in_force"] = bool(model.jit_compile)
+    checks["target"] = model.layers[1]._target
+    checks["supports_jit"] = bool(model.layers[1].supports_jit)
     checks["losses"] = [float(v) for v in history.history["loss"]]
+    checks.update(jit_and_data_checks(x, y))
     before = model.predict(x, verbose=0)
     path = Path(tempfile.mkdtemp()) / "model.keras"
     model.save(path)
@@ -149,6 +162,40 @@ def layer_checks():
     checks["functional_output_shape"] = list(functional.output_shape)
     record("functional", lambda: ops.convert_to_numpy(functional(x)))
     report["layer"] = checks
+
+
+def jit_and_data_checks(x, y):
+    """Keras' default jit_compile and jit_compile=True on a lazily built Sequential (compiled
+    before its layers are built), the keras target's XLA path (levelwise), and a tf.data
+    pipeline feeding fit, evaluate and predict. On torch only the default (torch.compile is
+    tested elsewhere and costs a minute here)."""
+    import tensorflow as tf
+
+    checks = {}
+    runs = [("auto", sc.SigLayer(3), "auto"), ("true", sc.SigLayer(3), True),
+            ("levelwise-true", sc.SigLayer(3, gpu_optimized=True), True)]
+    for name, layer, jit in runs[:1] if BACKEND == "torch" else runs:  # torch: no torch.compile
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.layers.Dense(3), layer, keras.layers.Dense(1)])
+        model.compile(keras.optimizers.Adam(0.01), "mse", jit_compile=jit)
+        losses = model.fit(x, y, epochs=3, batch_size=16, verbose=0).history["loss"]
+        checks[f"jit-{name}"] = {"in_force": bool(model.jit_compile), "target": layer._target,
+                                 "losses": [float(v) for v in losses]}
+        hidden = outputs[f"jit-{name}-hidden"] = ops.convert_to_numpy(model.layers[0](x))
+        record(f"jit-{name}-values", lambda: ops.convert_to_numpy(layer(hidden)))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((20, 4)), keras.layers.Dense(3),
+                              sc.SigLayer(2, stream=True), keras.layers.Flatten(),
+                              keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16).map(
+        lambda a, b: (a * 1.0, b)).prefetch(2)
+    losses = model.fit(data, epochs=3, verbose=0).history["loss"]
+    checks["tf.data"] = {"losses": [float(v) for v in losses],
+                         "evaluate_minus_predict_mse": float(
+                             model.evaluate(data, verbose=0)
+                             - np.mean((model.predict(data, verbose=0) - y) ** 2))}
+    return checks
 
 
 def layer_errors():

@@ -88,6 +88,50 @@ def test_siglayer_values(worker):
     assert relative_error(got, reference_signature(x, 2, stream=True), 4, 2) <= 1e-5
 
 
+@pytest.mark.parametrize("shape", ["d2m3L8", "d1m1L2"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_siglayer_gradients_match_finite_differences(worker, shape, stream):
+    """The layer's own target (on a CPU: the c kernels' native backward, through the XLA FFI,
+    the torch custom op or the tensorflow custom op), float64, against central differences of
+    the reference."""
+    got = _get(worker, f"grad-layer-{shape}-{'stream' if stream else 'final'}")
+    _, report, outputs = worker
+    assert report["grad-layer-targets"][shape] == "c"
+    path, weights = outputs[f"grad-path-{shape}"], outputs[f"grad-weights-{shape}"]
+    depth = {"d2m3L8": 3, "d1m1L2": 1}[shape]
+    want = finite_difference_gradient(path, depth, weights, stream)
+    assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))
+
+
+def test_siglayer_runs_the_c_kernels_and_tells_keras_about_xla(worker):
+    """On a CPU every backend runs the c target. On tensorflow its custom op has no XLA kernel:
+    the layer says so (supports_jit), so Keras trains without XLA under jit_compile="auto" and
+    True; the levelwise strategy runs the keras target, which XLA compiles."""
+    backend, report, outputs = worker
+    layer = report["layer"]
+    assert layer["target"] == "c"
+    assert layer["supports_jit"] == (backend != "tensorflow")
+    assert layer["jit_compile_in_force"] == (backend == "jax")
+    want_in_force = {"auto": backend == "jax", "true": backend == "jax", "levelwise-true": True}
+    names = ("auto",) if backend == "torch" else ("auto", "true", "levelwise-true")
+    assert {key for key in layer if key.startswith("jit-")} == {f"jit-{n}" for n in names}
+    for name in names:
+        run = layer[f"jit-{name}"]
+        assert run["in_force"] == want_in_force[name], (name, run)
+        assert run["target"] == ("c" if name != "levelwise-true" else
+                                 {"jax": "jax", "torch": "keras", "tensorflow": "keras"}[backend])
+        assert all(np.isfinite(run["losses"])) and run["losses"][-1] < run["losses"][0], run
+        hidden = outputs[f"jit-{name}-hidden"].astype(np.float64)
+        got = _get(worker, f"jit-{name}-values")
+        assert relative_error(got, reference_signature(hidden, 3), 3, 3) <= 1e-5
+
+
+def test_siglayer_trains_from_a_tf_data_pipeline(worker):
+    data = worker[1]["layer"]["tf.data"]
+    assert all(np.isfinite(data["losses"])) and data["losses"][-1] < data["losses"][0], data
+    assert abs(data["evaluate_minus_predict_mse"]) <= 1e-5
+
+
 def test_siglayer_trains_saves_and_loads(worker):
     backend, report, _ = worker
     layer = report["layer"]
@@ -202,3 +246,40 @@ def test_eager_siglayer_on_the_jax_target_compiles_once_per_bucket(worker):
         x = outputs[f"bucket-eager-x{i}"]
         got = _get(worker, f"bucket-eager-{i}")
         assert relative_error(got, reference_signature(x.astype(np.float64), 3), 3, 3) <= 1e-5
+
+
+_NO_CXX_SCRIPT = """
+import json, sys, warnings
+import numpy as np
+import keras, sigcodegen as sc
+x = np.cumsum(np.random.default_rng(3).standard_normal((4, 9, 2)), axis=1) / 3
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    layer = sc.SigLayer(2, dtype="float64")
+    out = keras.ops.convert_to_numpy(layer(x))
+    model = keras.Sequential([keras.Input((9, 2)), sc.SigLayer(2), keras.layers.Dense(1)])
+    model.compile("adam", "mse", jit_compile=True)
+    model.fit(x, np.ones((4, 1)), epochs=1, verbose=0)
+np.save(sys.argv[1], out)
+print(json.dumps({"target": layer._target, "supports_jit": layer.supports_jit,
+                  "jit_in_force": bool(model.jit_compile),
+                  "warnings": [str(w.message) for w in caught if w.category is RuntimeWarning]}))
+"""
+
+
+def test_tensorflow_without_a_cxx_compiler_runs_the_keras_target(tmp_path):
+    """When the tensorflow op cannot be built (here: SIGCODEGEN_CXX names no compiler), SigLayer
+    warns once and runs the keras target, which XLA compiles."""
+    pytest.importorskip("tensorflow", reason="the tensorflow backend is not installed")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "SIGCODEGEN_CXX": str(tmp_path / "no-c++"),
+           "SIGCODEGEN_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-c", _NO_CXX_SCRIPT, str(tmp_path / "out.npy")],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["target"] == "keras" and report["supports_jit"] and report["jit_in_force"]
+    named = [w for w in report["warnings"] if "no-c++" in w and "keras target" in w]
+    assert len(named) == 1, report["warnings"]
+    x = np.cumsum(np.random.default_rng(3).standard_normal((4, 9, 2)), axis=1) / 3
+    got = np.load(tmp_path / "out.npy")
+    assert relative_error(got, reference_signature(x, 2), 2, 2) <= TOLERANCE["float64"]
