@@ -128,6 +128,12 @@ class SigLayer(keras.layers.Layer):
             self.supports_jit = not _native_on_tensorflow(
                 backend, framework_named(backend).on_gpu(), self._implied_strategy())
 
+    @property
+    def target(self):
+        """The target the built layer runs (``c``, ``triton``, ``jax`` or ``keras``); None before
+        ``build``."""
+        return self._target
+
     def _implied_strategy(self):
         return self.strategy or {True: "levelwise", False: "horner"}.get(self.gpu_optimized)
 
