@@ -314,9 +314,47 @@ def bucket_traces():
         report["bucket-eager-compilations"] = COMPILED.compilations - before
 
 
+def tensorflow_op():
+    """The tensorflow custom op directly (tensorflow backend only): a float64 stream through a
+    tf.function with unknown batch and length, what it says to a path of the wrong dim, and
+    second derivatives (not defined)."""
+    if BACKEND != "tensorflow":
+        return
+    import tensorflow as tf
+
+    from sigcodegen.runtime.dispatch import load_native
+
+    module = load_native(3, 3, "tensorflow", "float64")
+    op = module.bind("tensorflow")
+    x = np.cumsum(np.random.default_rng(4).standard_normal((2, 3, 7, 3)), axis=-2) / 3
+    outputs["tfop-x"] = x
+    traced = tf.function(lambda p: op(p, True, 1),
+                         input_signature=[tf.TensorSpec((None, 3, None, 3), tf.float64)])
+    record("tfop-stream", lambda: traced(tf.constant(x)).numpy())
+    errors = {}
+    try:
+        op(tf.zeros((2, 5, 4), tf.float64), False, 0)
+        errors["wrong-dim"] = ""
+    except Exception as err:
+        errors["wrong-dim"] = f"{type(err).__name__}: {err}"
+    try:
+        t = tf.constant(x[0])
+        with tf.GradientTape() as outer:
+            outer.watch(t)
+            with tf.GradientTape() as inner:
+                inner.watch(t)
+                loss = tf.reduce_sum(op(t, False, 0) ** 2)
+            grad = tf.reduce_sum(inner.gradient(loss, t))
+        outer.gradient(grad, t)
+        errors["second-derivative"] = ""
+    except Exception as err:
+        errors["second-derivative"] = f"{type(err).__name__}: {err}"
+    report["tfop-errors"] = errors
+
+
 def main(out_dir):
     for part in (numerics, gradients, layer_checks, layer_errors, operations, native_tensors,
-                 bucket_traces):
+                 bucket_traces, tensorflow_op):
         try:
             part()
         except Exception as err:

@@ -126,6 +126,24 @@ def test_siglayer_runs_the_c_kernels_and_tells_keras_about_xla(worker):
         assert relative_error(got, reference_signature(hidden, 3), 3, 3) <= 1e-5
 
 
+def test_tensorflow_op_directly(worker):
+    """The custom op in a tf.function with unknown batch and length (float64 stream, against
+    the reference), its message for a path of the wrong dim, and second derivatives refused
+    (the gradient op has no gradient) rather than returned as None."""
+    backend, report, outputs = worker
+    if backend != "tensorflow":
+        assert "tfop-errors" not in report
+        return
+    x = outputs["tfop-x"]
+    got = _get(worker, "tfop-stream")
+    assert got.shape == (2, 3, 6, 39)
+    assert relative_error(got, reference_signature(x, 3, stream=True), 3, 3) <= TOLERANCE["float64"]
+    errors = report["tfop-errors"]
+    assert "InvalidArgument" in errors["wrong-dim"] and "(..., L, 3)" in errors["wrong-dim"], errors
+    assert errors["second-derivative"].startswith("NotImplementedError"), errors
+    assert "SigcodegenSignatureGrad" in errors["second-derivative"], errors
+
+
 def test_siglayer_trains_from_a_tf_data_pipeline(worker):
     data = worker[1]["layer"]["tf.data"]
     assert all(np.isfinite(data["losses"])) and data["losses"][-1] < data["losses"][0], data

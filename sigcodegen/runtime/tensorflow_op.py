@@ -7,7 +7,7 @@ the c-target library it calls.
 The ops run eagerly and inside ``tf.function`` (Keras' train step with ``jit_compile=False``,
 which is what ``jit_compile="auto"`` resolves to on a CPU); they have no XLA kernel, so the
 Keras layers that use them report ``supports_jit = False``. The gradient op has no gradient of
-its own: second derivatives raise TensorFlow's ``LookupError``.
+its own: second derivatives raise ``NotImplementedError``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _ops = None
 
 
 def op_library():
-    """The loaded op library (built into the cache on first use; its gradient registered once
+    """The loaded op library (built into the cache on first use; the gradients registered once
     per process). Raises CompilerUnavailable / CompileError when it cannot be built."""
     global _ops
     with _lock:
@@ -38,6 +38,14 @@ def op_library():
                     op.inputs[0], op.outputs[0], gy, library=op.get_attr("library"),
                     dim=op.get_attr("dim"), siglen=op.get_attr("siglen"),
                     stream=op.get_attr("stream"))
+
+            @tf.RegisterGradient("SigcodegenSignatureGrad")
+            def _no_second_derivative(op, gx):
+                raise NotImplementedError(
+                    "sigcodegen: second derivatives of the signature are not implemented for the "
+                    "tensorflow op (SigcodegenSignatureGrad has no gradient); for them run the "
+                    "keras target: SigLayer(..., gpu_optimized=True) or signature(..., "
+                    "target='keras')")
 
             _ops = ops
     return _ops
