@@ -63,6 +63,18 @@ def _bind_tensorflow(module) -> bool:
         return False
 
 
+def _tracing_for_xla() -> bool:
+    """Whether tensorflow is tracing for XLA now (inside a ``tf.function(jit_compile=True)``),
+    where the custom op cannot run. TensorFlow has no public test for it: this is the one its
+    own ``tf.function`` uses; False when that module moves."""
+    try:
+        from tensorflow.python.framework import ops as tf_ops
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph()))
+
+
 @keras.saving.register_keras_serializable(package="sigcodegen")
 class SigLayer(keras.layers.Layer):
     """Signature of paths as a Keras layer: ``(batch, L, d) -> (batch, siglen)``.
@@ -84,9 +96,10 @@ class SigLayer(keras.layers.Layer):
     The TensorFlow op has no XLA kernel, so there the layer sets ``supports_jit = False``:
     Keras then trains it in a ``tf.function`` without XLA, for ``jit_compile="auto"`` (which
     is what "auto" gives on a CPU anyway) and for ``jit_compile=True`` (with Keras' warning
-    "Model doesn't support jit_compile=True"). With ``gpu_optimized=True`` /
-    ``strategy="levelwise"``, on a GPU, or when no C++ compiler can build the op, the layer
-    runs the keras target, which XLA compiles.
+    "Model doesn't support jit_compile=True"). Traced inside a caller's own
+    ``tf.function(jit_compile=True)`` it runs the keras target there. With
+    ``gpu_optimized=True`` / ``strategy="levelwise"``, on a GPU, or when no C++ compiler can
+    build the op, the layer runs the keras target, which XLA compiles.
 
     Input ``(batch, L, d)`` (L may be None), output ``(batch, siglen)`` with siglen = d + d**2
     + ... + d**depth, or ``(batch, L-1, siglen)`` when ``stream``. A Keras mask (e.g. from
@@ -178,7 +191,12 @@ class SigLayer(keras.layers.Layer):
             return run_module_signature(self._module, "jax", inputs, framework_named("jax"),
                                         self.stream, self._strategy)
         if self._target == "c" and self._backend == "tensorflow":
-            return self._module.tensorflow_signature(inputs, self.stream, self._strategy)
+            if not _tracing_for_xla():
+                return self._module.tensorflow_signature(inputs, self.stream, self._strategy)
+            # a caller's own tf.function(jit_compile=True): the keras module, which XLA compiles
+            keras_module = load_module(KernelSpec(dim=self._module.DIM, depth=self.depth,
+                                                  target="keras"))
+            return keras_module.signature(inputs, stream=self.stream, strategy=self._strategy)
         return self._module.signature(inputs, stream=self.stream, strategy=self._strategy)
 
     def compute_mask(self, inputs, mask=None):

@@ -350,6 +350,21 @@ def tensorflow_op():
     except Exception as err:
         errors["second-derivative"] = f"{type(err).__name__}: {err}"
     report["tfop-errors"] = errors
+    # SigLayer traced inside a caller's own tf.function(jit_compile=True): the keras module
+    layer = sc.SigLayer(3, dtype="float64")
+    path = tf.constant(x[0])
+
+    @tf.function(jit_compile=True)
+    def xla_step(p):
+        with tf.GradientTape() as tape:
+            tape.watch(p)
+            out = layer(p)
+            loss = tf.reduce_sum(out)
+        return out, tape.gradient(loss, p)
+
+    record("tfop-xla-values", lambda: xla_step(path)[0].numpy())
+    record("tfop-xla-grad", lambda: xla_step(path)[1].numpy())
+    report["tfop-xla-target"] = layer.target
 
 
 def main(out_dir):

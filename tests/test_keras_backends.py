@@ -128,8 +128,10 @@ def test_siglayer_runs_the_c_kernels_and_tells_keras_about_xla(worker):
 
 def test_tensorflow_op_directly(worker):
     """The custom op in a tf.function with unknown batch and length (float64 stream, against
-    the reference), its message for a path of the wrong dim, and second derivatives refused
-    (the gradient op has no gradient) rather than returned as None."""
+    the reference), its message for a path of the wrong dim, second derivatives refused (the
+    gradient op has no gradient), and a SigLayer inside the caller's own
+    tf.function(jit_compile=True), where it runs the keras module (values against the
+    reference, gradients against central differences)."""
     backend, report, outputs = worker
     if backend != "tensorflow":
         assert "tfop-errors" not in report
@@ -142,6 +144,13 @@ def test_tensorflow_op_directly(worker):
     assert "InvalidArgument" in errors["wrong-dim"] and "(..., L, 3)" in errors["wrong-dim"], errors
     assert errors["second-derivative"].startswith("NotImplementedError"), errors
     assert "SigcodegenSignatureGrad" in errors["second-derivative"], errors
+    # a SigLayer (target c) traced inside the caller's tf.function(jit_compile=True)
+    assert report["tfop-xla-target"] == "c"
+    got = _get(worker, "tfop-xla-values")
+    assert relative_error(got, reference_signature(x[0], 3), 3, 3) <= TOLERANCE["float64"]
+    grad = _get(worker, "tfop-xla-grad")
+    want = finite_difference_gradient(x[0], 3, np.ones(39))
+    assert np.max(np.abs(grad - want)) <= 1e-6 * np.max(np.abs(want))
 
 
 def test_siglayer_trains_from_a_tf_data_pipeline(worker):
