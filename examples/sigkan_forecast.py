@@ -11,8 +11,8 @@ slowly, plus a random walk and observation noise. From a window of the last 20 p
 predicts how far channel 0 moves over the next 5 steps. The first 80% of the series trains the
 model and the last 20% tests it; the baseline predicts no change.
 
-Run with the backend of your choice. On a CPU, SigLayer runs compiled C on jax and torch and
-``keras.ops`` on tensorflow, whose epochs take about 18 times as long here:
+Run with the backend of your choice. On a CPU, SigLayer runs compiled C on every backend
+(through the XLA FFI on jax, a custom op on torch and on tensorflow):
 
     KERAS_BACKEND=jax python examples/sigkan_forecast.py
     KERAS_BACKEND=torch python examples/sigkan_forecast.py
