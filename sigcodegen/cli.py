@@ -5,6 +5,7 @@
     sigcodegen show  --dim 5 --depth 4 --target c   print an emitted module (and a failed build's log)
     sigcodegen plan  --dim 5 --depth 4 [--batch 128 --length 100] [--target triton]
     sigcodegen plan  --kind sigkernel --dim 3 [--batch 32 --length 1000 --dyadic-order 2]
+    sigcodegen plan  --dim 20 --words "0,1;2,3,1" [--batch 64 --length 200]   chosen coefficients
     sigcodegen cache path | list | clear
 
 Errors exit with status 2 and one line on stderr, never a traceback.
@@ -79,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--batch", type=_positive_int, help="paths, for total work per strategy")
     plan.add_argument("--length", type=_positive_int, help="points per path, with --batch")
     plan.add_argument("--stream", action="store_true", help="costs for stream output")
+    plan.add_argument("--words", help="signature_coefficients: the words, letters separated by "
+                                      "commas and words by semicolons (\"0,1;2,3,1\"); prints "
+                                      "the plan pruned to their prefix tree")
     plan.add_argument("--target", choices=TARGETS,
                       help="the parameters in force for this target (and for triton its lane "
                            "layout: lanes, registers, FLOPs); without it the defaults and each "
@@ -175,6 +179,8 @@ def _cmd_plan(args) -> int:
 
     if (args.batch is None) != (args.length is None):
         raise CliError("sigcodegen plan: give --batch and --length together")
+    if args.words is not None:
+        return _plan_words(args)
     _check_depth(args, "plan")
     if args.kind == "sigkernel":
         plan = make_plan(KernelSpec(dim=args.dim, kind="sigkernel", target="c"))
@@ -193,6 +199,33 @@ def _cmd_plan(args) -> int:
 
         print()
         print(lane_layout(plan))
+    return 0
+
+
+def _parse_words(text: str) -> list[tuple[int, ...]]:
+    words = []
+    for n, part in enumerate(text.split(";")):
+        try:
+            words.append(tuple(int(a) for a in part.split(",")))
+        except ValueError:
+            raise CliError(f"sigcodegen plan: --words: word {n} is {part.strip()!r}; write letters "
+                           f"as integers separated by commas, words separated by semicolons, "
+                           f"e.g. --words \"0,1;2,3,1\"") from None
+    return words
+
+
+def _plan_words(args) -> int:
+    from .plan.coefficients import coefficient_plan
+
+    if args.kind != "signature" or args.depth is not None or args.target is not None \
+            or args.stream:
+        raise CliError("sigcodegen plan: --words takes only --dim (and --batch/--length); the "
+                       "depth is the longest word's length")
+    try:
+        plan = coefficient_plan(args.dim, _parse_words(args.words))
+    except (TypeError, ValueError) as err:
+        raise CliError(f"sigcodegen plan --words: {err}") from None
+    print(plan.text(args.batch, args.length))
     return 0
 
 
