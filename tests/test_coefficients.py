@@ -246,3 +246,17 @@ def test_cli_prints_the_pruned_plan():
     assert bad.returncode == 2 and "write letters as integers" in bad.stderr
     bad = subprocess.run(run[:-1] + ["0,4"], capture_output=True, text=True)
     assert bad.returncode == 2 and "out of range for a path of dimension 4" in bad.stderr
+
+
+def test_readme_example_runs():
+    """The README's signature-coefficients example runs as written."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("## Signature coefficients for chosen words\n", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # prefixes of the words: (0) (3) (3,1) (19) .. (19,0,4,4,2,7): 1 + 2 + 6 = 9 nodes
+    assert result.stdout.split() == ["(8,", "4)", "(8,", "199,", "4)", "(8,", "200,", "20)", "9"]
