@@ -934,7 +934,7 @@ def coef_benchmark(args) -> list[dict]:
         plan = sigcodegen.coefficients_plan(dim, words)
         ref = pysiglib.sig_coef(x.astype(np.float64), words) if pysiglib else None
         jitted = jax.jit(lambda p: sigcodegen.signature_coefficients(p, words))
-        cands = [("ours-numpy", lambda: sigcodegen.signature_coefficients(x, words)),
+        cands = [("ours-c", lambda: sigcodegen.signature_coefficients(x, words)),
                  ("ours-jax", lambda: jitted(x_jax).block_until_ready())]
         if pysiglib:
             cands += [(f"pysiglib{'' if n == -1 else '-1'}",
@@ -960,7 +960,7 @@ def coef_benchmark(args) -> list[dict]:
             error = "" if ref is None or label == "ours-full-signature" else \
                 f"  error {relative_error(out, ref):.1e}"
             print(f"    {label:22s} {times[label] * 1e3:10.2f} ms{error}")
-        ours = min((times[k] for k in ("ours-numpy", "ours-jax") if k in times), default=None)
+        ours = min((times[k] for k in ("ours-c", "ours-jax") if k in times), default=None)
         peer = min((times[k] for k in ("pysiglib", "pysiglib-1") if k in times), default=None)
         full = times.get("ours-full-signature")
         row = {"config": name, "nodes": plan.nodes, "ours_ms": ours and ours * 1e3,

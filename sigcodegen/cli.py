@@ -50,8 +50,9 @@ def _parser() -> argparse.ArgumentParser:
 
     def kind_arg(p):
         p.add_argument("--kind", choices=KINDS, default="signature",
-                       help="signature (truncated signatures, needs --depth) or sigkernel "
-                            "(signature kernels by the Goursat PDE, no depth)")
+                       help="signature (truncated signatures, needs --depth), sigkernel "
+                            "(signature kernels by the Goursat PDE, no depth) or coefficients "
+                            "(signature_coefficients' c kernel, no depth; plan it with --words)")
 
     def spec_args(p, target_default, allow_all):
         p.add_argument("--dim", type=_positive_int, required=not allow_all, help="path dimension d")
@@ -100,18 +101,22 @@ def _check_depth(args, command: str) -> None:
     if args.kind == "sigkernel" and args.depth is not None:
         raise CliError(f"sigcodegen {command}: --kind sigkernel takes no --depth (the signature "
                        f"kernel is untruncated)")
+    if args.kind == "coefficients" and args.depth is not None:
+        raise CliError(f"sigcodegen {command}: --kind coefficients takes no --depth (the words "
+                       f"give the lengths)")
 
 
 def _spec(args, target: str) -> KernelSpec:
     _check_depth(args, args.command)
-    if args.kind == "sigkernel":
-        return KernelSpec(dim=args.dim, kind="sigkernel", target=target)
+    if args.kind in ("sigkernel", "coefficients"):
+        return KernelSpec(dim=args.dim, kind=args.kind, target=target)
     return KernelSpec(dim=args.dim, depth=args.depth, target=target)
 
 
 def _targets(name: str, kind: str = "signature") -> tuple[str, ...]:
     if name == "all":
-        return SIGKERNEL_TARGETS if kind == "sigkernel" else TARGETS
+        return SIGKERNEL_TARGETS if kind == "sigkernel" else ("c",) if kind == "coefficients" \
+            else TARGETS
     check_choice("target", name, owner="--target")
     return (name,)
 
@@ -122,7 +127,7 @@ def _cmd_build(args) -> int:
 
     if args.reference:
         pairs = REFERENCE_SPECS
-    elif args.kind == "sigkernel" and args.dim is not None:
+    elif args.kind in ("sigkernel", "coefficients") and args.dim is not None:
         _check_depth(args, "build")
         pairs = ((args.dim, None),)
     elif args.dim is None or args.depth is None:
@@ -135,7 +140,7 @@ def _cmd_build(args) -> int:
     written, failed = [], 0
     for spec in specs:
         label = (f"{spec.target:<6} dim={spec.dim} depth={spec.depth}" if spec.depth is not None
-                 else f"{spec.target:<6} sigkernel dim={spec.dim}")
+                 else f"{spec.target:<6} {spec.kind} dim={spec.dim}")
         if args.out:
             path = write_to(spec, args.out)
         elif spec.target == "c":  # the source, then a library per precision compiled from it
@@ -164,7 +169,7 @@ def _cmd_build(args) -> int:
 def _cmd_show(args) -> int:
     from .jit.loader import build, compile_logs
 
-    default = "c" if args.kind == "sigkernel" else "jax"
+    default = "c" if args.kind in ("sigkernel", "coefficients") else "jax"
     spec = _spec(args, _targets(args.target or default)[0])
     _, data = build(spec)
     sys.stdout.write(data.decode())
@@ -182,6 +187,9 @@ def _cmd_plan(args) -> int:
     if args.words is not None:
         return _plan_words(args)
     _check_depth(args, "plan")
+    if args.kind == "coefficients":
+        raise CliError("sigcodegen plan: --kind coefficients is planned per word set; give "
+                       "--words (e.g. --words \"0,1;2,3,1\")")
     if args.kind == "sigkernel":
         plan = make_plan(KernelSpec(dim=args.dim, kind="sigkernel", target="c"))
         lengths = None if args.length is None else (args.length, args.length2 or args.length)
@@ -217,7 +225,8 @@ def _parse_words(text: str) -> list[tuple[int, ...]]:
 def _plan_words(args) -> int:
     from .plan.coefficients import coefficient_plan
 
-    if args.kind != "signature" or args.depth is not None or args.target is not None \
+    if args.kind not in ("signature", "coefficients") or args.depth is not None \
+            or args.target not in (None, "c") \
             or args.stream:
         raise CliError("sigcodegen plan: --words takes only --dim (and --batch/--length); the "
                        "depth is the longest word's length")

@@ -59,13 +59,28 @@ def x64():
         yield
 
 
-@pytest.mark.parametrize("framework", ["numpy", "jax", "torch"])
+def numpy_array_code(path, words, stream):
+    """The plan run as numpy array code (what numpy inputs use without a C compiler)."""
+    from sigcodegen.runtime.coefficients import run_coefficients
+    from sigcodegen.runtime.frameworks import framework_of
+
+    return run_coefficients(sc.coefficients_plan(path.shape[-1], words), path,
+                            framework_of(path), stream)
+
+
+# numpy: the c kernel; numpy-array: the same plan as numpy array code; jax, torch: array code
+@pytest.mark.parametrize("framework", ["numpy", "numpy-array", "jax", "torch"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_equals_the_reference_signature_entries(framework, dtype, stream, x64):
     rng = np.random.default_rng(1)
     path = ref.brownian(rng, (2, 3, 7, DIM))
-    got = sc.signature_coefficients(to_framework(path, framework, dtype), WORDS, stream=stream)
+    if framework == "numpy-array":
+        got = numpy_array_code(path.astype(dtype), WORDS, stream)
+        framework = "numpy"
+    else:
+        got = sc.signature_coefficients(to_framework(path, framework, dtype), WORDS,
+                                        stream=stream)
     want = gathered_reference(path, WORDS, stream)
     assert type(got).__module__.split(".")[0] == type(to_framework(path, framework, dtype)) \
         .__module__.split(".")[0]
@@ -260,3 +275,30 @@ def test_readme_example_runs():
     assert result.returncode == 0, result.stderr[-3000:]
     # prefixes of the words: (0) (3) (3,1) (19) .. (19,0,4,4,2,7): 1 + 2 + 6 = 9 nodes
     assert result.stdout.split() == ["(8,", "4)", "(8,", "199,", "4)", "(8,", "200,", "20)", "9"]
+
+
+def test_kernel_spec_of_the_c_module():
+    spec = sc.KernelSpec(dim=4, kind="coefficients", target="c")
+    assert spec.module_fields() == {"kind": "coefficients", "dim": 4, "target": "c"}
+    assert str(spec) == "coefficients(dim=4, target=c)"
+    with pytest.raises(ValueError, match="leave depth unset"):
+        sc.KernelSpec(dim=4, depth=3, kind="coefficients", target="c")
+    with pytest.raises(NotImplementedError, match="target='jax' emits no coefficients kernel"):
+        sc.KernelSpec(dim=4, kind="coefficients", target="jax")
+    shown = subprocess.run([sys.executable, "-m", "sigcodegen", "show", "--kind", "coefficients",
+                            "--dim", "4"], capture_output=True, text=True)
+    assert shown.returncode == 0 and "sigcodegen_coefficients_forward_f64" in shown.stdout
+    assert shown.stdout.startswith("/* sigcodegen kernel module: coefficients, dim 4, target c.")
+
+
+def test_c_kernel_serves_every_word_set_from_one_module():
+    """Two word sets of one dim load one module (the tables are arguments)."""
+    from sigcodegen.runtime.dispatch import load_coefficients
+
+    rng = np.random.default_rng(8)
+    path = ref.brownian(rng, (3, 6, DIM))
+    first = load_coefficients(DIM, "float64")
+    for words in ([(0, 1)], [(2,), (1, 0, 2), (1, 0, 2, 2, 1)]):
+        got = sc.signature_coefficients(path, words)
+        assert np.abs(got - gathered_reference(path, words)).max() <= 1e-12
+        assert load_coefficients(DIM, "float64") is first

@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..runtime.coefficients import coefficients_vjp, run_coefficients
+from ..runtime.dispatch import load_coefficients
 from ..runtime.frameworks import Framework, framework_of
 from .options import PathOptions
 
@@ -74,7 +75,9 @@ def signature_coefficients(path, words, *, stream=False, basepoint=None, lengths
         signature coefficient of ``words[n]``, i.e. ``signature(path, m)[..., index]`` for the
         word's row-major index in its level. Same framework and float dtype as the input.
         Differentiable with jax (jit, grad, vmap) and torch autograd; numpy callers use
-        :func:`signature_coefficients_vjp`.
+        :func:`signature_coefficients_vjp`. numpy paths run the c target's table-driven kernel
+        (one library per d for every word set; numpy array code when no C compiler works), jax
+        and torch arrays the same plan as array code of their own library.
 
     Example:
         >>> import numpy as np, sigcodegen as sc
@@ -85,7 +88,16 @@ def signature_coefficients(path, words, *, stream=False, basepoint=None, lengths
     owner = "signature_coefficients"
     path, framework, plan = _validate(path, words, stream, owner)
     path = _prepare(path, framework, basepoint, lengths, owner)
+    if framework.name == "numpy" and path.shape[-2] >= 2:
+        module = load_coefficients(plan.dim, str(path.dtype))
+        if module is not None:
+            return module.forward(path, _tables(plan), stream)
     return run_coefficients(plan, path, framework, stream)
+
+
+@lru_cache(maxsize=256)
+def _tables(plan):
+    return plan.tables()
 
 
 def _prepare(path, framework: Framework, basepoint, lengths, owner):

@@ -22,7 +22,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["CoefficientLevel", "CoefficientPlan", "coefficient_plan", "check_words"]
+from .ir import TargetParams
+
+#: the c module's constants: a pass of fewer node updates (letters x steps x blocks) runs on one
+#: thread; nanoseconds an idle pool thread spins before it sleeps
+TEAM_MIN_UPDATES = 20_000
+POOL_SPIN_NS = 200_000
+
+__all__ = ["CoefficientLevel", "CoefficientPlan", "CoefficientKernelPlan", "coefficient_plan",
+           "coefficient_kernel_plan", "check_words"]
 
 
 def check_words(words, dim: int, owner: str = "signature_coefficients") -> tuple[tuple[int, ...], ...]:
@@ -113,6 +121,33 @@ class CoefficientPlan:
         """Multiply-adds per path and step (FLOPs are twice that)."""
         return sum(level.macs() for level in self.levels)
 
+    def tables(self):
+        """The c kernel's arguments: nodes ordered longest word first (an update in place reads
+        only shorter prefixes), as int32/float64 arrays ``(len, letter, chain, scale,
+        out_index)``: ``letter[n, i]`` the word's letters, ``chain[n, i]`` the node of its prefix
+        of i+1 letters (the node itself at i = k-1), ``scale[n, i]`` = 1/(k-i), ``out_index``
+        the node of each requested word. Arrays are (nodes, depth), padded with 0."""
+        import numpy as np
+
+        order = [(level.degree, i) for level in reversed(self.levels) for i in range(level.size)]
+        position = {key: n for n, key in enumerate(order)}
+        nodes, depth = len(order), self.depth
+        length = np.zeros(nodes, np.int32)
+        letter = np.zeros((nodes, depth), np.int32)
+        chain = np.zeros((nodes, depth), np.int32)
+        scale = np.zeros((nodes, depth), np.float64)
+        for n, (k, i) in enumerate(order):
+            level = self.levels[k - 1]
+            word = level.letters[i]
+            length[n] = k
+            letter[n, :k] = word
+            for j in range(k):  # prefix of j+1 letters: its index in level j+1
+                prefix = level.prefixes[i][j + 1] if j + 1 < k else i
+                chain[n, j] = position[(j + 1, prefix)]
+                scale[n, j] = 1.0 / (k - j)
+        out_index = np.asarray([position[key] for key in self.outputs], np.int32)
+        return length, letter, chain, scale, out_index
+
     def summary(self) -> str:
         full = sum(self.dim**k for k in range(1, self.depth + 1))
         return (f"signature coefficients: {len(self.words)} words of dim {self.dim} up to length "
@@ -162,3 +197,31 @@ def coefficient_plan(dim: int, words) -> CoefficientPlan:
         levels.append(CoefficientLevel(degree=k, letters=letters, prefixes=prefixes))
     outputs = tuple((len(w), index[len(w)][w]) for w in words)
     return CoefficientPlan(dim=dim, words=words, levels=tuple(levels), outputs=outputs)
+
+
+@dataclass(frozen=True)
+class CoefficientKernelPlan:
+    """The c module of ``KernelSpec(kind="coefficients", dim=d, target="c")``: one table-driven
+    forward for every word set of paths in R^d (the prefix tree's tables, in the order
+    :meth:`CoefficientPlan.tables` gives, are arguments of the emitted function)."""
+
+    dim: int
+    kind: str = "coefficients"
+    targets: tuple[TargetParams, ...] = (
+        TargetParams("c", ("horner",), (("team_min_updates", TEAM_MIN_UPDATES),
+                                        ("pool_spin_ns", POOL_SPIN_NS))),)
+
+    def target_params(self, target: str) -> TargetParams:
+        for params in self.targets:
+            if params.target == target:
+                return params
+        raise KeyError(target)
+
+    def summary(self) -> str:
+        return (f"coefficients dim {self.dim}: table-driven Horner update of the prefix tree of "
+                f"any word set, paths on the SIMD lanes")
+
+
+def coefficient_kernel_plan(dim: int, depth=None) -> CoefficientKernelPlan:
+    """The plan of the c module for ``dim`` (``depth`` is unused: words have any length)."""
+    return CoefficientKernelPlan(dim=dim)
