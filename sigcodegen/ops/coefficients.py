@@ -118,9 +118,9 @@ def signature_coefficients_vjp(path, grad, words, *, stream=False):
     Example:
         >>> import numpy as np, sigcodegen as sc
         >>> path = np.array([[0.0, 0.0], [1.0, 2.0]])
-        >>> sc.signature_coefficients_vjp(path, np.array([1.0]), [(0, 1)])  # d(x0 x1)/d path
-        array([[-2., -1.],
-               [ 2.,  1.]])
+        >>> sc.signature_coefficients_vjp(path, np.array([1.0]), [(0, 1)])  # S_01 = dx0 dx1 / 2
+        array([[-1. , -0.5],
+               [ 1. ,  0.5]])
     """
     owner = "signature_coefficients_vjp"
     path, framework, plan = _validate(path, words, stream, owner)
