@@ -122,7 +122,7 @@ def test_one_step_closed_form_and_large_dim():
                      for s in step])
     assert np.abs(got - want).max() <= 1e-14 * np.abs(want).max()
     pysiglib = pytest.importorskip("pysiglib")
-    long = ref.brownian(rng, (2, 30, 20))
+    long = ref.brownian(rng, (70, 30, 20))  # many blocks of lanes: the c kernel's thread pool
     got = sc.signature_coefficients(long.astype(np.float32), words)
     want = pysiglib.sig_coef(long, words)
     assert got.dtype == np.float32
@@ -214,6 +214,10 @@ def test_lengths_basepoint_and_short_paths():
     assert np.abs(based - want).max() <= 1e-12 * np.abs(want).max()
     one_point = path[:, :1]
     assert np.array_equal(sc.signature_coefficients(one_point, WORDS), np.zeros((3, len(WORDS))))
+    assert sc.signature_coefficients(np.zeros((0, 4, DIM)), WORDS).shape == (0, len(WORDS))
+    strided = path[:, ::2]  # not contiguous
+    assert np.abs(sc.signature_coefficients(strided, WORDS)
+                  - gathered_reference(strided, WORDS)).max() <= 1e-12 * 10
     assert sc.signature_coefficients(one_point, WORDS, stream=True).shape == (3, 0, len(WORDS))
     single = sc.signature_coefficients(path[0], (0, 2, 1))  # one path, one word given alone
     assert single.shape == (1,)
