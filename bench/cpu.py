@@ -42,6 +42,11 @@ candidate), ``<out>/cpu_targets.csv`` (one row per tracked target) and ``<out>/c
 Run: ``python bench/cpu.py`` (all), ``--configs A,C``, ``--modes stream,grad``, ``--quick``
 (smoke test: 3 repeats, configs A and B).
 
+``--modes coef``: ``signature_coefficients`` of 100 random words of lengths 1..6 on float32
+Brownian paths (64, 200, 20) and (64, 200, 5), beside pysiglib's ``sig_coef`` on the same words
+(n_jobs 1 and -1; the target, ours <= 0.25 x the faster, is printed) and the full signature at
+depth 6 where it runs; ``<out>/cpu_coef.csv``.
+
 ``python bench/cpu.py --load``: instead, the c target beside pysiglib quiet (all threads and one
 thread each, against pysiglib's best of n_jobs=1 and -1), one core at A against the measured FMA
 peak, and under a busy competitor process at nice 0 and 19 (bench/cpu_load.py).
@@ -80,7 +85,7 @@ import numpy as np  # noqa: E402
 
 import sigcodegen  # noqa: E402
 
-MODES = ("final", "stream", "grad")
+MODES = ("final", "stream", "grad", "coef")
 RTOL = {"final": 1e-3, "stream": 1e-3, "grad": 1e-2}  # max|out - ref| / max|ref|
 #: FLOP floor (GFLOP/s): the float32 FMA peak of all usable cores, measured by main()
 FLOOR_GFLOPS = float("nan")
@@ -824,7 +829,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--configs", type=lambda s: _choices(s, list(CONFIGS), "config"),
                         help="comma-separated subset of " + ",".join(CONFIGS) + " (default all)")
     parser.add_argument("--modes", type=lambda s: _choices(s, MODES, "mode"),
-                        default=list(MODES), help="final,stream,grad (default all three)")
+                        default=[m for m in MODES if m != "coef"],
+                        help="final,stream,grad,coef (default final,stream,grad; coef times "
+                             "signature_coefficients on its own workloads)")
     parser.add_argument("--repeats", type=int, help="timed calls per candidate (default 7)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 3 repeats, configs A,B (unless given explicitly)")
@@ -892,6 +899,88 @@ def devices_benchmark(devices: int, repeats: int = 7) -> int:
     return 0
 
 
+# ---- chosen signature coefficients (--modes coef) ---------------------------------------
+
+#: (name, B, L, d): 100 random words of lengths 1..6 each; at d = 20 the full signature at depth 6
+#: (67,368,420 coefficients per path) does not run, at d = 5 it does and is timed beside.
+COEF_CONFIGS = (("coef-d20", 64, 200, 20), ("coef-d5", 64, 200, 5))
+COEF_WORDS, COEF_MAX_LENGTH = 100, 6
+COEF_TARGET = 0.25  # ours / pysiglib sig_coef at its best n_jobs
+
+
+def coef_words(dim: int, seed: int) -> list[tuple[int, ...]]:
+    rng = np.random.default_rng(seed)
+    return [tuple(int(a) for a in rng.integers(0, dim, size=rng.integers(1, COEF_MAX_LENGTH + 1)))
+            for _ in range(COEF_WORDS)]
+
+
+def coef_benchmark(args) -> list[dict]:
+    """signature_coefficients of 100 random words (lengths 1..6) against pysiglib's sig_coef on
+    the same words (n_jobs 1 and -1; the target compares with the faster) and, where it runs, the
+    full signature at depth 6. float32 inputs; checked against pysiglib on the float64 path
+    (or, without pysiglib, not checked)."""
+    try:
+        import pysiglib
+    except ImportError:
+        pysiglib = None
+    rows = []
+    print(f"\nmode coef: {COEF_WORDS} random words of lengths 1..{COEF_MAX_LENGTH}, float32, "
+          f"median of {args.repeats} after 1 warm-up")
+    for name, batch, length, dim in COEF_CONFIGS:
+        cfg = Config(name, batch, length, dim, COEF_MAX_LENGTH)
+        x = brownian_paths(cfg, args.seed)
+        x_jax = jnp.asarray(x)
+        words = coef_words(dim, args.seed)
+        plan = sigcodegen.coefficients_plan(dim, words)
+        ref = pysiglib.sig_coef(x.astype(np.float64), words) if pysiglib else None
+        jitted = jax.jit(lambda p: sigcodegen.signature_coefficients(p, words))
+        cands = [("ours-c", lambda: sigcodegen.signature_coefficients(x, words)),
+                 ("ours-jax", lambda: jitted(x_jax).block_until_ready())]
+        if pysiglib:
+            cands += [(f"pysiglib{'' if n == -1 else '-1'}",
+                       functools.partial(pysiglib.sig_coef, x, words, n_jobs=n))
+                      for n in (-1, 1)]
+        print(f"  {name} (B, L, d) = ({batch}, {length}, {dim}): {plan.nodes} prefix-tree nodes")
+        full_bytes = batch * sigcodegen.signature_channels(dim, COEF_MAX_LENGTH) * x.itemsize
+        if full_bytes <= 2**31:  # where it fits (d = 20: 17 GB, not attempted)
+            cands.append(("ours-full-signature",
+                          lambda: sigcodegen.signature(x, COEF_MAX_LENGTH)))
+        else:
+            print(f"    ours-full-signature    not run: its output alone is "
+                  f"{full_bytes / 2**30:.1f} GiB")
+        times = {}
+        for label, thunk in cands:
+            gc.collect()
+            try:
+                out, samples = measure(thunk, args.repeats, args.budget)
+            except Exception as exc:  # noqa: BLE001  (the full signature's size guard, ...)
+                print(f"    {label:22s} failed: {_short(exc)}")
+                continue
+            times[label] = statistics.median(samples)
+            error = "" if ref is None or label == "ours-full-signature" else \
+                f"  error {relative_error(out, ref):.1e}"
+            print(f"    {label:22s} {times[label] * 1e3:10.2f} ms{error}")
+        ours = min((times[k] for k in ("ours-c", "ours-jax") if k in times), default=None)
+        peer = min((times[k] for k in ("pysiglib", "pysiglib-1") if k in times), default=None)
+        full = times.get("ours-full-signature")
+        row = {"config": name, "nodes": plan.nodes, "ours_ms": ours and ours * 1e3,
+               "pysiglib_best_ms": peer and peer * 1e3, "full_signature_ms": full and full * 1e3,
+               "ratio_vs_pysiglib": ours / peer if ours and peer else None}
+        met = None if row["ratio_vs_pysiglib"] is None else row["ratio_vs_pysiglib"] <= COEF_TARGET
+        faster = None if ours is None or full is None else ours < full
+        print(f"    ours/pysiglib best = {_fmt(row['ratio_vs_pysiglib'], '.2f')} "
+              f"(target <= {COEF_TARGET}: {_verdict(met)}); faster than the full signature: "
+              f"{'n/a (it does not run)' if faster is None else _verdict(faster)}")
+        rows.append(row)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "cpu_coef.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {args.out / 'cpu_coef.csv'}")
+    return rows
+
+
 def main(argv=None) -> int:
     if "--devices" in (argv if argv is not None else sys.argv):
         return devices_benchmark(_DEVICES)
@@ -902,6 +991,11 @@ def main(argv=None) -> int:
         return cpu_load.main(argv if argv is not None else sys.argv[1:])
     args = parse_args(argv)
     cands, skipped = {}, []
+    if "coef" in args.modes:  # its own workloads (COEF_CONFIGS), its own table
+        coef_benchmark(args)
+        args.modes = [m for m in args.modes if m != "coef"]
+        if not args.modes:
+            return 0
     for mode in args.modes:
         ours, skipped_ours = ours_candidates(mode)
         peers, skipped_peers = peer_candidates(mode)

@@ -13,6 +13,8 @@ levels concatenated, each row-major, no scalar term: the layout of iisignature, 
 signax, pysiglib and keras_sig. Results keep the input's library and float dtype.
 
 Signatures          signature, signature_vjp, windowed_signature, jax_gpu_signature
+Chosen coefficients signature_coefficients, signature_coefficients_vjp (the prefix tree of
+                    the words only; coefficients_plan prints it)
 Window queries      SignatureStream (one long path, many windows)
 Log-signatures      logsignature, signature_to_logsignature, logsignature_to_signature
 Tensor algebra      signature_combine, multi_signature_combine, signature_inverse
@@ -51,6 +53,8 @@ from .ops.signature import jax_gpu_signature, signature, signature_vjp
 from .ops.tensor_algebra import multi_signature_combine, signature_combine, signature_inverse
 from .ops.transforms import bucket_paths, lead_lag, time_augment
 from .ops.windows import windowed_signature
+from .ops.coefficients import (coefficients_plan, signature_coefficients,
+                               signature_coefficients_vjp)
 from .ops.stream import SignatureStream
 from .runtime.dispatch import clear_caches
 from .runtime.threads import get_num_threads, num_threads, set_num_threads
@@ -87,6 +91,9 @@ __all__ = [
     "signature",
     "signature_channels",
     "signature_vjp",
+    "signature_coefficients",
+    "signature_coefficients_vjp",
+    "coefficients_plan",
     "words",
     "__version__",
     "SignatureStream",

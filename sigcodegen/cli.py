@@ -5,6 +5,7 @@
     sigcodegen show  --dim 5 --depth 4 --target c   print an emitted module (and a failed build's log)
     sigcodegen plan  --dim 5 --depth 4 [--batch 128 --length 100] [--target triton]
     sigcodegen plan  --kind sigkernel --dim 3 [--batch 32 --length 1000 --dyadic-order 2]
+    sigcodegen plan  --dim 20 --words "0,1;2,3,1" [--batch 64 --length 200]   chosen coefficients
     sigcodegen cache path | list | clear
 
 Errors exit with status 2 and one line on stderr, never a traceback.
@@ -49,8 +50,9 @@ def _parser() -> argparse.ArgumentParser:
 
     def kind_arg(p):
         p.add_argument("--kind", choices=KINDS, default="signature",
-                       help="signature (truncated signatures, needs --depth) or sigkernel "
-                            "(signature kernels by the Goursat PDE, no depth)")
+                       help="signature (truncated signatures, needs --depth), sigkernel "
+                            "(signature kernels by the Goursat PDE, no depth) or coefficients "
+                            "(signature_coefficients' c kernel, no depth; plan it with --words)")
 
     def spec_args(p, target_default, allow_all):
         p.add_argument("--dim", type=_positive_int, required=not allow_all, help="path dimension d")
@@ -79,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--batch", type=_positive_int, help="paths, for total work per strategy")
     plan.add_argument("--length", type=_positive_int, help="points per path, with --batch")
     plan.add_argument("--stream", action="store_true", help="costs for stream output")
+    plan.add_argument("--words", help="signature_coefficients: the words, letters separated by "
+                                      "commas and words by semicolons (\"0,1;2,3,1\"); prints "
+                                      "the plan pruned to their prefix tree")
     plan.add_argument("--target", choices=TARGETS,
                       help="the parameters in force for this target (and for triton its lane "
                            "layout: lanes, registers, FLOPs); without it the defaults and each "
@@ -96,18 +101,22 @@ def _check_depth(args, command: str) -> None:
     if args.kind == "sigkernel" and args.depth is not None:
         raise CliError(f"sigcodegen {command}: --kind sigkernel takes no --depth (the signature "
                        f"kernel is untruncated)")
+    if args.kind == "coefficients" and args.depth is not None:
+        raise CliError(f"sigcodegen {command}: --kind coefficients takes no --depth (the words "
+                       f"give the lengths)")
 
 
 def _spec(args, target: str) -> KernelSpec:
     _check_depth(args, args.command)
-    if args.kind == "sigkernel":
-        return KernelSpec(dim=args.dim, kind="sigkernel", target=target)
+    if args.kind in ("sigkernel", "coefficients"):
+        return KernelSpec(dim=args.dim, kind=args.kind, target=target)
     return KernelSpec(dim=args.dim, depth=args.depth, target=target)
 
 
 def _targets(name: str, kind: str = "signature") -> tuple[str, ...]:
     if name == "all":
-        return SIGKERNEL_TARGETS if kind == "sigkernel" else TARGETS
+        return SIGKERNEL_TARGETS if kind == "sigkernel" else ("c",) if kind == "coefficients" \
+            else TARGETS
     check_choice("target", name, owner="--target")
     return (name,)
 
@@ -118,7 +127,7 @@ def _cmd_build(args) -> int:
 
     if args.reference:
         pairs = REFERENCE_SPECS
-    elif args.kind == "sigkernel" and args.dim is not None:
+    elif args.kind in ("sigkernel", "coefficients") and args.dim is not None:
         _check_depth(args, "build")
         pairs = ((args.dim, None),)
     elif args.dim is None or args.depth is None:
@@ -131,7 +140,7 @@ def _cmd_build(args) -> int:
     written, failed = [], 0
     for spec in specs:
         label = (f"{spec.target:<6} dim={spec.dim} depth={spec.depth}" if spec.depth is not None
-                 else f"{spec.target:<6} sigkernel dim={spec.dim}")
+                 else f"{spec.target:<6} {spec.kind} dim={spec.dim}")
         if args.out:
             path = write_to(spec, args.out)
         elif spec.target == "c":  # the source, then a library per precision compiled from it
@@ -160,7 +169,7 @@ def _cmd_build(args) -> int:
 def _cmd_show(args) -> int:
     from .jit.loader import build, compile_logs
 
-    default = "c" if args.kind == "sigkernel" else "jax"
+    default = "c" if args.kind in ("sigkernel", "coefficients") else "jax"
     spec = _spec(args, _targets(args.target or default)[0])
     _, data = build(spec)
     sys.stdout.write(data.decode())
@@ -175,7 +184,12 @@ def _cmd_plan(args) -> int:
 
     if (args.batch is None) != (args.length is None):
         raise CliError("sigcodegen plan: give --batch and --length together")
+    if args.words is not None:
+        return _plan_words(args)
     _check_depth(args, "plan")
+    if args.kind == "coefficients":
+        raise CliError("sigcodegen plan: --kind coefficients is planned per word set; give "
+                       "--words (e.g. --words \"0,1;2,3,1\")")
     if args.kind == "sigkernel":
         plan = make_plan(KernelSpec(dim=args.dim, kind="sigkernel", target="c"))
         lengths = None if args.length is None else (args.length, args.length2 or args.length)
@@ -193,6 +207,34 @@ def _cmd_plan(args) -> int:
 
         print()
         print(lane_layout(plan))
+    return 0
+
+
+def _parse_words(text: str) -> list[tuple[int, ...]]:
+    words = []
+    for n, part in enumerate(text.split(";")):
+        try:
+            words.append(tuple(int(a) for a in part.split(",")))
+        except ValueError:
+            raise CliError(f"sigcodegen plan: --words: word {n} is {part.strip()!r}; write letters "
+                           f"as integers separated by commas, words separated by semicolons, "
+                           f"e.g. --words \"0,1;2,3,1\"") from None
+    return words
+
+
+def _plan_words(args) -> int:
+    from .plan.coefficients import coefficient_plan
+
+    if args.kind not in ("signature", "coefficients") or args.depth is not None \
+            or args.target not in (None, "c") \
+            or args.stream:
+        raise CliError("sigcodegen plan: --words takes only --dim (and --batch/--length); the "
+                       "depth is the longest word's length")
+    try:
+        plan = coefficient_plan(args.dim, _parse_words(args.words))
+    except (TypeError, ValueError) as err:
+        raise CliError(f"sigcodegen plan --words: {err}") from None
+    print(plan.text(args.batch, args.length))
     return 0
 
 

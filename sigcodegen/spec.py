@@ -19,7 +19,7 @@ __all__ = [
     "check_choice",
 ]
 
-KINDS = ("signature", "sigkernel")
+KINDS = ("signature", "sigkernel", "coefficients")
 #: Kinds that are designed but not built yet: asking for one raises NotImplementedError.
 PLANNED_KINDS = {"logsignature": "log-signature kernels (kind='logsignature') are not built; "
                                   "use sigcodegen.logsignature(), which takes the tensor "
@@ -163,6 +163,9 @@ class KernelSpec:
         if self.kind == "sigkernel":
             self._check_sigkernel()
             return
+        if self.kind == "coefficients":
+            self._check_coefficients()
+            return
         if self.depth is None:
             raise TypeError(f"{owner}: kind={self.kind!r} needs a depth (the truncation level)")
         dim, depth = check_dim_depth(self.dim, self.depth, owner)
@@ -194,6 +197,26 @@ class KernelSpec:
         if self.stream is not False:
             raise ValueError(f"{owner}: stream must be False (one kernel value per pair)")
 
+    def _check_coefficients(self) -> None:
+        """kind="coefficients": the table-driven forward of chosen signature coefficients for
+        paths in R^dim. The words (the prefix tree's tables) are arguments, not part of the
+        source, so it has no depth; the c target only (jax, torch and numpy without a compiler
+        run the same plan as array code in ops)."""
+        owner = f"KernelSpec(kind='coefficients', dim={self.dim!r})"
+        dim = _as_int(self.dim, "dim", owner)
+        if dim < 1:
+            raise ValueError(f"{owner}: dim must be >= 1 (the path's last axis), got {dim}")
+        object.__setattr__(self, "dim", dim)
+        if self.depth is not None:
+            raise ValueError(f"{owner}: the words give the lengths; leave depth unset, got "
+                             f"depth={self.depth!r}")
+        for name in _CHOICES:
+            check_choice(name, getattr(self, name), owner)
+        if self.target != "c":
+            raise NotImplementedError(
+                f"{owner}: target={self.target!r} emits no coefficients kernel; use target='c' "
+                f"(signature_coefficients runs jax and torch arrays as array code)")
+
     @property
     def siglen(self) -> int | None:
         """Coefficients per path: dim + dim**2 + ... + dim**depth (no scalar term); None for
@@ -206,7 +229,7 @@ class KernelSpec:
         """The fields that decide the emitted source (and so the cache entry): (kind, dim,
         depth, target) for signatures, (kind, dim, target) for signature kernels (one module
         holds every static kernel, dyadic order, pair layout and both float dtypes)."""
-        if self.kind == "sigkernel":
+        if self.kind in ("sigkernel", "coefficients"):
             return {"kind": self.kind, "dim": self.dim, "target": self.target}
         return {"kind": self.kind, "dim": self.dim, "depth": self.depth, "target": self.target}
 
@@ -215,8 +238,8 @@ class KernelSpec:
         return dataclasses.replace(self, **changes)
 
     def __str__(self) -> str:
-        if self.kind == "sigkernel":
-            return f"sigkernel(dim={self.dim}, target={self.target})"
+        if self.kind in ("sigkernel", "coefficients"):
+            return f"{self.kind}(dim={self.dim}, target={self.target})"
         return (
             f"{self.kind}(dim={self.dim}, depth={self.depth}, target={self.target}, "
             f"strategy={self.strategy}, stream={self.stream}, dtype={self.dtype})"

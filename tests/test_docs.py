@@ -13,12 +13,13 @@ import pytest
 import sigcodegen
 from sigcodegen import algebra, distributed, spec
 from sigcodegen.compat import iisignature as compat_iisignature
-from sigcodegen.ops import (features, logsignature, sigkernel, signature, stream, tensor_algebra,
+from sigcodegen.ops import (coefficients, features, logsignature, sigkernel, signature, stream, tensor_algebra,
                             transforms, windows)
 from sigcodegen.runtime import dispatch
 
 MODULES = [sigcodegen, algebra, distributed, spec, signature, logsignature, tensor_algebra,
-           transforms, windows, dispatch, sigkernel, compat_iisignature, features, stream]
+           transforms, windows, dispatch, sigkernel, compat_iisignature, features, stream,
+           coefficients]
 if importlib.util.find_spec("sklearn") is not None:
     from sigcodegen import sklearn as sklearn_integration
 

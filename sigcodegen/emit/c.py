@@ -110,6 +110,12 @@ class CEmitter(Emitter):
         if plan.kind == "sigkernel":  # the Goursat PDE solver: templates/c/sigkernel.c.j2
             source = self.env.get_template("sigkernel.c.j2").render(**sigkernel_context(plan, prov))
             return source.rstrip() + "\n"
+        if plan.kind == "coefficients":  # chosen coefficients: templates/c/coefficients.c.j2
+            source = self.env.get_template("coefficients.c.j2").render(
+                plan=plan, prov=prov, target="c", target_params=plan.target_params("c"),
+                precisions=[{"suffix": s, "scalar": t, "bits": b} for s, t, b in PRECISIONS],
+                refresh=f"sigcodegen build --kind coefficients --dim {plan.dim} --target c")
+            return source.rstrip() + "\n"
         return super().render(plan, prov)
 
     def context(self, plan: Plan, prov: Provenance) -> dict:

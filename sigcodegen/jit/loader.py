@@ -37,7 +37,8 @@ __all__ = ["SCHEMA", "NativeBuild", "key_material", "cache_key", "stem", "render
            "render_tensorflow_op", "build_tensorflow_op"]
 
 SCHEMA = 1
-KIND_PREFIX = {"signature": "sig", "logsignature": "logsig", "sigkernel": "sig_kernel"}
+KIND_PREFIX = {"signature": "sig", "logsignature": "logsig", "sigkernel": "sig_kernel",
+               "coefficients": "sig_coef"}
 #: What each target needs installed to import its modules.
 REQUIRES = {"jax": ("jax", "sigcodegen[jax]"), "keras": ("keras", "sigcodegen[keras]"),
             "c": ("numpy", "sigcodegen"), "triton": ("triton", "sigcodegen[triton]")}

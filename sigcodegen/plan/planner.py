@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..spec import KernelSpec
-from . import signature, sigkernel
+from . import coefficients, signature, sigkernel
 from .ir import Plan
 
 __all__ = ["make_plan", "BUILDERS"]
@@ -19,6 +19,7 @@ __all__ = ["make_plan", "BUILDERS"]
 BUILDERS: dict[str, Callable[[int, int], Plan]] = {
     "signature": signature.signature_plan,
     "sigkernel": sigkernel.sigkernel_plan,
+    "coefficients": coefficients.coefficient_kernel_plan,
 }
 
 

@@ -23,11 +23,12 @@ from ..jit.loader import import_source, native_build
 from ..jit.toolchain import CompileError, CompilerUnavailable
 from ..spec import KernelSpec
 from . import buckets
-from .bindings import NativeModule, SigKernelModule
+from .bindings import CoefficientsModule, NativeModule, SigKernelModule
 from .buckets import COMPILED
 from .frameworks import Framework, framework_named, keras_backend, x64
 
 __all__ = ["choose_target", "choose_strategy", "load_module", "loaded", "load", "clear_memo",
+           "load_coefficients",
            "clear_caches", "load_native", "torch_bridge", "run_signature", "run_module_signature",
            "run_signature_vjp", "run_routine", "MAX_MODULES"]
 
@@ -145,6 +146,8 @@ def load_module(spec: KernelSpec) -> ModuleType | NativeModule | SigKernelModule
                 module = import_source(spec)
             elif spec.kind == "sigkernel":
                 module = SigKernelModule(native_build(spec))
+            elif spec.kind == "coefficients":
+                module = CoefficientsModule(native_build(spec))
             else:
                 module = NativeModule(native_build(spec))
             _memo[fields] = module
@@ -204,6 +207,25 @@ def load_native(dim: int, depth: int, framework: str, dtype: str = "float32"):
                       RuntimeWarning, stacklevel=3)
         return None
     if framework == "jax" and not module.has_ffi:  # no jaxlib headers when probed
+        return None
+    return module
+
+
+def load_coefficients(dim: int, dtype: str):
+    """The c target's chosen-coefficients module for ``dim`` with its ``dtype`` library built;
+    or None (with one warning per dim) when no compiler works or the build fails: the caller
+    then runs the plan as numpy array code."""
+    key = ("coefficients", dim)
+    if key in _native_failures:
+        return None
+    try:
+        module = loaded("coefficients", dim, None, "c") or \
+            load_module(KernelSpec(dim=dim, kind="coefficients", target="c"))
+        module.lib(64 if dtype == "float64" else 32)
+    except (CompilerUnavailable, CompileError) as err:
+        _native_failures[key] = str(err)
+        warnings.warn(f"{err}. signature_coefficients runs as numpy array code for dim={dim}.",
+                      RuntimeWarning, stacklevel=3)
         return None
     return module
 

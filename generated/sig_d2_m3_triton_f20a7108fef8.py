@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        8a46db49d44bf3dd9324ac2d3472bfce4b25b98e666c16ef0a7faa19096801f6
-    generator  sigcodegen 0.1.0, generator sources d5aff7f05109ed14
+    key        f20a7108fef85993d03e33a812bfb6c077d9a6b80c7736c684860662feacf764
+    generator  sigcodegen 0.1.0, generator sources 7b5544b24d5725fa
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
