@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        c35b82a410e7f28ee7baaf6f3fa7d258ec3614b3c74e1dd4c9eaf6f6bf07095a
-    generator  sigcodegen 0.1.0, generator sources c929971641b0dbdb
+    key        6f2956c0e1b0fdd5d1b79d325566f6c5ab38915c66b216530f77751f7296826f
+    generator  sigcodegen 0.1.0, generator sources fff4f7470ea01723
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        3a7080d8ed8a94106dd049376c63050fc5c03bc8e1bcbc717c9c0e9e3ffcd516
-    generator  sigcodegen 0.1.0, generator sources f1315a8f9bb3331f
+    key        f2b56c4bef455d984eeb0ab751438ca9ef281ae2de2c74561ff826a3dadb1ce5
+    generator  sigcodegen 0.1.0, generator sources 46f282f749e38d27
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

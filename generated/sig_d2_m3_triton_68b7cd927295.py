@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        8a46db49d44bf3dd9324ac2d3472bfce4b25b98e666c16ef0a7faa19096801f6
-    generator  sigcodegen 0.1.0, generator sources d5aff7f05109ed14
+    key        68b7cd92729595e11df45ec97691fc14eed24c34480715f40fb6bad401a68e05
+    generator  sigcodegen 0.1.0, generator sources 1c52dc16924af0e7
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        5ac75e00e3502087388e807902fab1fc0c6386eb380e959d9770249bc88cdd69
-    generator  sigcodegen 0.1.0, generator sources f1315a8f9bb3331f
+    key        66a2b12ff4d7b02e17e3dcdea10a4279192aa3964dcfc71a230a977637be59e5
+    generator  sigcodegen 0.1.0, generator sources 46f282f749e38d27
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

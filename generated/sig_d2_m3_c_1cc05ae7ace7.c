@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        a2faa83c5a162adf22009042431256a1035785ea05dd4b44ce624660a233f55d
- *     generator  sigcodegen 0.1.0, generator sources 29806f1c4dba0e03
+ *     key        1cc05ae7ace7a42ba5cc3a81e488aa1aa43036399bc6cd9301156ca3e69357f0
+ *     generator  sigcodegen 0.1.0, generator sources 4db3a21c86ceec66
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        2987831dc45cc3b2db369eb14bade5451a8be568b31c563ec4ce48a1baaf479f
-    generator  sigcodegen 0.1.0, generator sources d5aff7f05109ed14
+    key        dae17b26b469cd491265bb4d44afa9387ff68980de64ccaab5fb091cb85e7590
+    generator  sigcodegen 0.1.0, generator sources 1c52dc16924af0e7
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

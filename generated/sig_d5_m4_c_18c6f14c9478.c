@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        978ae21b80513b6de381e3fe77e0508d8dbc4cb8e924965eef6d77b7b03a1095
- *     generator  sigcodegen 0.1.0, generator sources 29806f1c4dba0e03
+ *     key        18c6f14c9478bb6ee14f8b03788c2d1ed9cab54a77c0e8167d05b78cbda14e08
+ *     generator  sigcodegen 0.1.0, generator sources 4db3a21c86ceec66
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200

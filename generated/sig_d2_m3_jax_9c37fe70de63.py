@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        7fa040a894c3f8c262248cd32bad3e8b1b9348f9d1f3047963b7eeb2491cd433
-    generator  sigcodegen 0.1.0, generator sources c929971641b0dbdb
+    key        9c37fe70de63dd1dc87dce205b67b44d8e122b78d5194b7a8a1439a006b98838
+    generator  sigcodegen 0.1.0, generator sources fff4f7470ea01723
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
