@@ -12,7 +12,15 @@ Targets: forward <= 0.05 x pysiglib, forward + backward <= 0.1 x pysiglib. Print
 peak (bench/fma_peak.py; the solver does 4 flops per grid cell). Values are checked against
 pysiglib before timing. Run on an otherwise idle machine:
 
-    python bench/sigkernel.py [--repeat 7] [--out bench/results]
+    python bench/sigkernel.py [--repeat 7] [--out bench/results] [--sigkerax-python PATH]
+
+sigkerax pins jax < 0.5, so it is timed from an interpreter of its own. Its latest release
+(0.2.1) fails under the newest jax it allows (0.4.38: its solver passes the traced loop index as a
+static argument) and runs under jax 0.4.20, which needs numpy < 2:
+
+    python -m venv /tmp/skx && /tmp/skx/bin/pip install sigkerax jax==0.4.20 jaxlib==0.4.20 \
+        "numpy<2" "scipy<1.14" ml_dtypes==0.3.2
+    python bench/sigkernel.py --sigkerax-python /tmp/skx/bin/python
 """
 
 from __future__ import annotations
@@ -81,10 +89,40 @@ def pysiglib_best(call, repeat: int) -> tuple[float, int]:
     return min(results)
 
 
+def sigkerax_table(args, python: Path) -> None:
+    """sigkerax's Gram matrices (its own finite-difference grid, linear kernel, refinement 1)
+    against ours on the same paths, in a subprocess of ``python``."""
+    import json
+    import tempfile
+    cases = {"gram_32x32_1000_3": (brownian(2, 32, 1000, 3), brownian(3, 32, 1000, 3)),
+             "gram_128x128_100_5": (brownian(5, 128, 100, 5), brownian(6, 128, 100, 5))}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "cases.npz"
+        np.savez(data, **{f"{k}_{name}": v for name, (x, y) in cases.items()
+                          for k, v in (("x", x), ("y", y))})
+        worker = Path(__file__).with_name("sigkerax_worker.py")
+        done = subprocess.run([str(python), str(worker), str(data), str(args.repeat)],
+                              capture_output=True, text=True, timeout=1800)
+    if done.returncode:
+        print(f"sigkerax not timed: {python} {worker.name} failed:\n{done.stderr[-2000:]}")
+        return
+    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    print("sigkerax (its own grid and interpolation: values differ from the scheme above)")
+    for name, (x, y) in cases.items():
+        ours = timed(lambda: sc.signature_kernel_gram(x, y), args.repeat)
+        value = float(sc.signature_kernel_gram(x[:1], y[:1])[0, 0])
+        print(f"  {name:<22} ours {ours:9.2f} ms   sigkerax {theirs[name]['ms']:9.2f} ms   "
+              f"ratio {ours / theirs[name]['ms']:6.3f}   k[0,0] ours {value:.5f} sigkerax "
+              f"{theirs[name]['value']:.5f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--sigkerax-python", type=Path, default=None,
+                        help="an interpreter that has sigkerax (it pins jax < 0.5: give it a "
+                             "virtual environment of its own); its Gram matrices are timed too")
     args = parser.parse_args()
     print(cpu_description())
     print(f"load average {load_average():.2f}" + ("  (above 0.5: timings are unreliable)"
@@ -174,8 +212,8 @@ def main() -> int:
     report("mmd 128 vs 128 (100,5)", timed(lambda: sc.signature_mmd(x, y), args.repeat), theirs,
            (128 * 129 + 128 * 128) * 99 * 99, 0.05)
 
-    if have_sigkerax:
-        print("sigkerax is installed; it is not timed by this script yet")
+    if args.sigkerax_python or have_sigkerax:
+        sigkerax_table(args, args.sigkerax_python or Path(sys.executable))
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "sigkernel.csv"
     with path.open("w", newline="") as f:

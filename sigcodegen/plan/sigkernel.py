@@ -43,10 +43,10 @@ __all__ = ["StaticKernelForm", "SigKernelPlan", "sigkernel_plan", "STATIC_KERNEL
 #: validating a call needs no planner): see sigcodegen.spec.
 MAX_DYADIC_ORDER = SIGKERNEL_MAX_DYADIC_ORDER
 MAX_GRID_ROW = SIGKERNEL_MAX_GRID_ROW
-#: c: grid rows advanced by one sweep, staggered by a column (1 or 2): the row's left-to-right
-#: recurrence is one chain of add + FMA per cell (8 cycles on an FMA unit that could start two
-#: a cycle); two staggered rows give two independent chains.
-ROWS_PER_SWEEP = 2
+#: c: grid rows advanced by one sweep, staggered by a column (1 to 8): the row's left-to-right
+#: recurrence is a chain of one FMA per cell (4 cycles on FMA units that could start two a
+#: cycle); four staggered rows give four independent chains and share one pass over the row.
+ROWS_PER_SWEEP = 4
 #: c: a pass of fewer grid-cell updates (vector) than this runs on the calling thread alone.
 TEAM_MIN_CELLS = 20_000
 #: c: nanoseconds an idle pool thread spins before it sleeps (as for the signature kind).
@@ -55,7 +55,7 @@ POOL_SPIN_NS = 200_000
 CELL_FLOPS = 4
 
 GLOSSARY = (
-    ("rows_per_sweep", "grid rows advanced together by one sweep, staggered by a column (1 or 2)"),
+    ("rows_per_sweep", "grid rows advanced together by one sweep, staggered by a column (1 to 8)"),
     ("team_min_cells", "a pass of fewer vector cell updates runs on one thread"),
     ("pool_spin_ns", "nanoseconds an idle pool thread spins before it sleeps"),
     ("checkpoints", "the backward pass keeps every S-th grid row, S = ceil(sqrt(M))"),
@@ -173,7 +173,9 @@ class SigKernelPlan:
             "walks the grid, rows_per_sweep rows",
             "             at a time staggered by a column, one row of N + 1 vectors updated in "
             "place; the coarse row's",
-            "             coefficients once per coarse row;",
+            "             coefficients once per coarse row (the linear kernel at orders (0, 0): "
+            "each cell's from <dx, dy>",
+            "             on the fly, nothing stored);",
             "             the thread pool runs the blocks; a Gram matrix is tiled into blocks "
             "of (x_a, y_b) pairs, the",
             "             symmetric gram(x) into the pairs a <= b only",

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        49ec1d1d1339c13fb371b7d6b8c8f8b3103038b1f269fa6e0eb4686794f7610c
-    generator  sigcodegen 0.1.0, generator sources 907dd7670f4d692e
+    key        3253e8e92d4a1623290af87a94ec2302fca3516926165ffe21efe4f28899723d
+    generator  sigcodegen 0.1.0, generator sources 823fc3353c61339e
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        b26209ffded9c14d9884e74b032a04a03e77e48723c457d006f7b33083237139
-    generator  sigcodegen 0.1.0, generator sources 907dd7670f4d692e
+    key        124e273233a7bc77cad14e40d95cfcd70ce1b4041edfa087c44b5832c9a4d739
+    generator  sigcodegen 0.1.0, generator sources 823fc3353c61339e
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
