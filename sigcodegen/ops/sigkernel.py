@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..runtime.bindings import SigKernelModule
-from ..runtime.dispatch import load_module
+from ..runtime.dispatch import load_module, loaded
 from ..runtime.frameworks import framework_of, x64
 from ..spec import SIGKERNEL_MAX_DYADIC_ORDER as MAX_DYADIC_ORDER
 from ..spec import SIGKERNEL_MAX_GRID_ROW as MAX_GRID_ROW
@@ -227,7 +227,9 @@ def _module(dim: int) -> SigKernelModule:
     """The c target's sigkernel module for ``dim`` (built or loaded on first use, memoised by
     the runtime; raises sigcodegen.jit.toolchain.CompilerUnavailable / CompileError without a
     working compiler)."""
-    return load_module(KernelSpec(dim=dim, kind="sigkernel", target="c"))
+    module = loaded("sigkernel", dim, None, "c")  # the fast path: no spec built
+    return module if module is not None else load_module(
+        KernelSpec(dim=dim, kind="sigkernel", target="c"))
 
 
 def _jax_module(dim: int):
