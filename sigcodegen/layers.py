@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import keras
 
-import warnings
-
 from .algebra import basis_maps, level_offsets, logsignature_channels
-from .jit.toolchain import CompileError, CompilerUnavailable
 from .ops.logsignature import check_mode
 from .runtime.dispatch import (choose_strategy, choose_target, load_module, load_native,
-                               run_module_signature)
+                               run_module_signature, tensorflow_native_available)
 from .runtime.frameworks import framework_named, keras_backend
 from .spec import KernelSpec, check_choice, check_dim_depth
 
@@ -36,43 +33,12 @@ def _skip_masked_points(x, mask):
     return ops.take_along_axis(x, index, axis=1)
 
 
-#: why the tensorflow op could not be built in this process (warned once; empty: no failure)
-_tensorflow_op_failure: list[str] = []
-
-
 def _native_on_tensorflow(backend: str, on_gpu: bool, strategy: str | None) -> bool:
     """Whether a SigLayer on this backend runs the c kernels through the tensorflow custom op:
     on the tensorflow backend on a CPU, for the strategies the c target runs, unless the op
     failed to build earlier in this process."""
     return (backend == "tensorflow" and not on_gpu and strategy != "levelwise"
-            and not _tensorflow_op_failure)
-
-
-def _bind_tensorflow(module) -> bool:
-    """Bind ``module`` to tensorflow (building the op library on first use); False, with one
-    warning per process, when it cannot be built or loaded."""
-    import tensorflow as tf
-
-    try:
-        module.bind("tensorflow")
-        return True
-    except (CompilerUnavailable, CompileError, OSError, tf.errors.OpError) as err:
-        _tensorflow_op_failure.append(str(err))
-        warnings.warn(f"{err}. SigLayer runs the keras target on tensorflow instead (slower, "
-                      f"XLA-compilable).", RuntimeWarning, stacklevel=3)
-        return False
-
-
-def _tracing_for_xla() -> bool:
-    """Whether tensorflow is tracing for XLA now (inside a ``tf.function(jit_compile=True)``),
-    where the custom op cannot run. TensorFlow has no public test for it: this is the one its
-    own ``tf.function`` uses; False when that module moves."""
-    try:
-        from tensorflow.python.framework import ops as tf_ops
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:
-        return False
-    return bool(control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph()))
+            and tensorflow_native_available())
 
 
 @keras.saving.register_keras_serializable(package="sigcodegen")
@@ -171,10 +137,7 @@ class SigLayer(keras.layers.Layer):
             self._module = load_module(KernelSpec(dim=dim, depth=self.depth, target="triton"))
         if target == "c":
             self._module = load_native(dim, self.depth, backend, self.compute_dtype)  # None: warned
-            if self._module is not None and backend == "tensorflow":
-                if not _bind_tensorflow(self._module):
-                    self._module = None
-            elif self._module is not None:
+            if self._module is not None and backend != "tensorflow":  # tensorflow: bound there
                 self._module.bind(backend)
         if self._module is None:
             target = "jax" if backend == "jax" else "keras"
@@ -191,7 +154,7 @@ class SigLayer(keras.layers.Layer):
             return run_module_signature(self._module, "jax", inputs, framework_named("jax"),
                                         self.stream, self._strategy)
         if self._target == "c" and self._backend == "tensorflow":
-            if not _tracing_for_xla():
+            if not framework_named("tensorflow").tracing_for_xla():
                 return self._module.tensorflow_signature(inputs, self.stream, self._strategy)
             # a caller's own tf.function(jit_compile=True): the keras module, which XLA compiles
             keras_module = load_module(KernelSpec(dim=self._module.DIM, depth=self.depth,

@@ -367,9 +367,42 @@ def tensorflow_op():
     report["tfop-xla-target"] = layer.target
 
 
+def tensorflow_signature():
+    """sc.signature on tensorflow tensors (tensorflow backend only): eagerly, in a tf.function
+    (whose graph should hold the custom op), its gradient, a stream, float32, and inside
+    tf.function(jit_compile=True), where the op cannot run (its graph should not hold it)."""
+    if BACKEND != "tensorflow":
+        return
+    import tensorflow as tf
+
+    x = np.cumsum(np.random.default_rng(6).standard_normal((2, 8, 3)), axis=-2) / 3
+    weights = np.random.default_rng(7).standard_normal(39)
+    outputs["tfsig-x"], outputs["tfsig-w"] = x, weights
+    t = tf.constant(x)
+    record("tfsig-eager", lambda: sc.signature(t, 3).numpy())
+    record("tfsig-f32", lambda: sc.signature(tf.constant(x, tf.float32), 3).numpy())
+    record("tfsig-stream", lambda: sc.signature(t, 3, stream=True).numpy())
+
+    def grad():
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            loss = tf.reduce_sum(sc.signature(t, 3) * weights)
+        return tape.gradient(loss, t).numpy()
+
+    record("tfsig-grad", grad)
+    spec = [tf.TensorSpec((None, None, 3), tf.float64)]
+    ops_in = {}
+    for name, jit in (("graph", False), ("xla", True)):
+        fn = tf.function(lambda p: sc.signature(p, 3), input_signature=spec, jit_compile=jit)
+        record(f"tfsig-{name}", lambda fn=fn: fn(t).numpy())
+        ops_in[name] = sorted({op.type for op in fn.get_concrete_function().graph.get_operations()
+                               if op.type.startswith("Sigcodegen")})
+    report["tfsig-ops"] = ops_in
+
+
 def main(out_dir):
     for part in (numerics, gradients, layer_checks, layer_errors, operations, native_tensors,
-                 bucket_traces, tensorflow_op):
+                 bucket_traces, tensorflow_op, tensorflow_signature):
         try:
             part()
         except Exception as err:

@@ -153,6 +153,29 @@ def test_tensorflow_op_directly(worker):
     assert np.max(np.abs(grad - want)) <= 1e-6 * np.max(np.abs(want))
 
 
+def test_signature_of_tensorflow_tensors_runs_the_custom_op(worker):
+    """sc.signature on tensorflow tensors runs the c kernels through the custom op (eagerly and
+    in a tf.function: the graph holds the op) and the keras target inside
+    tf.function(jit_compile=True) (the graph does not): values against the reference in float64
+    and float32, the stream, and the gradient against central differences."""
+    backend, report, outputs = worker
+    if backend != "tensorflow":
+        assert "tfsig-ops" not in report
+        return
+    x, weights = outputs["tfsig-x"], outputs["tfsig-w"]
+    want = reference_signature(x, 3)
+    for name in ("tfsig-eager", "tfsig-graph", "tfsig-xla"):
+        assert relative_error(_get(worker, name), want, 3, 3) <= TOLERANCE["float64"], name
+    assert relative_error(_get(worker, "tfsig-f32"), want, 3, 3) <= TOLERANCE["float32"]
+    got = _get(worker, "tfsig-stream")
+    assert relative_error(got, reference_signature(x, 3, stream=True), 3, 3) <= TOLERANCE["float64"]
+    assert report["tfsig-ops"]["graph"] == ["SigcodegenSignature"], report["tfsig-ops"]
+    assert report["tfsig-ops"]["xla"] == [], report["tfsig-ops"]
+    grad = _get(worker, "tfsig-grad")
+    fd = np.stack([finite_difference_gradient(p, 3, weights) for p in x])
+    assert np.max(np.abs(grad - fd)) <= 1e-6 * np.max(np.abs(fd))
+
+
 def test_siglayer_trains_from_a_tf_data_pipeline(worker):
     data = worker[1]["layer"]["tf.data"]
     assert all(np.isfinite(data["losses"])) and data["losses"][-1] < data["losses"][0], data

@@ -44,11 +44,14 @@ NATIVE_STRATEGIES = NativeModule.STRATEGIES
 def choose_target(framework: str, on_gpu: bool = False, strategy: str | None = None) -> str:
     """The target used when ``target=None``, for arrays of ``framework``:
 
-    - tensorflow tensors and Keras symbolic tensors: ``keras`` (Keras must run on tensorflow
-      for tensorflow tensors);
-    - on a CPU, numpy arrays, lists, jax arrays and torch tensors: ``c``, compiled C (jax arrays
-      through the XLA FFI inside jit/grad/vmap, torch tensors through a custom op with
-      autograd). When no C compiler works, one warning, then ``jax``;
+    - Keras symbolic tensors: ``keras``;
+    - on a CPU, numpy arrays, lists, jax arrays, torch and tensorflow tensors: ``c``, compiled
+      C (jax arrays through the XLA FFI inside jit/grad/vmap, torch tensors through a custom op
+      with autograd, tensorflow tensors through a TensorFlow custom op with a registered
+      gradient, eagerly and in ``tf.function``; inside ``tf.function(jit_compile=True)``, which
+      the op cannot join, ``keras``). When no C compiler works, one warning, then ``jax``
+      (``keras`` for tensorflow tensors);
+    - tensorflow tensors where tensorflow sees a GPU: ``keras`` (Keras must run on tensorflow);
     - torch tensors on a CUDA GPU: ``triton`` (generated Triton kernels with a native
       backward) when triton is installed and the strategy is not ``levelwise``;
     - otherwise on a GPU, and for the ``levelwise`` strategy (which only the Python targets
@@ -57,10 +60,10 @@ def choose_target(framework: str, on_gpu: bool = False, strategy: str | None = N
 
     Example:
         >>> from sigcodegen.runtime.dispatch import choose_target
-        >>> choose_target("numpy"), choose_target("tensorflow")
-        ('c', 'keras')
+        >>> choose_target("numpy"), choose_target("tensorflow"), choose_target("keras")
+        ('c', 'c', 'keras')
     """
-    if framework in ("tensorflow", "keras"):
+    if framework == "keras" or (framework == "tensorflow" and (on_gpu or strategy == "levelwise")):
         return "keras"
     if not on_gpu and strategy != "levelwise":
         return "c"
@@ -99,9 +102,9 @@ def _check_target(target: str, strategy: str, framework: Framework) -> None:
     if target == "triton" and framework.name != "torch":
         raise ValueError(f"signature: target='triton' takes torch tensors, not "
                          f"{framework.name} arrays; use target='c' or 'jax'")
-    if target == "c" and framework.name not in ("numpy", "jax", "torch"):
-        raise ValueError(f"signature: target='c' takes numpy, jax and torch arrays, not "
-                         f"{framework.name} tensors; use target='keras'")
+    if target == "c" and framework.name not in ("numpy", "jax", "torch", "tensorflow"):
+        raise ValueError(f"signature: target='c' takes numpy, jax, torch and tensorflow arrays, "
+                         f"not {framework.name} tensors; use target='keras'")
 
 
 # ---- loading ----------------------------------------------------------------------------------
@@ -188,27 +191,54 @@ def clear_caches() -> None:
 
 
 _native_failures: dict[tuple, str] = {}
+#: why the tensorflow op could not be built in this process (warned once; empty: no failure)
+_tensorflow_failure: list[str] = []
+
+
+def tensorflow_native_available() -> bool:
+    """False once the tensorflow custom op failed to build or load in this process (then
+    tensorflow tensors run the keras target)."""
+    return not _tensorflow_failure
 
 
 def load_native(dim: int, depth: int, framework: str, dtype: str = "float32"):
-    """The c target's module with its ``dtype`` library built, for arrays of ``framework``; or
-    None (with one warning per spec) when no compiler works or the build fails, or when jax
-    arrays need the XLA FFI and the toolchain has no headers for it. The caller then uses the
-    jax target."""
+    """The c target's module with its ``dtype`` library built, for arrays of ``framework`` (for
+    tensorflow also bound to the custom op, built on first use); or None (with one warning per
+    spec, and one per process for the tensorflow op) when no compiler works or the build fails,
+    or when jax arrays need the XLA FFI and the toolchain has no headers for it. The caller
+    then uses the jax target (the keras target for tensorflow)."""
     key = (dim, depth)
-    if key in _native_failures:
+    if key in _native_failures or (framework == "tensorflow" and _tensorflow_failure):
         return None
+    fallback = "keras" if framework == "tensorflow" else "jax"
     try:
         module = load(dim, depth, "c")
         module.lib(64 if dtype == "float64" else 32)
     except (CompilerUnavailable, CompileError) as err:
         _native_failures[key] = str(err)
-        warnings.warn(f"{err}. Using the jax target instead for dim={dim}, depth={depth}.",
+        warnings.warn(f"{err}. Using the {fallback} target instead for dim={dim}, depth={depth}.",
                       RuntimeWarning, stacklevel=3)
         return None
     if framework == "jax" and not module.has_ffi:  # no jaxlib headers when probed
         return None
+    if framework == "tensorflow" and not _bind_tensorflow(module):
+        return None
     return module
+
+
+def _bind_tensorflow(module) -> bool:
+    """Bind ``module`` to tensorflow (building the op library on first use); False, with one
+    warning per process, when it cannot be built or loaded."""
+    import tensorflow as tf
+
+    try:
+        module.bind("tensorflow")
+        return True
+    except (CompilerUnavailable, CompileError, OSError, tf.errors.OpError) as err:
+        _tensorflow_failure.append(str(err))
+        warnings.warn(f"{err}. Tensorflow tensors (and SigLayer on tensorflow) run the keras "
+                      f"target instead (slower, XLA-compilable).", RuntimeWarning, stacklevel=4)
+        return False
 
 
 def load_coefficients(dim: int, dtype: str):
@@ -342,10 +372,13 @@ def run_signature(path, framework: Framework, dim: int, depth: int, dtype: str, 
     strategy = strategy or choose_strategy(on_gpu, stream, target)
     _check_target(target, strategy, framework)
     if target == "c":
-        native = load_native(dim, depth, framework.name, dtype)
-        if native is not None:
-            return native.signature(path, stream=stream, strategy=strategy)
-        target = "jax"
+        if framework.name == "tensorflow" and framework.tracing_for_xla():
+            target = "keras"  # the custom op has no XLA kernel; XLA compiles keras ops
+        else:
+            native = load_native(dim, depth, framework.name, dtype)
+            if native is not None:
+                return native.signature(path, stream=stream, strategy=strategy)
+            target = "keras" if framework.name == "tensorflow" else "jax"
     module = load(dim, depth, target)
     if target == "triton":
         return module.signature(path, stream=stream, strategy=strategy)

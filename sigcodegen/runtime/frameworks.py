@@ -12,6 +12,7 @@ library here; "library" means a compiled shared object (``sigcodegen.runtime.bin
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 
@@ -289,11 +290,28 @@ class Tensorflow(Framework):
         return keras.config.floatx()
 
     def on_gpu(self, x=None) -> bool:
-        if x is not None:
-            return False  # tensorflow tensors run the keras target wherever they live
-        import tensorflow as tf
+        """Whether tensorflow sees a GPU (the same answer for every tensor: inside a
+        ``tf.function`` a tensor's device is not known yet, and tensorflow places ops itself)."""
+        return _tensorflow_has_gpu()
 
-        return bool(tf.config.list_logical_devices("GPU"))
+    @staticmethod
+    def tracing_for_xla() -> bool:
+        """Whether tensorflow is tracing for XLA now (inside a ``tf.function(jit_compile=True)``),
+        where the c kernels' custom op cannot run. TensorFlow has no public test for it: this is
+        the one its own ``tf.function`` uses; False when that module moves."""
+        try:
+            from tensorflow.python.framework import ops as tf_ops
+            from tensorflow.python.ops import control_flow_util
+        except ImportError:
+            return False
+        return bool(control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph()))
+
+
+@functools.lru_cache(maxsize=1)
+def _tensorflow_has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 class KerasSymbolic(Tensorflow):
