@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        b3d0857e3ac9e37cc691fe2f62bb3a43411f6c1c3c6d33a085b485758bfd1bc5
- *     generator  sigcodegen 0.1.0, generator sources 4c99056c812cc8a5
+ *     key        7e959876bfb7b629b037b451754f93cc49b4cfd2d78edd73af177ca3c1443d32
+ *     generator  sigcodegen 0.1.0, generator sources 117293a80cb149ab
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10
@@ -347,7 +347,7 @@ typedef struct { int64_t path, start, steps; } lane_t;
 
 typedef float vec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f32 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(float)))
-#define SCRATCH_f32 12
+#define SCRATCH_f32 8
 
 #if BUILD_F32_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
@@ -398,92 +398,93 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
     vec_f32 *restrict a3 = a + 6;
     vec_f32 dxa2[2];
     vec_f32 dxa3[2];
-    vec_f32 t1[2];
-    vec_f32 *restrict t2a = w + 0;
+    vec_f32 p1a[2];
+    vec_f32 q1a[2];
     vec_f32 dxb2[2];
     vec_f32 dxb3[2];
-    vec_f32 *restrict t2b = w + 4;
+    vec_f32 p1b[2];
+    vec_f32 q1b[2];
     vec_f32 dxc2[2];
     vec_f32 dxc3[2];
-    vec_f32 *restrict t2c = w + 8;
-    /* increment dxa: top-level term, then levels 2..1 */
+    vec_f32 p1c[2];
+    vec_f32 q1c[2];
+    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2a[p * 2 + j] = a2[p * 2 + j] + l * dxa2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxa[j];
-    }
+    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
+    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: top-level term, then levels 2..1 */
+    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2b[p * 2 + j] = a2[p * 2 + j] + l * dxb2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxb[j];
-    }
+    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
+    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: top-level term, then levels 2..1 */
+    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2c[p * 2 + j] = a2[p * 2 + j] + l * dxc2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxc[j];
-    }
+    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
+    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* degree 3: the 3 terms in one pass */
+    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int p = 0; p < 4; p += 1) {
-        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+    for (int u = 0; u < 2; ++u) {
+        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f32 *restrict bw = a2 + u * 2;
+        vec_f32 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f32 b0 = bw[0];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f32 b1 = bw[1];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                const vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
         }
     }
-
 #else
-    for (int p = 0; p < 3; p += 3) {
-        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        const vec_f32 l10 = t2a[p + 1], l11 = t2b[p + 1], l12 = t2c[p + 1];
-        const vec_f32 l20 = t2a[p + 2], l21 = t2b[p + 2], l22 = t2c[p + 2];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a3[(p + 1) * 2 + j] = a3[(p + 1) * 2 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a3[(p + 2) * 2 + j] = a3[(p + 2) * 2 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+    for (int u = 0; u < 2; ++u) {
+        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f32 *restrict bw = a2 + u * 2;
+        vec_f32 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f32 b0 = bw[0];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f32 b1 = bw[1];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                const vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
         }
     }
-    for (int p = 3; p < 4; p += 1) {
-        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-        }
-    }
-
 #endif
 
 }
@@ -941,7 +942,7 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
 
 typedef double vec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f64 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(double)))
-#define SCRATCH_f64 12
+#define SCRATCH_f64 8
 
 #if BUILD_F64_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
@@ -992,92 +993,93 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
     vec_f64 *restrict a3 = a + 6;
     vec_f64 dxa2[2];
     vec_f64 dxa3[2];
-    vec_f64 t1[2];
-    vec_f64 *restrict t2a = w + 0;
+    vec_f64 p1a[2];
+    vec_f64 q1a[2];
     vec_f64 dxb2[2];
     vec_f64 dxb3[2];
-    vec_f64 *restrict t2b = w + 4;
+    vec_f64 p1b[2];
+    vec_f64 q1b[2];
     vec_f64 dxc2[2];
     vec_f64 dxc3[2];
-    vec_f64 *restrict t2c = w + 8;
-    /* increment dxa: top-level term, then levels 2..1 */
+    vec_f64 p1c[2];
+    vec_f64 q1c[2];
+    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2a[p * 2 + j] = a2[p * 2 + j] + l * dxa2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxa[j];
-    }
+    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
+    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: top-level term, then levels 2..1 */
+    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2b[p * 2 + j] = a2[p * 2 + j] + l * dxb2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxb[j];
-    }
+    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
+    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: top-level term, then levels 2..1 */
+    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2c[p * 2 + j] = a2[p * 2 + j] + l * dxc2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxc[j];
-    }
+    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
+    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* degree 3: the 3 terms in one pass */
+    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int p = 0; p < 4; p += 1) {
-        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+    for (int u = 0; u < 2; ++u) {
+        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f64 *restrict bw = a2 + u * 2;
+        vec_f64 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f64 b0 = bw[0];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f64 b1 = bw[1];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                const vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
         }
     }
-
 #else
-    for (int p = 0; p < 3; p += 3) {
-        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        const vec_f64 l10 = t2a[p + 1], l11 = t2b[p + 1], l12 = t2c[p + 1];
-        const vec_f64 l20 = t2a[p + 2], l21 = t2b[p + 2], l22 = t2c[p + 2];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a3[(p + 1) * 2 + j] = a3[(p + 1) * 2 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a3[(p + 2) * 2 + j] = a3[(p + 2) * 2 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+    for (int u = 0; u < 2; ++u) {
+        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f64 *restrict bw = a2 + u * 2;
+        vec_f64 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f64 b0 = bw[0];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f64 b1 = bw[1];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                const vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
         }
     }
-    for (int p = 3; p < 4; p += 1) {
-        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-        }
-    }
-
 #endif
 
 }

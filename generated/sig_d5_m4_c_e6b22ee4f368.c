@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        9e6139c05e303e2c365adaad1b3e720986ebf6abb97a5dce6203ec3c0ac4a550
- *     generator  sigcodegen 0.1.0, generator sources 4c99056c812cc8a5
+ *     key        e6b22ee4f3689e7bbd89e11fbb746e298debfaf138a638364684c81c46c047a3
+ *     generator  sigcodegen 0.1.0, generator sources 117293a80cb149ab
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
@@ -347,7 +347,7 @@ typedef struct { int64_t path, start, steps; } lane_t;
 
 typedef float vec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f32 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(float)))
-#define SCRATCH_f32 400
+#define SCRATCH_f32 300
 
 #if BUILD_F32_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
@@ -422,17 +422,19 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
     vec_f32 dxa3[5];
     vec_f32 dxa4[5];
     vec_f32 t1[5];
-    vec_f32 *restrict t2 = w + 0;
-    vec_f32 *restrict t3a = w + 25;
+    vec_f32 *restrict p2a = w + 0;
+    vec_f32 *restrict q2a = w + 25;
     vec_f32 dxb2[5];
     vec_f32 dxb3[5];
     vec_f32 dxb4[5];
-    vec_f32 *restrict t3b = w + 150;
+    vec_f32 *restrict p2b = w + 50;
+    vec_f32 *restrict q2b = w + 75;
     vec_f32 dxc2[5];
     vec_f32 dxc3[5];
     vec_f32 dxc4[5];
-    vec_f32 *restrict t3c = w + 275;
-    /* increment dxa: top-level term, then levels 3..1 */
+    vec_f32 *restrict p2c = w + 100;
+    vec_f32 *restrict q2c = w + 125;
+    /* increment dxa: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
     for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
     for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
     for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (float)(1.0 / 4);
@@ -440,23 +442,13 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
     for (int p = 0; p < 5; ++p) {
         const vec_f32 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3a[p * 5 + j] = a3[p * 5 + j] + l * dxa2[j];
+            p2a[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
     for (int p = 0; p < 5; ++p) {
         const vec_f32 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxa[j];
+            q2a[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
     for (int p = 0; p < 5; ++p) {
@@ -465,7 +457,7 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
     }
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: top-level term, then levels 3..1 */
+    /* increment dxb: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
     for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
     for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
     for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (float)(1.0 / 4);
@@ -473,23 +465,13 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
     for (int p = 0; p < 5; ++p) {
         const vec_f32 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3b[p * 5 + j] = a3[p * 5 + j] + l * dxb2[j];
+            p2b[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
     for (int p = 0; p < 5; ++p) {
         const vec_f32 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxb[j];
+            q2b[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
     for (int p = 0; p < 5; ++p) {
@@ -498,7 +480,7 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
     }
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: top-level term, then levels 3..1 */
+    /* increment dxc: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
     for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
     for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
     for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (float)(1.0 / 4);
@@ -506,23 +488,13 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
     for (int p = 0; p < 5; ++p) {
         const vec_f32 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3c[p * 5 + j] = a3[p * 5 + j] + l * dxc2[j];
+            p2c[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
     for (int p = 0; p < 5; ++p) {
         const vec_f32 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxc[j];
+            q2c[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
     for (int p = 0; p < 5; ++p) {
@@ -531,53 +503,124 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
     }
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
-    /* degree 4: the 3 terms in one pass */
+    /* degrees 3 and 4: the 3 increments in one pass over level 3 */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int p = 0; p < 120; p += 6) {
-        const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        const vec_f32 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
-        const vec_f32 l20 = t3a[p + 2], l21 = t3b[p + 2], l22 = t3c[p + 2];
-        const vec_f32 l30 = t3a[p + 3], l31 = t3b[p + 3], l32 = t3c[p + 3];
-        const vec_f32 l40 = t3a[p + 4], l41 = t3b[p + 4], l42 = t3c[p + 4];
-        const vec_f32 l50 = t3a[p + 5], l51 = t3b[p + 5], l52 = t3c[p + 5];
-        for (int j = 0; j < 5; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a4[(p + 1) * 5 + j] = a4[(p + 1) * 5 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a4[(p + 2) * 5 + j] = a4[(p + 2) * 5 + j] + l20 * x0 + l21 * x1 + l22 * x2;
-            a4[(p + 3) * 5 + j] = a4[(p + 3) * 5 + j] + l30 * x0 + l31 * x1 + l32 * x2;
-            a4[(p + 4) * 5 + j] = a4[(p + 4) * 5 + j] + l40 * x0 + l41 * x1 + l42 * x2;
-            a4[(p + 5) * 5 + j] = a4[(p + 5) * 5 + j] + l50 * x0 + l51 * x1 + l52 * x2;
+    for (int u = 0; u < 25; ++u) {
+        const vec_f32 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u];
+        vec_f32 *restrict bw = a3 + u * 5;
+        vec_f32 *restrict tw = a4 + u * 25;
+        { /* letters 0..4 */
+            vec_f32 b0 = bw[0];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f32 b1 = bw[1];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            vec_f32 b2 = bw[2];
+            const vec_f32 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f32 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f32 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            bw[2] = b2;
+            vec_f32 b3 = bw[3];
+            const vec_f32 t3_0 = b3 + lp0 * dxa2[3];
+            b3 = b3 + lq0 * dxa[3];
+            const vec_f32 t3_1 = b3 + lp1 * dxb2[3];
+            b3 = b3 + lq1 * dxb[3];
+            const vec_f32 t3_2 = b3 + lp2 * dxc2[3];
+            b3 = b3 + lq2 * dxc[3];
+            bw[3] = b3;
+            vec_f32 b4 = bw[4];
+            const vec_f32 t4_0 = b4 + lp0 * dxa2[4];
+            b4 = b4 + lq0 * dxa[4];
+            const vec_f32 t4_1 = b4 + lp1 * dxb2[4];
+            b4 = b4 + lq1 * dxb[4];
+            const vec_f32 t4_2 = b4 + lp2 * dxc2[4];
+            b4 = b4 + lq2 * dxc[4];
+            bw[4] = b4;
+            for (int v = 0; v < 5; ++v) {
+                const vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2;
+                tw[15 + v] = tw[15 + v] + t3_0 * x0 + t3_1 * x1 + t3_2 * x2;
+                tw[20 + v] = tw[20 + v] + t4_0 * x0 + t4_1 * x1 + t4_2 * x2;
+            }
         }
     }
-    for (int p = 120; p < 125; p += 1) {
-        const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        for (int j = 0; j < 5; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-        }
-    }
-
 #else
-    for (int p = 0; p < 123; p += 3) {
-        const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        const vec_f32 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
-        const vec_f32 l20 = t3a[p + 2], l21 = t3b[p + 2], l22 = t3c[p + 2];
-        for (int j = 0; j < 5; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a4[(p + 1) * 5 + j] = a4[(p + 1) * 5 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a4[(p + 2) * 5 + j] = a4[(p + 2) * 5 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+    for (int u = 0; u < 25; ++u) {
+        const vec_f32 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u];
+        vec_f32 *restrict bw = a3 + u * 5;
+        vec_f32 *restrict tw = a4 + u * 25;
+        { /* letters 0..2 */
+            vec_f32 b0 = bw[0];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f32 b1 = bw[1];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            vec_f32 b2 = bw[2];
+            const vec_f32 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f32 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f32 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            bw[2] = b2;
+            for (int v = 0; v < 5; ++v) {
+                const vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2;
+            }
+        }
+        { /* letters 3..4 */
+            vec_f32 b0 = bw[3];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[3];
+            b0 = b0 + lq0 * dxa[3];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[3];
+            b0 = b0 + lq1 * dxb[3];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[3];
+            b0 = b0 + lq2 * dxc[3];
+            bw[3] = b0;
+            vec_f32 b1 = bw[4];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[4];
+            b1 = b1 + lq0 * dxa[4];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[4];
+            b1 = b1 + lq1 * dxb[4];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[4];
+            b1 = b1 + lq2 * dxc[4];
+            bw[4] = b1;
+            for (int v = 0; v < 5; ++v) {
+                const vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[15 + v] = tw[15 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[20 + v] = tw[20 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
         }
     }
-    for (int p = 123; p < 125; p += 1) {
-        const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        for (int j = 0; j < 5; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-        }
-    }
-
 #endif
 
 }
@@ -1141,7 +1184,7 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
 
 typedef double vec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f64 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(double)))
-#define SCRATCH_f64 400
+#define SCRATCH_f64 300
 
 #if BUILD_F64_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
@@ -1216,17 +1259,19 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
     vec_f64 dxa3[5];
     vec_f64 dxa4[5];
     vec_f64 t1[5];
-    vec_f64 *restrict t2 = w + 0;
-    vec_f64 *restrict t3a = w + 25;
+    vec_f64 *restrict p2a = w + 0;
+    vec_f64 *restrict q2a = w + 25;
     vec_f64 dxb2[5];
     vec_f64 dxb3[5];
     vec_f64 dxb4[5];
-    vec_f64 *restrict t3b = w + 150;
+    vec_f64 *restrict p2b = w + 50;
+    vec_f64 *restrict q2b = w + 75;
     vec_f64 dxc2[5];
     vec_f64 dxc3[5];
     vec_f64 dxc4[5];
-    vec_f64 *restrict t3c = w + 275;
-    /* increment dxa: top-level term, then levels 3..1 */
+    vec_f64 *restrict p2c = w + 100;
+    vec_f64 *restrict q2c = w + 125;
+    /* increment dxa: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
     for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
     for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
     for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (double)(1.0 / 4);
@@ -1234,23 +1279,13 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
     for (int p = 0; p < 5; ++p) {
         const vec_f64 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3a[p * 5 + j] = a3[p * 5 + j] + l * dxa2[j];
+            p2a[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
     for (int p = 0; p < 5; ++p) {
         const vec_f64 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxa[j];
+            q2a[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
     for (int p = 0; p < 5; ++p) {
@@ -1259,7 +1294,7 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
     }
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: top-level term, then levels 3..1 */
+    /* increment dxb: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
     for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
     for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
     for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (double)(1.0 / 4);
@@ -1267,23 +1302,13 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
     for (int p = 0; p < 5; ++p) {
         const vec_f64 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3b[p * 5 + j] = a3[p * 5 + j] + l * dxb2[j];
+            p2b[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
     for (int p = 0; p < 5; ++p) {
         const vec_f64 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxb[j];
+            q2b[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
     for (int p = 0; p < 5; ++p) {
@@ -1292,7 +1317,7 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
     }
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: top-level term, then levels 3..1 */
+    /* increment dxc: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
     for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
     for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
     for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (double)(1.0 / 4);
@@ -1300,23 +1325,13 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
     for (int p = 0; p < 5; ++p) {
         const vec_f64 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3c[p * 5 + j] = a3[p * 5 + j] + l * dxc2[j];
+            p2c[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
     for (int p = 0; p < 5; ++p) {
         const vec_f64 l = t1[p];
         for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxc[j];
+            q2c[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
     }
     for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
     for (int p = 0; p < 5; ++p) {
@@ -1325,53 +1340,124 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
     }
     for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
-    /* degree 4: the 3 terms in one pass */
+    /* degrees 3 and 4: the 3 increments in one pass over level 3 */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int p = 0; p < 120; p += 6) {
-        const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        const vec_f64 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
-        const vec_f64 l20 = t3a[p + 2], l21 = t3b[p + 2], l22 = t3c[p + 2];
-        const vec_f64 l30 = t3a[p + 3], l31 = t3b[p + 3], l32 = t3c[p + 3];
-        const vec_f64 l40 = t3a[p + 4], l41 = t3b[p + 4], l42 = t3c[p + 4];
-        const vec_f64 l50 = t3a[p + 5], l51 = t3b[p + 5], l52 = t3c[p + 5];
-        for (int j = 0; j < 5; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a4[(p + 1) * 5 + j] = a4[(p + 1) * 5 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a4[(p + 2) * 5 + j] = a4[(p + 2) * 5 + j] + l20 * x0 + l21 * x1 + l22 * x2;
-            a4[(p + 3) * 5 + j] = a4[(p + 3) * 5 + j] + l30 * x0 + l31 * x1 + l32 * x2;
-            a4[(p + 4) * 5 + j] = a4[(p + 4) * 5 + j] + l40 * x0 + l41 * x1 + l42 * x2;
-            a4[(p + 5) * 5 + j] = a4[(p + 5) * 5 + j] + l50 * x0 + l51 * x1 + l52 * x2;
+    for (int u = 0; u < 25; ++u) {
+        const vec_f64 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u];
+        vec_f64 *restrict bw = a3 + u * 5;
+        vec_f64 *restrict tw = a4 + u * 25;
+        { /* letters 0..4 */
+            vec_f64 b0 = bw[0];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f64 b1 = bw[1];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            vec_f64 b2 = bw[2];
+            const vec_f64 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f64 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f64 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            bw[2] = b2;
+            vec_f64 b3 = bw[3];
+            const vec_f64 t3_0 = b3 + lp0 * dxa2[3];
+            b3 = b3 + lq0 * dxa[3];
+            const vec_f64 t3_1 = b3 + lp1 * dxb2[3];
+            b3 = b3 + lq1 * dxb[3];
+            const vec_f64 t3_2 = b3 + lp2 * dxc2[3];
+            b3 = b3 + lq2 * dxc[3];
+            bw[3] = b3;
+            vec_f64 b4 = bw[4];
+            const vec_f64 t4_0 = b4 + lp0 * dxa2[4];
+            b4 = b4 + lq0 * dxa[4];
+            const vec_f64 t4_1 = b4 + lp1 * dxb2[4];
+            b4 = b4 + lq1 * dxb[4];
+            const vec_f64 t4_2 = b4 + lp2 * dxc2[4];
+            b4 = b4 + lq2 * dxc[4];
+            bw[4] = b4;
+            for (int v = 0; v < 5; ++v) {
+                const vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2;
+                tw[15 + v] = tw[15 + v] + t3_0 * x0 + t3_1 * x1 + t3_2 * x2;
+                tw[20 + v] = tw[20 + v] + t4_0 * x0 + t4_1 * x1 + t4_2 * x2;
+            }
         }
     }
-    for (int p = 120; p < 125; p += 1) {
-        const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        for (int j = 0; j < 5; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-        }
-    }
-
 #else
-    for (int p = 0; p < 123; p += 3) {
-        const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        const vec_f64 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
-        const vec_f64 l20 = t3a[p + 2], l21 = t3b[p + 2], l22 = t3c[p + 2];
-        for (int j = 0; j < 5; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a4[(p + 1) * 5 + j] = a4[(p + 1) * 5 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a4[(p + 2) * 5 + j] = a4[(p + 2) * 5 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+    for (int u = 0; u < 25; ++u) {
+        const vec_f64 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u];
+        vec_f64 *restrict bw = a3 + u * 5;
+        vec_f64 *restrict tw = a4 + u * 25;
+        { /* letters 0..2 */
+            vec_f64 b0 = bw[0];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f64 b1 = bw[1];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            vec_f64 b2 = bw[2];
+            const vec_f64 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f64 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f64 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            bw[2] = b2;
+            for (int v = 0; v < 5; ++v) {
+                const vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2;
+            }
+        }
+        { /* letters 3..4 */
+            vec_f64 b0 = bw[3];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[3];
+            b0 = b0 + lq0 * dxa[3];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[3];
+            b0 = b0 + lq1 * dxb[3];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[3];
+            b0 = b0 + lq2 * dxc[3];
+            bw[3] = b0;
+            vec_f64 b1 = bw[4];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[4];
+            b1 = b1 + lq0 * dxa[4];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[4];
+            b1 = b1 + lq1 * dxb[4];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[4];
+            b1 = b1 + lq2 * dxc[4];
+            bw[4] = b1;
+            for (int v = 0; v < 5; ++v) {
+                const vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[15 + v] = tw[15 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[20 + v] = tw[20 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
         }
     }
-    for (int p = 123; p < 125; p += 1) {
-        const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        for (int j = 0; j < 5; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-        }
-    }
-
 #endif
 
 }
