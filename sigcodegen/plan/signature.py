@@ -172,7 +172,10 @@ def _exp_step(depth: int, name: str = "exp_step") -> Routine:
 def fused_steps(dim: int, depth: int) -> int:
     """Increments per call of exp_steps (c target). Measured on one AVX2 core (ms per forward,
     K = 1 / 2 / 3 / 4): (10,3) at E 1.20 / 0.75 / 0.69 / 0.80; (3,6) at D 3.69 / 3.17 / 2.97 /
-    3.85; (2,10) at F 1.60 / 1.56 / 0.97 / 1.04; (5,4) at A: 2 and 3 equal, 25% under 1."""
+    3.85; (2,10) at F 1.60 / 1.56 / 0.97 / 1.04; (5,4) at A: 2 and 3 equal, 25% under 1. With
+    the fused top pass on one Zen 5 core (AVX-512, ms, min of ~3000 calls, K = 2 / 3 / 4): A
+    0.20 / 0.15 / 0.15, C 0.22 / 0.17 / 0.17, D 0.40 / 0.34-0.35 / 0.34, E 0.14 / 0.10 / 0.10,
+    F 0.15 / 0.155 / 0.16: 3 and 4 equal within the noise."""
     return 1 if depth == 1 else 3
 
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        c66e2df7c37d32f00195646b0e7488531af8d3a36406f1169ddef9256caffe69
-    generator  sigcodegen 0.1.0, generator sources e869d0626fb5742c
+    key        8c134f12aae6c7a1e0d0820329e28e909c322c2cfdec798abed39f04e92027cd
+    generator  sigcodegen 0.1.0, generator sources 962091b1fb5647be
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        6b09aa5e5f466b761141c6b4cb198dffe21d0251b16641a8be9bddd40ca8bf99
-    generator  sigcodegen 0.1.0, generator sources e869d0626fb5742c
+    key        27357a31a9f98633b1b5d70c2cdf0fc06e71058d22fbf2be96d647a0208ba9cb
+    generator  sigcodegen 0.1.0, generator sources 962091b1fb5647be
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
