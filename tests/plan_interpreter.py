@@ -39,6 +39,15 @@ def run(routine, dim: int, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarra
             if op.gright_acc is not None:
                 gright = env[op.gright_acc.name] + gright
             env[op.gright.name] = gright
+        elif op.kind == "top_pass":  # written level by level, as the docstring's sums say
+            below = env[op.below.name]
+            value = env[op.out.name]
+            for tl, tr, bl, br, r in zip(op.top_lefts, op.top_rights, op.below_lefts,
+                                         op.below_rights, op.rights):
+                t = below + _outer(env[tl.name], env[tr.name])
+                below = below + _outer(env[bl.name], env[br.name])
+                value = value + _outer(t, env[r.name])
+            env[op.below.name] = below
         else:
             raise NotImplementedError(op.kind)
         assert value.shape[0] == dim**op.out.degree, (str(op), value.shape)

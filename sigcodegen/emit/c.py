@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..plan import Plan, Routine
+from ..plan import Plan, Routine, top_tiles
 from .base import Emitter, Provenance
 
 __all__ = ["CEmitter", "CRoutine", "PRECISIONS", "sigkernel_context"]
@@ -139,6 +139,7 @@ class CEmitter(Emitter):
             "chunk_min_steps": plan.schedule("chunked").param("min_steps", self.target),
             "fused_steps": len(plan.routine("exp_steps").params) - plan.depth,
             "forward_routines": FORWARD_ROUTINES,
+            "top_tiles": top_tiles,
             "optimize": "" if optimize == "flags" else optimize,
         }
 

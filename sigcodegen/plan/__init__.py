@@ -11,6 +11,7 @@ from .explain import block_steps, explain, num_chunks, strategy_cost
 from .ir import (Add, Cumsum, OuterAdd, Plan, Routine, Scale, Schedule, Shift, Stage,
                  TargetParams, Value)
 from .planner import make_plan
+from .rules import top_tiles
 
 __all__ = [
     "Add",
@@ -29,4 +30,5 @@ __all__ = [
     "make_plan",
     "num_chunks",
     "strategy_cost",
+    "top_tiles",
 ]

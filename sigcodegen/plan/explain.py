@@ -5,10 +5,12 @@ force for one target, and per strategy the work for a given batch and length (wh
 
 from __future__ import annotations
 
+import textwrap
+
 from . import rules
 from .ir import Plan, Schedule
 
-__all__ = ["explain", "num_chunks", "block_steps", "strategy_cost"]
+__all__ = ["explain", "num_chunks", "block_steps", "strategy_cost", "c_blocking"]
 
 #: Targets whose chunked strategy runs streams unchunked (jax and keras rerun each chunk).
 _STREAMS_UNCHUNKED = ("c", "triton")
@@ -71,6 +73,8 @@ def explain(plan: Plan, paths: int | None = None, length: int | None = None,
     ``target``; with ``paths`` and ``length`` also each strategy's total work (the defaults'
     or ``target``'s)."""
     lines = [plan.text(target)]
+    if target == "c":
+        lines += ["", c_blocking(plan)]
     if paths is not None and length is not None:
         steps = max(length - 1, 0)
         mode = "stream" if stream else "final value"
@@ -96,3 +100,39 @@ def explain(plan: Plan, paths: int | None = None, length: int | None = None,
                 f"  {schedule.strategy:<10} {2 * cost['macs'] / 1e6:>10.3f} MFLOP   {extra}"
             )
     return "\n".join(lines)
+
+
+def c_blocking(plan: Plan) -> str:
+    """How the c target blocks its fused forward step (``exp_steps``) for this (dim, depth): the
+    increments per pass and the register tiles of the pass over the top levels, for each vector
+    register file (the emitted C picks one from the compiler's vector width)."""
+    routine = plan.routine("exp_steps")
+    k = len(routine.params) - plan.depth
+    params = plan.target_params("c")
+    passes = [op for op in routine.ops if op.kind in ("top_pass", "outer_add_sum")]
+    lines = [f"c blocking of exp_steps: {k} increment(s) per call"]
+    if not passes:
+        return "\n".join(lines)
+    op = passes[0]
+    m = plan.depth
+    if op.kind == "top_pass":
+        lines[0] += (f"; levels {m - 1} and {m} in one pass over level {m - 1} (top_pass): per "
+                     f"word of degree {m - 2}, its {2 * k} Horner values in registers; per tile "
+                     f"of letters, tile x {k} values t in registers while the tile's rows of "
+                     f"level {m} ({plan.dim} coefficients each) are loaded and stored once")
+    else:
+        lines[0] += (f"; level {m}'s {k} terms in one pass (outer_add_sum), tiles of rows of "
+                     f"level {m}")
+    for label, key, registers in (("AVX-512", "top_tile_rows_avx512", 32),
+                                  ("AVX2", "top_tile_rows", 16)):
+        rows = params.param(key)
+        if op.kind == "top_pass":
+            tiles = rules.top_tiles(plan.dim, rows)
+            widest = max(n for _, n in tiles)
+            lines.append(f"  {label:<8} ({key}={rows}): tiles of "
+                         f"{' + '.join(str(n) for _, n in tiles)} letters, "
+                         f"{widest * k + 3 * k + 1} vectors live ({registers} registers)")
+        else:
+            lines.append(f"  {label:<8} ({key}={rows}): tiles of {rows} rows, {rows * k + k + 1} "
+                         f"vectors live ({registers} registers)")
+    return "\n".join(textwrap.wrap(lines[0], 96, subsequent_indent="  ") + lines[1:])

@@ -24,6 +24,7 @@ __all__ = [
     "OuterAdd",
     "OuterAddSum",
     "OuterAdjoint",
+    "TopPass",
     "Shift",
     "Cumsum",
     "Stage",
@@ -157,6 +158,42 @@ class OuterAdjoint:
 
 
 @dataclass(frozen=True)
+class TopPass:
+    """The top two levels for K increments in one pass over ``below`` (degree n-1; ``top`` is
+    degree n, ``out``): for every coefficient ``w = u j`` of ``below`` (u a word of degree n-2,
+    j a letter) and each increment s in order, ``t_s = below[w] + top_lefts[s][u] *
+    top_rights[s][j]`` (the top level's Horner value on ``below`` as it stands before s), then
+    ``below[w] += below_lefts[s][u] * below_rights[s][j]``; then ``top[w v] += sum_s t_s *
+    rights[s][v]`` for every letter v. No t_s is stored: each lives only while the pass is at w,
+    so ``below`` and ``top`` are each loaded and stored once per K increments."""
+
+    out: Value
+    below: Value
+    top_lefts: tuple[Value, ...]
+    top_rights: tuple[Value, ...]
+    below_lefts: tuple[Value, ...]
+    below_rights: tuple[Value, ...]
+    rights: tuple[Value, ...]
+    kind: str = field(default="top_pass", init=False)
+
+    def __post_init__(self):
+        k = len(self.top_lefts)
+        assert k >= 1 and all(len(t) == k for t in (self.top_rights, self.below_lefts,
+                                                     self.below_rights, self.rights))
+        assert self.below.degree == self.out.degree - 1 >= 2
+        assert all(v.degree == self.out.degree - 2 for v in self.top_lefts + self.below_lefts)
+        assert all(v.degree == 1 for v in self.top_rights + self.below_rights + self.rights)
+
+    def macs(self, dim: int) -> int:
+        return len(self.top_lefts) * (2 * dim**self.below.degree + dim**self.out.degree)
+
+    def __str__(self) -> str:
+        terms = ", ".join(f"({tl}, {tr}; {bl}, {br}; {r})" for tl, tr, bl, br, r in zip(
+            self.top_lefts, self.top_rights, self.below_lefts, self.below_rights, self.rights))
+        return f"{self.out}, {self.below} = top_pass({self.out}, {self.below}; {terms})"
+
+
+@dataclass(frozen=True)
 class Shift:
     """``out[t] = x[t-1]``, ``out[0] = 0`` along the time axis: the state before each step."""
 
@@ -186,7 +223,7 @@ class Cumsum:
         return f"{self.out} = cumsum({self.x})"
 
 
-Op = Scale | Add | OuterAdd | OuterAddSum | OuterAdjoint | Shift | Cumsum
+Op = Scale | Add | OuterAdd | OuterAddSum | OuterAdjoint | TopPass | Shift | Cumsum
 
 
 @dataclass(frozen=True)

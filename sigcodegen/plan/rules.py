@@ -8,7 +8,7 @@ thread count and is written in C (``forward_chunks`` in ``templates/c/module.c.j
 constants come from the plan.
 """
 
-__all__ = ["num_chunks", "levelwise_block_steps", "bucket"]
+__all__ = ["num_chunks", "levelwise_block_steps", "bucket", "top_tiles"]
 
 
 def num_chunks(steps, paths, lanes, min_steps):
@@ -38,3 +38,16 @@ def bucket(n, minimum, per_octave):
         base *= 2
     step = base // per_octave
     return base + step * -(-(n - base) // step)
+
+
+def top_tiles(dim, rows):
+    """The register tiles of the c target's fused top pass (``top_pass``): the dim letters j of
+    a word u j of the level below the top, split into the fewest tiles of at most ``rows``
+    letters, as even as can be: ((first letter, letters), ...). dim 10, rows 6 gives 5 + 5."""
+    count = -(-dim // max(1, rows))
+    tiles, first = [], 0
+    for i in range(count):
+        size = dim // count + (1 if i < dim % count else 0)
+        tiles.append((first, size))
+        first += size
+    return tuple(tiles)

@@ -28,7 +28,7 @@ from fractions import Fraction
 
 from ..algebra import level_sizes
 from .ir import (Add, Cumsum, OuterAdd, OuterAddSum, OuterAdjoint, Plan, Routine, Scale,
-                 Schedule, Shift, Stage, TargetParams, Value)
+                 Schedule, Shift, Stage, TargetParams, TopPass, Value)
 
 __all__ = ["signature_plan", "c_optimize", "fused_steps", "CHUNK_LANES", "CHUNK_MIN_STEPS",
            "BLOCK_ELEMENTS", "BLOCK_MIN_STEPS"]
@@ -60,10 +60,14 @@ REVERSAL_TOLERANCE = 1e-4
 #: c: a parallel pass of fewer vector multiply-adds than this (~20 us of work) runs on the
 #: calling thread alone: waking the pool costs more.
 TEAM_MIN_OPS = 100_000
-#: c: rows of the top level updated per register tile by the fused pass over it (each tile holds
-#: rows x K + K + 1 vectors): 3 for 16 vector registers (AVX2), 6 for 32 (AVX-512). Measured on
-#: one Zen 4 core (AVX-512, both variants in one process, alternating, best of 400): 6 rows over
-#: 3 is 0.83-0.92x the time at E, 0.96x at F, 1.00x at A and D.
+#: c: the register tile of the fused pass over the top levels, at most this many rows: from depth
+#: 3 the letters j of a word u j of level m-1 (``top_pass``: the tile's rows x K values t live in
+#: registers while the top level's rows u j are streamed; ``rules.top_tiles`` splits the dim
+#: letters evenly), at depth 2 rows of the top level (``outer_add_sum``). 3 for 16 vector
+#: registers (AVX2), 6 for 32 (AVX-512). Measured for top_pass on one Zen 5 core (AVX-512, min
+#: of ~5000 one-thread calls, noise about 5%): 1, 2, 3 and 6 rows within noise at A (45-49 % of
+#: the FMA peak), C, D, E and F; outer_add_sum on Zen 4: 6 rows over 3 is 0.83-0.92x the time
+#: at E, 0.96x at F, 1.00x at A and D.
 TOP_TILE_ROWS = 3
 TOP_TILE_ROWS_AVX512 = 6
 #: c: nanoseconds an idle pool thread spins for the next pass before it sleeps (and a caller
@@ -105,7 +109,8 @@ GLOSSARY = (
     ("bucket_paths_per_octave", "path buckets per octave (1: 8, 16, 32, ...)"),
     ("team_min_ops", "a parallel pass of fewer vector multiply-adds runs on one thread"),
     ("pool_spin_ns", "nanoseconds an idle pool thread spins before it sleeps"),
-    ("top_tile_rows", "top-level rows per register tile of the fused pass (16 vector registers)"),
+    ("top_tile_rows", "most rows per register tile of the fused pass over the top levels (letters "
+                      "of level m-1 from depth 3, top-level rows at depth 2; 16 vector registers)"),
     ("top_tile_rows_avx512", "the same with 32 vector registers (AVX-512)"),
     ("optimize", "the GCC optimisation level (flags: that of $SIGCODEGEN_CFLAGS, -O3 by default)"),
     ("register_budget", "tile values a lane may name in one forward step (sets the prefix "
@@ -167,7 +172,10 @@ def _exp_step(depth: int, name: str = "exp_step") -> Routine:
 def fused_steps(dim: int, depth: int) -> int:
     """Increments per call of exp_steps (c target). Measured on one AVX2 core (ms per forward,
     K = 1 / 2 / 3 / 4): (10,3) at E 1.20 / 0.75 / 0.69 / 0.80; (3,6) at D 3.69 / 3.17 / 2.97 /
-    3.85; (2,10) at F 1.60 / 1.56 / 0.97 / 1.04; (5,4) at A: 2 and 3 equal, 25% under 1."""
+    3.85; (2,10) at F 1.60 / 1.56 / 0.97 / 1.04; (5,4) at A: 2 and 3 equal, 25% under 1. With
+    the fused top pass on one Zen 5 core (AVX-512, ms, min of ~3000 calls, K = 2 / 3 / 4): A
+    0.20 / 0.15 / 0.15, C 0.22 / 0.17 / 0.17, D 0.40 / 0.34-0.35 / 0.34, E 0.14 / 0.10 / 0.10,
+    F 0.15 / 0.155 / 0.16: 3 and 4 equal within the noise."""
     return 1 if depth == 1 else 3
 
 
@@ -183,10 +191,16 @@ def _exp_steps(dim: int, depth: int) -> Routine:
     """exp_step for K increments in a row, the top level updated once for all K: the top level
     is read by no other level, so its K rank-one terms (each from its own Horner chain on the
     levels as they stand before that increment) can wait and be added in one pass, which loads
-    and stores the largest level once per K steps instead of K times."""
+    and stores the largest level once per K steps instead of K times. From depth 3 on, the level
+    below the top joins that pass (``TopPass``): the K increments first step levels 1..m-2 and
+    keep, per increment, the two Horner values of degree m-2 that levels m-1 and m need; then one
+    pass over level m-1 updates it K times and makes the top level's K terms in registers, so
+    neither level m-1 nor its Horner values go through memory more than once per K steps."""
     k = fused_steps(dim, depth)
     a = _levels("a", depth)
     names = [f"dx{chr(ord('a') + i)}" for i in range(k)]
+    if depth >= 3:
+        return _exp_steps_top_pass(depth, a, names)
     stages, lefts, rights = [], [], []
     for name in names:
         scaled, prologue = _scaled_increments(depth, name)
@@ -210,6 +224,33 @@ def _exp_steps(dim: int, depth: int) -> Routine:
                             (OuterAddSum(a[depth - 1], a[depth - 1], tuple(lefts), tuple(rights)),)))
     else:
         stages.append(Stage("degree 1", tuple(Add(a[0], a[0], Value(n, 1)) for n in names)))
+    return _fused_routine(k, a, names, stages)
+
+
+def _exp_steps_top_pass(depth: int, a: tuple[Value, ...], names: list[str]) -> Routine:
+    """exp_steps at depth >= 3: levels 1..m-2 stepped per increment, then one TopPass."""
+    m, stages, terms = depth, [], []
+    for name in names:
+        scaled, prologue = _scaled_increments(m, name)
+        # the Horner values of degree m-2 of the chains of levels m and m-1, kept by name
+        top = _horner_chain(m, a, scaled, a[m - 1], a[m - 1])[:-2]
+        top[-1] = dataclasses.replace(top[-1], out=Value(f"p{m - 2}{name[2:]}", m - 2))
+        below = _horner_chain(m - 1, a, scaled, a[m - 2], a[m - 2])[:-1]
+        below[-1] = dataclasses.replace(below[-1], out=Value(f"q{m - 2}{name[2:]}", m - 2))
+        ops = list(prologue) + top + below
+        for n in range(m - 2, 1, -1):
+            ops += _horner_chain(n, a, scaled, a[n - 1], a[n - 1])
+        ops.append(Add(a[0], a[0], scaled[1]))
+        stages.append(Stage(f"increment {name}: degree-{m - 2} Horner values of levels {m} and "
+                            f"{m - 1}, then levels {m - 2}..1", tuple(ops)))
+        terms.append((top[-1].out, scaled[2], below[-1].out, scaled[1], scaled[1]))
+    tl, tr, bl, br, r = (tuple(t[i] for t in terms) for i in range(5))
+    stages.append(Stage(f"degrees {m - 1} and {m}: the {len(names)} increments in one pass over "
+                        f"level {m - 1}", (TopPass(a[m - 1], a[m - 2], tl, tr, bl, br, r),)))
+    return _fused_routine(len(names), a, names, stages)
+
+
+def _fused_routine(k: int, a: tuple[Value, ...], names: list[str], stages: list) -> Routine:
     return Routine(
         name="exp_steps",
         doc=f"exp_step for {k} increment(s) in a row, the top level updated once for all of them.",

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        509a644576f2b523f930045e720304fd4f396ce2fb2d1ab21755d43e5bc51510
-    generator  sigcodegen 0.1.0, generator sources dcdef0c02feae888
+    key        43b6c8ef57cc8aad16684e80eeaf7e397cebcfd352fffdd122c5eab07e22e427
+    generator  sigcodegen 0.1.0, generator sources b0bb0c883af5436f
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        3253e8e92d4a1623290af87a94ec2302fca3516926165ffe21efe4f28899723d
-    generator  sigcodegen 0.1.0, generator sources 823fc3353c61339e
+    key        5a492093756e0997e94ce44b2ec47d9dc9c3d70e9e2bc7e4df197f669e2af7ee
+    generator  sigcodegen 0.1.0, generator sources 08ecf7498f3c7256
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        124e273233a7bc77cad14e40d95cfcd70ce1b4041edfa087c44b5832c9a4d739
-    generator  sigcodegen 0.1.0, generator sources 823fc3353c61339e
+    key        8adfb78d391329b9ce65efc81d49f04fe940dbd50ca99591e438b78b121a9cd3
+    generator  sigcodegen 0.1.0, generator sources 08ecf7498f3c7256
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

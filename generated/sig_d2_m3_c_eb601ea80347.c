@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        516e03c309eee4b4167ecc76f9cbc2254eba2eaa64d57f8d08cc47ae0a443ac9
- *     generator  sigcodegen 0.1.0, generator sources bea47a80d453d219
+ *     key        eb601ea803479d73b42b5645166bf7a446ff8d046e9d6903693d00a68e0e83cb
+ *     generator  sigcodegen 0.1.0, generator sources a0cc912b35864cbc
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10
@@ -347,7 +347,7 @@ typedef struct { int64_t path, start, steps; } lane_t;
 
 typedef float vec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f32 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(float)))
-#define SCRATCH_f32 12
+#define SCRATCH_f32 8
 
 #if BUILD_F32_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
@@ -398,92 +398,93 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
     vec_f32 *restrict a3 = a + 6;
     vec_f32 dxa2[2];
     vec_f32 dxa3[2];
-    vec_f32 t1[2];
-    vec_f32 *restrict t2a = w + 0;
+    vec_f32 p1a[2];
+    vec_f32 q1a[2];
     vec_f32 dxb2[2];
     vec_f32 dxb3[2];
-    vec_f32 *restrict t2b = w + 4;
+    vec_f32 p1b[2];
+    vec_f32 q1b[2];
     vec_f32 dxc2[2];
     vec_f32 dxc3[2];
-    vec_f32 *restrict t2c = w + 8;
-    /* increment dxa: top-level term, then levels 2..1 */
+    vec_f32 p1c[2];
+    vec_f32 q1c[2];
+    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2a[p * 2 + j] = a2[p * 2 + j] + l * dxa2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxa[j];
-    }
+    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
+    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: top-level term, then levels 2..1 */
+    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2b[p * 2 + j] = a2[p * 2 + j] + l * dxb2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxb[j];
-    }
+    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
+    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: top-level term, then levels 2..1 */
+    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2c[p * 2 + j] = a2[p * 2 + j] + l * dxc2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxc[j];
-    }
+    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
+    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* degree 3: the 3 terms in one pass */
+    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int p = 0; p < 4; p += 1) {
-        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+    for (int u = 0; u < 2; ++u) {
+        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f32 *restrict bw = a2 + u * 2;
+        vec_f32 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f32 b0 = bw[0];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f32 b1 = bw[1];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                const vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
         }
     }
-
 #else
-    for (int p = 0; p < 3; p += 3) {
-        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        const vec_f32 l10 = t2a[p + 1], l11 = t2b[p + 1], l12 = t2c[p + 1];
-        const vec_f32 l20 = t2a[p + 2], l21 = t2b[p + 2], l22 = t2c[p + 2];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a3[(p + 1) * 2 + j] = a3[(p + 1) * 2 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a3[(p + 2) * 2 + j] = a3[(p + 2) * 2 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+    for (int u = 0; u < 2; ++u) {
+        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f32 *restrict bw = a2 + u * 2;
+        vec_f32 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f32 b0 = bw[0];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f32 b1 = bw[1];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                const vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
         }
     }
-    for (int p = 3; p < 4; p += 1) {
-        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-        }
-    }
-
 #endif
 
 }
@@ -653,16 +654,263 @@ static void load_increment_f32(vec_f32 *dx, const float *x, const lane_t *lanes,
     memcpy(dx, buf, sizeof buf);
 }
 
+/* r[i][k] <-> r[k][i]: a LANES x LANES tile transposed in registers, log2(LANES) rounds of
+ * two-vector shuffles (GCC's __builtin_shuffle: one vpermt2ps each with AVX-512), 64 shuffles
+ * for 16 float lanes where an element-wise copy costs ~31 instructions per 16 elements; other
+ * compilers copy element-wise. */
+typedef int32_t ivec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
+static inline void transpose_f32(vec_f32 *r)
+{
+#if defined(__GNUC__) && !defined(__clang__) && SIGCODEGEN_VECTOR_BYTES >= 16 && SIGCODEGEN_VECTOR_BYTES <= 64
+#if SIGCODEGEN_VECTOR_BYTES == 16 /* 4 lanes */
+    { /* swap the off-diagonal 2 x 2 blocks */
+        const ivec_f32 lo = {0, 1, 4, 5};
+        const ivec_f32 hi = {2, 3, 6, 7};
+        const vec_f32 a0 = r[0], b0 = r[2];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[2] = __builtin_shuffle(a0, b0, hi);
+        const vec_f32 a1 = r[1], b1 = r[3];
+        r[1] = __builtin_shuffle(a1, b1, lo);
+        r[3] = __builtin_shuffle(a1, b1, hi);
+    }
+    { /* swap the off-diagonal 1 x 1 blocks */
+        const ivec_f32 lo = {0, 4, 2, 6};
+        const ivec_f32 hi = {1, 5, 3, 7};
+        const vec_f32 a0 = r[0], b0 = r[1];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[1] = __builtin_shuffle(a0, b0, hi);
+        const vec_f32 a2 = r[2], b2 = r[3];
+        r[2] = __builtin_shuffle(a2, b2, lo);
+        r[3] = __builtin_shuffle(a2, b2, hi);
+    }
+#elif SIGCODEGEN_VECTOR_BYTES == 32 /* 8 lanes */
+    { /* swap the off-diagonal 4 x 4 blocks */
+        const ivec_f32 lo = {0, 1, 2, 3, 8, 9, 10, 11};
+        const ivec_f32 hi = {4, 5, 6, 7, 12, 13, 14, 15};
+        const vec_f32 a0 = r[0], b0 = r[4];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[4] = __builtin_shuffle(a0, b0, hi);
+        const vec_f32 a1 = r[1], b1 = r[5];
+        r[1] = __builtin_shuffle(a1, b1, lo);
+        r[5] = __builtin_shuffle(a1, b1, hi);
+        const vec_f32 a2 = r[2], b2 = r[6];
+        r[2] = __builtin_shuffle(a2, b2, lo);
+        r[6] = __builtin_shuffle(a2, b2, hi);
+        const vec_f32 a3 = r[3], b3 = r[7];
+        r[3] = __builtin_shuffle(a3, b3, lo);
+        r[7] = __builtin_shuffle(a3, b3, hi);
+    }
+    { /* swap the off-diagonal 2 x 2 blocks */
+        const ivec_f32 lo = {0, 1, 8, 9, 4, 5, 12, 13};
+        const ivec_f32 hi = {2, 3, 10, 11, 6, 7, 14, 15};
+        const vec_f32 a0 = r[0], b0 = r[2];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[2] = __builtin_shuffle(a0, b0, hi);
+        const vec_f32 a1 = r[1], b1 = r[3];
+        r[1] = __builtin_shuffle(a1, b1, lo);
+        r[3] = __builtin_shuffle(a1, b1, hi);
+        const vec_f32 a4 = r[4], b4 = r[6];
+        r[4] = __builtin_shuffle(a4, b4, lo);
+        r[6] = __builtin_shuffle(a4, b4, hi);
+        const vec_f32 a5 = r[5], b5 = r[7];
+        r[5] = __builtin_shuffle(a5, b5, lo);
+        r[7] = __builtin_shuffle(a5, b5, hi);
+    }
+    { /* swap the off-diagonal 1 x 1 blocks */
+        const ivec_f32 lo = {0, 8, 2, 10, 4, 12, 6, 14};
+        const ivec_f32 hi = {1, 9, 3, 11, 5, 13, 7, 15};
+        const vec_f32 a0 = r[0], b0 = r[1];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[1] = __builtin_shuffle(a0, b0, hi);
+        const vec_f32 a2 = r[2], b2 = r[3];
+        r[2] = __builtin_shuffle(a2, b2, lo);
+        r[3] = __builtin_shuffle(a2, b2, hi);
+        const vec_f32 a4 = r[4], b4 = r[5];
+        r[4] = __builtin_shuffle(a4, b4, lo);
+        r[5] = __builtin_shuffle(a4, b4, hi);
+        const vec_f32 a6 = r[6], b6 = r[7];
+        r[6] = __builtin_shuffle(a6, b6, lo);
+        r[7] = __builtin_shuffle(a6, b6, hi);
+    }
+#elif SIGCODEGEN_VECTOR_BYTES == 64 /* 16 lanes */
+    { /* swap the off-diagonal 8 x 8 blocks */
+        const ivec_f32 lo = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+        const ivec_f32 hi = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+        const vec_f32 a0 = r[0], b0 = r[8];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[8] = __builtin_shuffle(a0, b0, hi);
+        const vec_f32 a1 = r[1], b1 = r[9];
+        r[1] = __builtin_shuffle(a1, b1, lo);
+        r[9] = __builtin_shuffle(a1, b1, hi);
+        const vec_f32 a2 = r[2], b2 = r[10];
+        r[2] = __builtin_shuffle(a2, b2, lo);
+        r[10] = __builtin_shuffle(a2, b2, hi);
+        const vec_f32 a3 = r[3], b3 = r[11];
+        r[3] = __builtin_shuffle(a3, b3, lo);
+        r[11] = __builtin_shuffle(a3, b3, hi);
+        const vec_f32 a4 = r[4], b4 = r[12];
+        r[4] = __builtin_shuffle(a4, b4, lo);
+        r[12] = __builtin_shuffle(a4, b4, hi);
+        const vec_f32 a5 = r[5], b5 = r[13];
+        r[5] = __builtin_shuffle(a5, b5, lo);
+        r[13] = __builtin_shuffle(a5, b5, hi);
+        const vec_f32 a6 = r[6], b6 = r[14];
+        r[6] = __builtin_shuffle(a6, b6, lo);
+        r[14] = __builtin_shuffle(a6, b6, hi);
+        const vec_f32 a7 = r[7], b7 = r[15];
+        r[7] = __builtin_shuffle(a7, b7, lo);
+        r[15] = __builtin_shuffle(a7, b7, hi);
+    }
+    { /* swap the off-diagonal 4 x 4 blocks */
+        const ivec_f32 lo = {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27};
+        const ivec_f32 hi = {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31};
+        const vec_f32 a0 = r[0], b0 = r[4];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[4] = __builtin_shuffle(a0, b0, hi);
+        const vec_f32 a1 = r[1], b1 = r[5];
+        r[1] = __builtin_shuffle(a1, b1, lo);
+        r[5] = __builtin_shuffle(a1, b1, hi);
+        const vec_f32 a2 = r[2], b2 = r[6];
+        r[2] = __builtin_shuffle(a2, b2, lo);
+        r[6] = __builtin_shuffle(a2, b2, hi);
+        const vec_f32 a3 = r[3], b3 = r[7];
+        r[3] = __builtin_shuffle(a3, b3, lo);
+        r[7] = __builtin_shuffle(a3, b3, hi);
+        const vec_f32 a8 = r[8], b8 = r[12];
+        r[8] = __builtin_shuffle(a8, b8, lo);
+        r[12] = __builtin_shuffle(a8, b8, hi);
+        const vec_f32 a9 = r[9], b9 = r[13];
+        r[9] = __builtin_shuffle(a9, b9, lo);
+        r[13] = __builtin_shuffle(a9, b9, hi);
+        const vec_f32 a10 = r[10], b10 = r[14];
+        r[10] = __builtin_shuffle(a10, b10, lo);
+        r[14] = __builtin_shuffle(a10, b10, hi);
+        const vec_f32 a11 = r[11], b11 = r[15];
+        r[11] = __builtin_shuffle(a11, b11, lo);
+        r[15] = __builtin_shuffle(a11, b11, hi);
+    }
+    { /* swap the off-diagonal 2 x 2 blocks */
+        const ivec_f32 lo = {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29};
+        const ivec_f32 hi = {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31};
+        const vec_f32 a0 = r[0], b0 = r[2];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[2] = __builtin_shuffle(a0, b0, hi);
+        const vec_f32 a1 = r[1], b1 = r[3];
+        r[1] = __builtin_shuffle(a1, b1, lo);
+        r[3] = __builtin_shuffle(a1, b1, hi);
+        const vec_f32 a4 = r[4], b4 = r[6];
+        r[4] = __builtin_shuffle(a4, b4, lo);
+        r[6] = __builtin_shuffle(a4, b4, hi);
+        const vec_f32 a5 = r[5], b5 = r[7];
+        r[5] = __builtin_shuffle(a5, b5, lo);
+        r[7] = __builtin_shuffle(a5, b5, hi);
+        const vec_f32 a8 = r[8], b8 = r[10];
+        r[8] = __builtin_shuffle(a8, b8, lo);
+        r[10] = __builtin_shuffle(a8, b8, hi);
+        const vec_f32 a9 = r[9], b9 = r[11];
+        r[9] = __builtin_shuffle(a9, b9, lo);
+        r[11] = __builtin_shuffle(a9, b9, hi);
+        const vec_f32 a12 = r[12], b12 = r[14];
+        r[12] = __builtin_shuffle(a12, b12, lo);
+        r[14] = __builtin_shuffle(a12, b12, hi);
+        const vec_f32 a13 = r[13], b13 = r[15];
+        r[13] = __builtin_shuffle(a13, b13, lo);
+        r[15] = __builtin_shuffle(a13, b13, hi);
+    }
+    { /* swap the off-diagonal 1 x 1 blocks */
+        const ivec_f32 lo = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
+        const ivec_f32 hi = {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31};
+        const vec_f32 a0 = r[0], b0 = r[1];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[1] = __builtin_shuffle(a0, b0, hi);
+        const vec_f32 a2 = r[2], b2 = r[3];
+        r[2] = __builtin_shuffle(a2, b2, lo);
+        r[3] = __builtin_shuffle(a2, b2, hi);
+        const vec_f32 a4 = r[4], b4 = r[5];
+        r[4] = __builtin_shuffle(a4, b4, lo);
+        r[5] = __builtin_shuffle(a4, b4, hi);
+        const vec_f32 a6 = r[6], b6 = r[7];
+        r[6] = __builtin_shuffle(a6, b6, lo);
+        r[7] = __builtin_shuffle(a6, b6, hi);
+        const vec_f32 a8 = r[8], b8 = r[9];
+        r[8] = __builtin_shuffle(a8, b8, lo);
+        r[9] = __builtin_shuffle(a8, b8, hi);
+        const vec_f32 a10 = r[10], b10 = r[11];
+        r[10] = __builtin_shuffle(a10, b10, lo);
+        r[11] = __builtin_shuffle(a10, b10, hi);
+        const vec_f32 a12 = r[12], b12 = r[13];
+        r[12] = __builtin_shuffle(a12, b12, lo);
+        r[13] = __builtin_shuffle(a12, b12, hi);
+        const vec_f32 a14 = r[14], b14 = r[15];
+        r[14] = __builtin_shuffle(a14, b14, lo);
+        r[15] = __builtin_shuffle(a14, b14, hi);
+    }
+#endif
+#else
+    enum { W = LANES_f32 };
+    float t[W][W];
+    memcpy(t, r, sizeof t);
+    for (int i = 0; i < W; ++i)
+        for (int k = 0; k < W; ++k) r[i][k] = t[k][i];
+#endif
+}
+
+#if BUILD_F32_FORWARD
+/* rows[l][c] = state[c][l] for c < SIGLEN and every lane l with rows[l] (NULL: skipped), by
+ * LANES x LANES tiles (transpose_f32) */
+static void store_rows_f32(float *const *rows, const vec_f32 *state)
+{
+    enum { W = LANES_f32 };
+    for (int c0 = 0; c0 < SIGLEN; c0 += W) {
+        const int n = SIGLEN - c0 < W ? SIGLEN - c0 : W;
+        vec_f32 r[W];
+        memcpy(r, state + c0, n * sizeof(vec_f32));
+        for (int i = n; i < W; ++i) r[i] = (vec_f32){0};
+        transpose_f32(r);
+        for (int l = 0; l < W; ++l) {
+            if (!rows[l]) continue;
+            if (n == W) memcpy(rows[l] + c0, &r[l], sizeof r[l]);
+            else memcpy(rows[l] + c0, &r[l], n * sizeof(float));
+        }
+    }
+}
+
+/* Tiles of columns of one lane's FUSED_STEPS * DIM increments (LANES columns each) */
+#define INCREMENT_TILES_f32 ((FUSED_STEPS * DIM + LANES_f32 - 1) / LANES_f32)
+
+/* dx[k * DIM + j] lane l = increment step + k of lane l, for k < FUSED_STEPS, when every lane
+ * has those steps and may read INCREMENT_TILES * LANES + DIM values from its point `step`
+ * (lane l's points start at first[l]): a lane's increments are differences of contiguous
+ * values, taken a vector at a time and turned onto the lanes by transpose_f32 (the
+ * per-lane, per-value copy of load_increment costs 15 % of the forward at A). */
+static void load_increments_f32(vec_f32 *dx, const float *const *first, int64_t step)
+{
+    enum { W = LANES_f32, N = FUSED_STEPS * DIM };
+    for (int t = 0; t < INCREMENT_TILES_f32; ++t) {
+        vec_f32 r[W];
+        for (int l = 0; l < W; ++l) {
+            const float *pt = first[l] + step * DIM + t * W;
+            vec_f32 a, b;
+            memcpy(&a, pt, sizeof a);
+            memcpy(&b, pt + DIM, sizeof b);
+            r[l] = b - a;
+        }
+        transpose_f32(r);
+        const int n = N - t * W < W ? N - t * W : W;
+        memcpy(dx + t * W, r, n * sizeof(vec_f32));
+    }
+}
+#endif
+
 #if BUILD_F32_FORWARD
 /* rows[lane path][row] = state, for the active lanes (row stride SIGLEN, path stride rows_per_path) */
 static void store_state_f32(float *rows, const vec_f32 *state, const lane_t *lanes,
                                 int64_t rows_per_path, int64_t row)
 {
-    for (int l = 0; l < LANES_f32; ++l) {
-        if (lanes[l].path < 0) continue;
-        float *dst = rows + (lanes[l].path * rows_per_path + row) * SIGLEN;
-        for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
-    }
+    float *dst[LANES_f32];
+    for (int l = 0; l < LANES_f32; ++l)
+        dst[l] = lanes[l].path < 0 ? NULL : rows + (lanes[l].path * rows_per_path + row) * SIGLEN;
+    store_rows_f32(dst, state);
 }
 
 #endif
@@ -726,18 +974,45 @@ static void forward_block_f32(void *arg, int64_t block, int worker)
         }
         return;
     }
-    for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) { /* zero past a lane's end */
+    /* load_increments serves the steps up to `last` (every lane active, its FUSED_STEPS steps
+     * there, and its vector reads inside x) */
+    const float *first[LANES_f32];
+    const int64_t values = pass->batch * length * DIM;
+    int64_t last = chunk_steps - FUSED_STEPS;
+    for (int l = 0; l < W; ++l) {
+        if (lanes[l].path < 0) {
+            last = -1;
+            first[l] = x;
+            continue;
+        }
+        const int64_t start = (lanes[l].path * length + lanes[l].start) * DIM;
+        const int64_t inside = (values - start - DIM - INCREMENT_TILES_f32 * W) / DIM;
+        first[l] = x + start;
+        if (lanes[l].steps - FUSED_STEPS < last) last = lanes[l].steps - FUSED_STEPS;
+        if (values - start - DIM - INCREMENT_TILES_f32 * W < 0) last = -1;
+        else if (inside < last) last = inside;
+    }
+    const int64_t fused = chunk_steps - chunk_steps % FUSED_STEPS;
+    for (int64_t step = 0; step < fused; step += FUSED_STEPS) { /* zero past a lane's end */
         vec_f32 dx[FUSED_STEPS * DIM];
-        for (int k = 0; k < FUSED_STEPS; ++k)
-            load_increment_f32(dx + k * DIM, x, lanes, length, step + k, 1);
+        if (step <= last)
+            load_increments_f32(dx, first, step);
+        else
+            for (int k = 0; k < FUSED_STEPS; ++k)
+                load_increment_f32(dx + k * DIM, x, lanes, length, step + k, 1);
         exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
     }
-    for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
-        const int64_t v = block * W + l;
-        if (v >= virtual_paths) continue;
-        float *dst = pass->ends + v * SIGLEN;
-        for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
+    for (int64_t step = fused; step < chunk_steps; ++step) { /* the last chunk_steps % FUSED_STEPS */
+        vec_f32 dx[DIM];
+        load_increment_f32(dx, x, lanes, length, step, 1);
+        exp_step_f32v(state, dx, scratch);
     }
+    float *rows[LANES_f32]; /* chunk-level rows: virtual path v */
+    for (int l = 0; l < W; ++l) {
+        const int64_t v = block * W + l;
+        rows[l] = v < virtual_paths ? pass->ends + v * SIGLEN : NULL;
+    }
+    store_rows_f32(rows, state);
 }
 
 /* Task b joins path b's chunks left to right (Chen's identity). */
@@ -941,7 +1216,7 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
 
 typedef double vec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f64 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(double)))
-#define SCRATCH_f64 12
+#define SCRATCH_f64 8
 
 #if BUILD_F64_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
@@ -992,92 +1267,93 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
     vec_f64 *restrict a3 = a + 6;
     vec_f64 dxa2[2];
     vec_f64 dxa3[2];
-    vec_f64 t1[2];
-    vec_f64 *restrict t2a = w + 0;
+    vec_f64 p1a[2];
+    vec_f64 q1a[2];
     vec_f64 dxb2[2];
     vec_f64 dxb3[2];
-    vec_f64 *restrict t2b = w + 4;
+    vec_f64 p1b[2];
+    vec_f64 q1b[2];
     vec_f64 dxc2[2];
     vec_f64 dxc3[2];
-    vec_f64 *restrict t2c = w + 8;
-    /* increment dxa: top-level term, then levels 2..1 */
+    vec_f64 p1c[2];
+    vec_f64 q1c[2];
+    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2a[p * 2 + j] = a2[p * 2 + j] + l * dxa2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxa[j];
-    }
+    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
+    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: top-level term, then levels 2..1 */
+    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2b[p * 2 + j] = a2[p * 2 + j] + l * dxb2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxb[j];
-    }
+    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
+    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: top-level term, then levels 2..1 */
+    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
     for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
     for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc3[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2c[p * 2 + j] = a2[p * 2 + j] + l * dxc2[j];
-    }
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc2[i];
-    for (int p = 0; p < 2; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dxc[j];
-    }
+    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
+    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
     for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* degree 3: the 3 terms in one pass */
+    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int p = 0; p < 4; p += 1) {
-        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+    for (int u = 0; u < 2; ++u) {
+        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f64 *restrict bw = a2 + u * 2;
+        vec_f64 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f64 b0 = bw[0];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f64 b1 = bw[1];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                const vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
         }
     }
-
 #else
-    for (int p = 0; p < 3; p += 3) {
-        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        const vec_f64 l10 = t2a[p + 1], l11 = t2b[p + 1], l12 = t2c[p + 1];
-        const vec_f64 l20 = t2a[p + 2], l21 = t2b[p + 2], l22 = t2c[p + 2];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a3[(p + 1) * 2 + j] = a3[(p + 1) * 2 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a3[(p + 2) * 2 + j] = a3[(p + 2) * 2 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+    for (int u = 0; u < 2; ++u) {
+        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f64 *restrict bw = a2 + u * 2;
+        vec_f64 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f64 b0 = bw[0];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f64 b1 = bw[1];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                const vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
         }
     }
-    for (int p = 3; p < 4; p += 1) {
-        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
-        for (int j = 0; j < 2; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-        }
-    }
-
 #endif
 
 }
@@ -1247,16 +1523,158 @@ static void load_increment_f64(vec_f64 *dx, const double *x, const lane_t *lanes
     memcpy(dx, buf, sizeof buf);
 }
 
+/* r[i][k] <-> r[k][i]: a LANES x LANES tile transposed in registers, log2(LANES) rounds of
+ * two-vector shuffles (GCC's __builtin_shuffle: one vpermt2ps each with AVX-512), 64 shuffles
+ * for 16 float lanes where an element-wise copy costs ~31 instructions per 16 elements; other
+ * compilers copy element-wise. */
+typedef int64_t ivec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
+static inline void transpose_f64(vec_f64 *r)
+{
+#if defined(__GNUC__) && !defined(__clang__) && SIGCODEGEN_VECTOR_BYTES >= 16 && SIGCODEGEN_VECTOR_BYTES <= 64
+#if SIGCODEGEN_VECTOR_BYTES == 16 /* 2 lanes */
+    { /* swap the off-diagonal 1 x 1 blocks */
+        const ivec_f64 lo = {0, 2};
+        const ivec_f64 hi = {1, 3};
+        const vec_f64 a0 = r[0], b0 = r[1];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[1] = __builtin_shuffle(a0, b0, hi);
+    }
+#elif SIGCODEGEN_VECTOR_BYTES == 32 /* 4 lanes */
+    { /* swap the off-diagonal 2 x 2 blocks */
+        const ivec_f64 lo = {0, 1, 4, 5};
+        const ivec_f64 hi = {2, 3, 6, 7};
+        const vec_f64 a0 = r[0], b0 = r[2];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[2] = __builtin_shuffle(a0, b0, hi);
+        const vec_f64 a1 = r[1], b1 = r[3];
+        r[1] = __builtin_shuffle(a1, b1, lo);
+        r[3] = __builtin_shuffle(a1, b1, hi);
+    }
+    { /* swap the off-diagonal 1 x 1 blocks */
+        const ivec_f64 lo = {0, 4, 2, 6};
+        const ivec_f64 hi = {1, 5, 3, 7};
+        const vec_f64 a0 = r[0], b0 = r[1];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[1] = __builtin_shuffle(a0, b0, hi);
+        const vec_f64 a2 = r[2], b2 = r[3];
+        r[2] = __builtin_shuffle(a2, b2, lo);
+        r[3] = __builtin_shuffle(a2, b2, hi);
+    }
+#elif SIGCODEGEN_VECTOR_BYTES == 64 /* 8 lanes */
+    { /* swap the off-diagonal 4 x 4 blocks */
+        const ivec_f64 lo = {0, 1, 2, 3, 8, 9, 10, 11};
+        const ivec_f64 hi = {4, 5, 6, 7, 12, 13, 14, 15};
+        const vec_f64 a0 = r[0], b0 = r[4];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[4] = __builtin_shuffle(a0, b0, hi);
+        const vec_f64 a1 = r[1], b1 = r[5];
+        r[1] = __builtin_shuffle(a1, b1, lo);
+        r[5] = __builtin_shuffle(a1, b1, hi);
+        const vec_f64 a2 = r[2], b2 = r[6];
+        r[2] = __builtin_shuffle(a2, b2, lo);
+        r[6] = __builtin_shuffle(a2, b2, hi);
+        const vec_f64 a3 = r[3], b3 = r[7];
+        r[3] = __builtin_shuffle(a3, b3, lo);
+        r[7] = __builtin_shuffle(a3, b3, hi);
+    }
+    { /* swap the off-diagonal 2 x 2 blocks */
+        const ivec_f64 lo = {0, 1, 8, 9, 4, 5, 12, 13};
+        const ivec_f64 hi = {2, 3, 10, 11, 6, 7, 14, 15};
+        const vec_f64 a0 = r[0], b0 = r[2];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[2] = __builtin_shuffle(a0, b0, hi);
+        const vec_f64 a1 = r[1], b1 = r[3];
+        r[1] = __builtin_shuffle(a1, b1, lo);
+        r[3] = __builtin_shuffle(a1, b1, hi);
+        const vec_f64 a4 = r[4], b4 = r[6];
+        r[4] = __builtin_shuffle(a4, b4, lo);
+        r[6] = __builtin_shuffle(a4, b4, hi);
+        const vec_f64 a5 = r[5], b5 = r[7];
+        r[5] = __builtin_shuffle(a5, b5, lo);
+        r[7] = __builtin_shuffle(a5, b5, hi);
+    }
+    { /* swap the off-diagonal 1 x 1 blocks */
+        const ivec_f64 lo = {0, 8, 2, 10, 4, 12, 6, 14};
+        const ivec_f64 hi = {1, 9, 3, 11, 5, 13, 7, 15};
+        const vec_f64 a0 = r[0], b0 = r[1];
+        r[0] = __builtin_shuffle(a0, b0, lo);
+        r[1] = __builtin_shuffle(a0, b0, hi);
+        const vec_f64 a2 = r[2], b2 = r[3];
+        r[2] = __builtin_shuffle(a2, b2, lo);
+        r[3] = __builtin_shuffle(a2, b2, hi);
+        const vec_f64 a4 = r[4], b4 = r[5];
+        r[4] = __builtin_shuffle(a4, b4, lo);
+        r[5] = __builtin_shuffle(a4, b4, hi);
+        const vec_f64 a6 = r[6], b6 = r[7];
+        r[6] = __builtin_shuffle(a6, b6, lo);
+        r[7] = __builtin_shuffle(a6, b6, hi);
+    }
+#endif
+#else
+    enum { W = LANES_f64 };
+    double t[W][W];
+    memcpy(t, r, sizeof t);
+    for (int i = 0; i < W; ++i)
+        for (int k = 0; k < W; ++k) r[i][k] = t[k][i];
+#endif
+}
+
+#if BUILD_F64_FORWARD
+/* rows[l][c] = state[c][l] for c < SIGLEN and every lane l with rows[l] (NULL: skipped), by
+ * LANES x LANES tiles (transpose_f64) */
+static void store_rows_f64(double *const *rows, const vec_f64 *state)
+{
+    enum { W = LANES_f64 };
+    for (int c0 = 0; c0 < SIGLEN; c0 += W) {
+        const int n = SIGLEN - c0 < W ? SIGLEN - c0 : W;
+        vec_f64 r[W];
+        memcpy(r, state + c0, n * sizeof(vec_f64));
+        for (int i = n; i < W; ++i) r[i] = (vec_f64){0};
+        transpose_f64(r);
+        for (int l = 0; l < W; ++l) {
+            if (!rows[l]) continue;
+            if (n == W) memcpy(rows[l] + c0, &r[l], sizeof r[l]);
+            else memcpy(rows[l] + c0, &r[l], n * sizeof(double));
+        }
+    }
+}
+
+/* Tiles of columns of one lane's FUSED_STEPS * DIM increments (LANES columns each) */
+#define INCREMENT_TILES_f64 ((FUSED_STEPS * DIM + LANES_f64 - 1) / LANES_f64)
+
+/* dx[k * DIM + j] lane l = increment step + k of lane l, for k < FUSED_STEPS, when every lane
+ * has those steps and may read INCREMENT_TILES * LANES + DIM values from its point `step`
+ * (lane l's points start at first[l]): a lane's increments are differences of contiguous
+ * values, taken a vector at a time and turned onto the lanes by transpose_f64 (the
+ * per-lane, per-value copy of load_increment costs 15 % of the forward at A). */
+static void load_increments_f64(vec_f64 *dx, const double *const *first, int64_t step)
+{
+    enum { W = LANES_f64, N = FUSED_STEPS * DIM };
+    for (int t = 0; t < INCREMENT_TILES_f64; ++t) {
+        vec_f64 r[W];
+        for (int l = 0; l < W; ++l) {
+            const double *pt = first[l] + step * DIM + t * W;
+            vec_f64 a, b;
+            memcpy(&a, pt, sizeof a);
+            memcpy(&b, pt + DIM, sizeof b);
+            r[l] = b - a;
+        }
+        transpose_f64(r);
+        const int n = N - t * W < W ? N - t * W : W;
+        memcpy(dx + t * W, r, n * sizeof(vec_f64));
+    }
+}
+#endif
+
 #if BUILD_F64_FORWARD
 /* rows[lane path][row] = state, for the active lanes (row stride SIGLEN, path stride rows_per_path) */
 static void store_state_f64(double *rows, const vec_f64 *state, const lane_t *lanes,
                                 int64_t rows_per_path, int64_t row)
 {
-    for (int l = 0; l < LANES_f64; ++l) {
-        if (lanes[l].path < 0) continue;
-        double *dst = rows + (lanes[l].path * rows_per_path + row) * SIGLEN;
-        for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
-    }
+    double *dst[LANES_f64];
+    for (int l = 0; l < LANES_f64; ++l)
+        dst[l] = lanes[l].path < 0 ? NULL : rows + (lanes[l].path * rows_per_path + row) * SIGLEN;
+    store_rows_f64(dst, state);
 }
 
 #endif
@@ -1320,18 +1738,45 @@ static void forward_block_f64(void *arg, int64_t block, int worker)
         }
         return;
     }
-    for (int64_t step = 0; step < chunk_steps; step += FUSED_STEPS) { /* zero past a lane's end */
+    /* load_increments serves the steps up to `last` (every lane active, its FUSED_STEPS steps
+     * there, and its vector reads inside x) */
+    const double *first[LANES_f64];
+    const int64_t values = pass->batch * length * DIM;
+    int64_t last = chunk_steps - FUSED_STEPS;
+    for (int l = 0; l < W; ++l) {
+        if (lanes[l].path < 0) {
+            last = -1;
+            first[l] = x;
+            continue;
+        }
+        const int64_t start = (lanes[l].path * length + lanes[l].start) * DIM;
+        const int64_t inside = (values - start - DIM - INCREMENT_TILES_f64 * W) / DIM;
+        first[l] = x + start;
+        if (lanes[l].steps - FUSED_STEPS < last) last = lanes[l].steps - FUSED_STEPS;
+        if (values - start - DIM - INCREMENT_TILES_f64 * W < 0) last = -1;
+        else if (inside < last) last = inside;
+    }
+    const int64_t fused = chunk_steps - chunk_steps % FUSED_STEPS;
+    for (int64_t step = 0; step < fused; step += FUSED_STEPS) { /* zero past a lane's end */
         vec_f64 dx[FUSED_STEPS * DIM];
-        for (int k = 0; k < FUSED_STEPS; ++k)
-            load_increment_f64(dx + k * DIM, x, lanes, length, step + k, 1);
+        if (step <= last)
+            load_increments_f64(dx, first, step);
+        else
+            for (int k = 0; k < FUSED_STEPS; ++k)
+                load_increment_f64(dx + k * DIM, x, lanes, length, step + k, 1);
         exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
     }
-    for (int l = 0; l < W; ++l) { /* chunk-level rows: virtual path v */
-        const int64_t v = block * W + l;
-        if (v >= virtual_paths) continue;
-        double *dst = pass->ends + v * SIGLEN;
-        for (int c = 0; c < SIGLEN; ++c) dst[c] = state[c][l];
+    for (int64_t step = fused; step < chunk_steps; ++step) { /* the last chunk_steps % FUSED_STEPS */
+        vec_f64 dx[DIM];
+        load_increment_f64(dx, x, lanes, length, step, 1);
+        exp_step_f64v(state, dx, scratch);
     }
+    double *rows[LANES_f64]; /* chunk-level rows: virtual path v */
+    for (int l = 0; l < W; ++l) {
+        const int64_t v = block * W + l;
+        rows[l] = v < virtual_paths ? pass->ends + v * SIGLEN : NULL;
+    }
+    store_rows_f64(rows, state);
 }
 
 /* Task b joins path b's chunks left to right (Chen's identity). */
