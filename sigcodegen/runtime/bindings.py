@@ -72,6 +72,18 @@ class _Libraries:
     def _open(self, path: Path, bits: int) -> ctypes.CDLL:
         raise NotImplementedError
 
+    def _open_kind(self, path: Path, bits: int, kind: int) -> ctypes.CDLL:
+        """Open a per-dim library of kind code ``kind`` (sigcodegen_info(6): 2 sigkernel, 3
+        coefficients), checking that it was built for this dim and precision."""
+        lib = ctypes.CDLL(str(path))
+        lib.sigcodegen_info.restype = ctypes.c_int64
+        lib.sigcodegen_info.argtypes = [ctypes.c_int32]
+        built = (lib.sigcodegen_info(0), lib.sigcodegen_info(5), lib.sigcodegen_info(6))
+        if built != (self.DIM, bits, kind):
+            raise ImportError(f"sigcodegen: {path} was built for (dim, bits, kind) = {built}, not "
+                              f"{(self.DIM, bits, kind)}; run `sigcodegen cache clear`")
+        return lib
+
 
 class NativeModule(_Libraries):
     """A compiled c-target module for one (dim, depth), with the interface of the Python
@@ -376,13 +388,7 @@ class SigKernelModule(_Libraries):
         self.DIM = built.spec.dim
 
     def _open(self, path: Path, bits: int) -> ctypes.CDLL:
-        lib = ctypes.CDLL(str(path))
-        lib.sigcodegen_info.restype = ctypes.c_int64
-        lib.sigcodegen_info.argtypes = [ctypes.c_int32]
-        built = (lib.sigcodegen_info(0), lib.sigcodegen_info(5), lib.sigcodegen_info(6))
-        if built != (self.DIM, bits, 2):
-            raise ImportError(f"sigcodegen: {path} was built for (dim, bits, kind) = {built}, not "
-                              f"{(self.DIM, bits, 2)}; run `sigcodegen cache clear`")
+        lib = self._open_kind(path, bits, 2)
         self.lanes = int(lib.sigcodegen_info(1))
         ptr, i64, i32 = _PTR, ctypes.c_int64, ctypes.c_int32
         common = [ptr, ptr, i64, i64, i64, i64, i32, i32, ptr, i32, i32, i32]
@@ -524,13 +530,7 @@ class CoefficientsModule(_Libraries):
         self.DIM = built.spec.dim
 
     def _open(self, path: Path, bits: int) -> ctypes.CDLL:
-        lib = ctypes.CDLL(str(path))
-        lib.sigcodegen_info.restype = ctypes.c_int64
-        lib.sigcodegen_info.argtypes = [ctypes.c_int32]
-        built = (lib.sigcodegen_info(0), lib.sigcodegen_info(5), lib.sigcodegen_info(6))
-        if built != (self.DIM, bits, 3):
-            raise ImportError(f"sigcodegen: {path} was built for (dim, bits, kind) = {built}, not "
-                              f"{(self.DIM, bits, 3)}; run `sigcodegen cache clear`")
+        lib = self._open_kind(path, bits, 3)
         ptr, i64, i32 = _PTR, ctypes.c_int64, ctypes.c_int32
         fwd = getattr(lib, f"sigcodegen_coefficients_forward_f{bits}")
         fwd.restype = ctypes.c_int
