@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        b3d0857e3ac9e37cc691fe2f62bb3a43411f6c1c3c6d33a085b485758bfd1bc5
- *     generator  sigcodegen 0.1.0, generator sources 4c99056c812cc8a5
+ *     key        4558ac6a7792c0f80654fc292953dbc6d2b130a57bab5af141887a2fa68db6e5
+ *     generator  sigcodegen 0.1.0, generator sources 5fbca9e7e853813a
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10
