@@ -185,7 +185,7 @@ class SparseMap:
     ``y[..., rows[t]] += values[t] * x[..., cols[t]]``, ``rows`` sorted (so that a segment sum
     can add them up). ``shape`` is ``(len(y), len(x))``; no dense matrix is ever built."""
 
-    __slots__ = ("rows", "cols", "values", "shape")
+    __slots__ = ("rows", "cols", "values", "shape", "_csr", "_transpose")
 
     def __init__(self, rows, cols, values, shape: tuple[int, int]):
         import numpy as np
@@ -195,6 +195,8 @@ class SparseMap:
         self.cols = np.ascontiguousarray(np.asarray(cols, dtype=np.int64)[order])
         self.values = np.ascontiguousarray(np.asarray(values, dtype=np.float64)[order])
         self.shape = (int(shape[0]), int(shape[1]))
+        self._csr: dict = {}  # scipy.sparse matrices of the map, per dtype (when installed)
+        self._transpose: SparseMap | None = None
 
     @property
     def nnz(self) -> int:
@@ -208,17 +210,26 @@ class SparseMap:
 
     @property
     def T(self) -> "SparseMap":
-        """The transpose (the adjoint of the map)."""
-        return SparseMap(self.cols, self.rows, self.values, (self.shape[1], self.shape[0]))
+        """The transpose (the adjoint of the map), built once."""
+        if self._transpose is None:
+            self._transpose = SparseMap(self.cols, self.rows, self.values,
+                                        (self.shape[1], self.shape[0]))
+        return self._transpose
 
     def apply(self, x, chunk: int = 1 << 16):
-        """``M x`` for a numpy array ``(..., shape[1])``, float64 arithmetic in x's dtype. The
-        nonzeros run in chunks of whole rows, so the temporary is at most about
-        ``chunk`` values per leading row, not one per nonzero."""
+        """``M x`` for a numpy array ``(..., shape[1])``, in x's float dtype: a CSR product
+        with scipy.sparse when it is installed, else segment sums of the nonzeros in chunks of
+        whole rows (so the temporary is about ``chunk`` values per leading row, not one per
+        nonzero)."""
         import numpy as np
 
         x = np.asarray(x)
-        out = np.zeros((*x.shape[:-1], self.shape[0]), dtype=np.result_type(x.dtype, np.float32))
+        dtype = np.result_type(x.dtype, np.float32)
+        csr = self._scipy(dtype)
+        if csr is not None:
+            flat = x.reshape(-1, self.shape[1]).astype(dtype, copy=False)
+            return np.ascontiguousarray((csr @ flat.T).T).reshape(*x.shape[:-1], self.shape[0])
+        out = np.zeros((*x.shape[:-1], self.shape[0]), dtype=dtype)
         rows, cols, values = self.rows, self.cols, self.values.astype(out.dtype)
         start = 0
         while start < rows.size:
@@ -231,6 +242,19 @@ class SparseMap:
             out[..., r[heads]] = np.add.reduceat(part, heads, axis=-1)
             start = stop
         return out
+
+    def _scipy(self, dtype):
+        """The map as a scipy.sparse CSR matrix of ``dtype`` (built once), or None without
+        scipy."""
+        if dtype not in self._csr:
+            try:
+                from scipy import sparse
+            except ImportError:
+                self._csr[dtype] = None
+            else:
+                self._csr[dtype] = sparse.csr_matrix(
+                    (self.values.astype(dtype), (self.rows, self.cols)), shape=self.shape)
+        return self._csr[dtype]
 
     def __repr__(self) -> str:
         return f"SparseMap(shape={self.shape}, nnz={self.nnz})"
@@ -309,6 +333,18 @@ def lyndon_maps(dim: int, depth: int) -> LyndonMaps:
     exp_rows, exp_cols, exp_vals = [], [], []
     first = 0  # global position of the level's first Lyndon word
     for k in range(1, depth + 1):
+        if k == 2 and depth == 2:  # the Lyndon words ab, a < b: [a, b] = ab - ba, S = 1
+            a, b = np.triu_indices(dim, 1)
+            n = np.arange(a.size, dtype=np.int64) + first
+            index_parts.append(a * dim + b + offsets[1])
+            exp_rows += [a * dim + b + offsets[1], b * dim + a + offsets[1]]
+            exp_cols += [n, n]
+            exp_vals += [np.ones(a.size), -np.ones(a.size)]
+            inv_rows.append(n)
+            inv_cols.append(n)
+            inv_vals.append(np.ones(a.size))
+            first += a.size
+            continue
         level = _lyndon_of_length(dim, k)
         position = {}
         for n, word in enumerate(level):
@@ -319,6 +355,7 @@ def lyndon_maps(dim: int, depth: int) -> LyndonMaps:
         index_parts.append(np.fromiter(position, dtype=np.int64, count=len(level)) + offsets[k - 1])
         # the expansions of the level's brackets, and S's nonzeros (at the Lyndon words)
         s_rows, s_cols, s_vals = [], [], []
+        e_rows, e_cols, e_vals = [], [], []
         for n, word in enumerate(level):
             if k == 1:
                 poly = {word[0]: 1}
@@ -338,14 +375,17 @@ def lyndon_maps(dim: int, depth: int) -> LyndonMaps:
             if k < depth:
                 memo[word] = poly
             for w, c in poly.items():
-                exp_rows.append(w + offsets[k - 1])
-                exp_cols.append(first + n)
-                exp_vals.append(c)
+                e_rows.append(w + offsets[k - 1])
+                e_cols.append(first + n)
+                e_vals.append(c)
                 row = position.get(w)
                 if row is not None:
                     s_rows.append(row)
                     s_cols.append(n)
                     s_vals.append(c)
+        exp_rows.append(np.asarray(e_rows, np.int64))
+        exp_cols.append(np.asarray(e_cols, np.int64))
+        exp_vals.append(np.asarray(e_vals, np.float64))
         _invert_level(level, s_rows, s_cols, s_vals, first, inv_rows, inv_cols, inv_vals)
         first += len(level)
     words_index = np.concatenate(index_parts)
@@ -353,8 +393,8 @@ def lyndon_maps(dim: int, depth: int) -> LyndonMaps:
     siglen = offsets[-1]
     inverse = SparseMap(np.concatenate(inv_rows), np.concatenate(inv_cols),
                         np.concatenate(inv_vals), (count, count))
-    expand = SparseMap(np.asarray(exp_rows, np.int64), np.asarray(exp_cols, np.int64),
-                       np.asarray(exp_vals, np.float64), (siglen, count))
+    expand = SparseMap(np.concatenate(exp_rows), np.concatenate(exp_cols),
+                       np.concatenate(exp_vals), (siglen, count))
     return LyndonMaps(dim, depth, siglen, words_index, inverse, expand)
 
 

@@ -281,7 +281,7 @@ class LogSigLayer(keras.layers.Layer):
             def project(log):
                 words = ops.take(log, maps.words_index, axis=-1)
                 gathered = ops.moveaxis(ops.take(words, cols, axis=-1) * values, -1, 0)
-                summed = ops.segment_sum(gathered, rows, inverse.shape[0], sorted=True)
+                summed = ops.segment_sum(gathered, rows, inverse.shape[0])  # sorted: refused on tf
                 return ops.moveaxis(summed, 0, -1)
 
             self._project = project

@@ -254,7 +254,7 @@ def _densify(sparse):
     return out
 
 
-@pytest.mark.parametrize("dim,depth", [(2, 3), (3, 4), (2, 7), (4, 4), (3, 5)])
+@pytest.mark.parametrize("dim,depth", [(2, 3), (3, 4), (2, 7), (4, 4), (3, 5), (5, 2), (1, 3)])
 def test_lyndon_maps_equal_the_dense_construction(dim, depth):
     maps = sc.lyndon_maps(dim, depth)
     index, inverse, expand = _dense_maps(dim, depth)

@@ -150,8 +150,8 @@ class Framework:
         (``count`` segments; ``segments`` sorted): a scatter-add, differentiable."""
         ops = self.xp
         moved = ops.moveaxis(data, -1, 0)
-        summed = ops.segment_sum(moved, ops.convert_to_tensor(segments, "int32"), count,
-                                 sorted=True)
+        # sorted=True with num_segments is refused on Keras' tensorflow backend
+        summed = ops.segment_sum(moved, ops.convert_to_tensor(segments, "int32"), count)
         return ops.moveaxis(summed, 0, -1)
 
     def sparse_apply(self, x, sparse):
