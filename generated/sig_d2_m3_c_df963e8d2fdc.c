@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        4558ac6a7792c0f80654fc292953dbc6d2b130a57bab5af141887a2fa68db6e5
- *     generator  sigcodegen 0.1.0, generator sources 5fbca9e7e853813a
+ *     key        df963e8d2fdc653170dd484bc55702d0a797c54035bf9809a956d5b695764294
+ *     generator  sigcodegen 0.1.0, generator sources 05590520b019020e
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

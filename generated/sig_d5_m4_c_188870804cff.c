@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        b96e3b27ca927f014f446af69910ff8837418d45f9a24004fbba9cdad1dd8737
- *     generator  sigcodegen 0.1.0, generator sources 5fbca9e7e853813a
+ *     key        188870804cff25613d0755c6ecfa0c460267ccfd317f3337d33c0ec96fd1ab93
+ *     generator  sigcodegen 0.1.0, generator sources 05590520b019020e
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
