@@ -216,16 +216,16 @@ class SparseMap:
                                         (self.shape[1], self.shape[0]))
         return self._transpose
 
-    def apply(self, x, chunk: int = 1 << 16):
+    def apply(self, x, chunk: int = 1 << 16, use_scipy: bool = True):
         """``M x`` for a numpy array ``(..., shape[1])``, in x's float dtype: a CSR product
         with scipy.sparse when it is installed, else segment sums of the nonzeros in chunks of
         whole rows (so the temporary is about ``chunk`` values per leading row, not one per
-        nonzero)."""
+        nonzero; ``use_scipy=False`` asks for these)."""
         import numpy as np
 
         x = np.asarray(x)
         dtype = np.result_type(x.dtype, np.float32)
-        csr = self._scipy(dtype)
+        csr = self._scipy(dtype) if use_scipy else None
         if csr is not None:
             flat = x.reshape(-1, self.shape[1]).astype(dtype, copy=False)
             return np.ascontiguousarray((csr @ flat.T).T).reshape(*x.shape[:-1], self.shape[0])

@@ -406,3 +406,30 @@ def test_the_size_guard_judges_bytes_and_can_be_raised(monkeypatch):
         sc.max_bytes()
     monkeypatch.delenv("SIGCODEGEN_MAX_BYTES")
     assert sc.max_bytes() >= 2**28  # the default: half the physical memory
+
+
+@pytest.mark.parametrize("use_scipy", [True, False])
+@pytest.mark.parametrize("chunk", [7, 1 << 16])
+def test_sparse_map_products_equal_the_dense_matrix(use_scipy, chunk):
+    if use_scipy:
+        pytest.importorskip("scipy")
+    maps = sc.lyndon_maps(3, 4)
+    x = np.random.default_rng(3).standard_normal((2, 3, maps.siglen))
+    for sparse, vector in ((maps.inverse, x[..., :maps.count]), (maps.expand, x[..., :maps.count]),
+                           (maps.expand.T, x)):
+        want = vector @ _densify(sparse).T
+        got = sparse.apply(vector, chunk=chunk, use_scipy=use_scipy)
+        assert got.shape == want.shape and np.allclose(got, want, atol=1e-12)
+    assert maps.expand.apply(x[..., :maps.count].astype(np.float32)).dtype == np.float32
+
+
+def test_numpy_segment_sum_adds_sorted_segments():
+    from sigcodegen.runtime.frameworks import framework_named
+
+    data = np.arange(12.0).reshape(2, 6)
+    segments = np.array([0, 0, 2, 2, 2, 4])
+    got = framework_named("numpy").segment_sum(data, segments, 5)
+    want = np.zeros((2, 5))
+    for t, s in enumerate(segments):
+        want[:, s] += data[:, t]
+    assert np.array_equal(got, want)

@@ -1,15 +1,15 @@
-/* sigcodegen kernel module: signature, dim 5, depth 4, target c.
+/* sigcodegen kernel module: signature, dim 2, depth 3, target c.
  *
- * Generated code: do not edit. Rebuild with `sigcodegen build --dim 5 --depth 4 --target c`;
- * print with `sigcodegen show --dim 5 --depth 4 --target c`; explain with
- * `sigcodegen plan --dim 5 --depth 4 --target c`.
+ * Generated code: do not edit. Rebuild with `sigcodegen build --dim 2 --depth 3 --target c`;
+ * print with `sigcodegen show --dim 2 --depth 3 --target c`; explain with
+ * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
- *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        649a4ee8e4786ec37d7bc806105342d0eeee0fef3dd75d9884d41710893b1d8d
- *     generator  sigcodegen 0.1.0, generator sources 6fa2ee4686b085db
- *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
- *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
- *                3,420, exp_series 3,420, exp_step_lower 200
+ *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
+ *     key        6eed7d27c4ea067b68807772caacbb4e9d54843df1ffb9bd6d7fae6d3ac0e320
+ *     generator  sigcodegen 0.1.0, generator sources 5c556fed7f2e0ee2
+ *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
+ *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
+ *                exp_step_lower 10
  *
  * Layout: paths on the SIMD lanes. A block of W paths (W = SIGCODEGEN_VECTOR_BYTES / element
  * size) steps through time together; every coefficient is a vector of W lanes. The thread pool
@@ -28,9 +28,9 @@
 #endif
 #define ALIGN 64
 
-#define DIM 5
-#define DEPTH 4
-#define SIGLEN 780
+#define DIM 2
+#define DEPTH 3
+#define SIGLEN 14
 /* chunked parallelism: a time chunk has at least this many steps (the plan's chunked
  * min_steps for c) */
 #define CHUNK_MIN_STEPS 16
@@ -41,8 +41,8 @@
 /* increments per exp_steps call (the top level is updated once per call) */
 #define FUSED_STEPS 3
 /* multiply-adds per path of one exp_step and of one chen product (for sizing thread teams) */
-#define STEP_OPS 985
-#define CHEN_OPS 2930
+#define STEP_OPS 26
+#define CHEN_OPS 34
 
 enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1 };
 
@@ -347,234 +347,140 @@ typedef struct { int64_t path, start, steps; } lane_t;
 
 typedef float vec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f32 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(float)))
-#define SCRATCH_f32 400
+#define SCRATCH_f32 12
 
 #if BUILD_F32_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
- * 985 multiply-adds per path per time step, each on a vector of paths. */
+ * 26 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
 {
     vec_f32 *restrict a1 = a + 0;
-    vec_f32 *restrict a2 = a + 5;
-    vec_f32 *restrict a3 = a + 30;
-    vec_f32 *restrict a4 = a + 155;
-    vec_f32 dx2[5];
-    vec_f32 dx3[5];
-    vec_f32 dx4[5];
-    vec_f32 t1[5];
+    vec_f32 *restrict a2 = a + 2;
+    vec_f32 *restrict a3 = a + 6;
+    vec_f32 dx2[2];
+    vec_f32 dx3[2];
+    vec_f32 t1[2];
     vec_f32 *restrict t2 = w + 0;
-    vec_f32 *restrict t3 = w + 25;
     /* scaled increments dx/k */
-    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (float)(1.0 / 4);
-    /* degree 4: Horner chain on the old levels 1..3 */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
-    }
-    for (int p = 0; p < 125; ++p) {
-        const vec_f32 l = t3[p];
-        for (int j = 0; j < 5; ++j)
-            a4[p * 5 + j] = a4[p * 5 + j] + l * dx[j];
-    }
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
     /* degree 3: Horner chain on the old levels 1..2 */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+        for (int j = 0; j < 2; ++j)
+            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
     }
-    for (int p = 0; p < 25; ++p) {
+    for (int p = 0; p < 4; ++p) {
         const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
+        for (int j = 0; j < 2; ++j)
+            a3[p * 2 + j] = a3[p * 2 + j] + l * dx[j];
     }
     /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
 #if BUILD_F32_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
- * 2955 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+ * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
 static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, vec_f32 *restrict w)
 {
     vec_f32 *restrict a1 = a + 0;
-    vec_f32 *restrict a2 = a + 5;
-    vec_f32 *restrict a3 = a + 30;
-    vec_f32 *restrict a4 = a + 155;
-    vec_f32 dxa2[5];
-    vec_f32 dxa3[5];
-    vec_f32 dxa4[5];
-    vec_f32 t1[5];
-    vec_f32 *restrict t2 = w + 0;
-    vec_f32 *restrict t3a = w + 25;
-    vec_f32 dxb2[5];
-    vec_f32 dxb3[5];
-    vec_f32 dxb4[5];
-    vec_f32 *restrict t3b = w + 150;
-    vec_f32 dxc2[5];
-    vec_f32 dxc3[5];
-    vec_f32 dxc4[5];
-    vec_f32 *restrict t3c = w + 275;
-    /* increment dxa: top-level term, then levels 3..1 */
-    for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (float)(1.0 / 4);
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa4[i];
-    for (int p = 0; p < 5; ++p) {
+    vec_f32 *restrict a2 = a + 2;
+    vec_f32 *restrict a3 = a + 6;
+    vec_f32 dxa2[2];
+    vec_f32 dxa3[2];
+    vec_f32 t1[2];
+    vec_f32 *restrict t2a = w + 0;
+    vec_f32 dxb2[2];
+    vec_f32 dxb3[2];
+    vec_f32 *restrict t2b = w + 4;
+    vec_f32 dxc2[2];
+    vec_f32 dxc3[2];
+    vec_f32 *restrict t2c = w + 8;
+    /* increment dxa: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
+        for (int j = 0; j < 2; ++j)
+            t2a[p * 2 + j] = a2[p * 2 + j] + l * dxa2[j];
     }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3a[p * 5 + j] = a3[p * 5 + j] + l * dxa2[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxa[j];
     }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxa[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
+        for (int j = 0; j < 2; ++j)
+            t2b[p * 2 + j] = a2[p * 2 + j] + l * dxb2[j];
     }
-    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: top-level term, then levels 3..1 */
-    for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (float)(1.0 / 4);
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb4[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxb[j];
     }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3b[p * 5 + j] = a3[p * 5 + j] + l * dxb2[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
+        for (int j = 0; j < 2; ++j)
+            t2c[p * 2 + j] = a2[p * 2 + j] + l * dxc2[j];
     }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxb[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxc[j];
     }
-    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: top-level term, then levels 3..1 */
-    for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (float)(1.0 / 4);
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc4[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3c[p * 5 + j] = a3[p * 5 + j] + l * dxc2[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxc[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
-    }
-    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
-    /* degree 4: the 3 terms in one pass */
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
+    /* degree 3: the 3 terms in one pass */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int p = 0; p < 120; p += 6) {
-        const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        const vec_f32 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
-        const vec_f32 l20 = t3a[p + 2], l21 = t3b[p + 2], l22 = t3c[p + 2];
-        const vec_f32 l30 = t3a[p + 3], l31 = t3b[p + 3], l32 = t3c[p + 3];
-        const vec_f32 l40 = t3a[p + 4], l41 = t3b[p + 4], l42 = t3c[p + 4];
-        const vec_f32 l50 = t3a[p + 5], l51 = t3b[p + 5], l52 = t3c[p + 5];
-        for (int j = 0; j < 5; ++j) {
+    for (int p = 0; p < 4; p += 1) {
+        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        for (int j = 0; j < 2; ++j) {
             const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a4[(p + 1) * 5 + j] = a4[(p + 1) * 5 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a4[(p + 2) * 5 + j] = a4[(p + 2) * 5 + j] + l20 * x0 + l21 * x1 + l22 * x2;
-            a4[(p + 3) * 5 + j] = a4[(p + 3) * 5 + j] + l30 * x0 + l31 * x1 + l32 * x2;
-            a4[(p + 4) * 5 + j] = a4[(p + 4) * 5 + j] + l40 * x0 + l41 * x1 + l42 * x2;
-            a4[(p + 5) * 5 + j] = a4[(p + 5) * 5 + j] + l50 * x0 + l51 * x1 + l52 * x2;
-        }
-    }
-    for (int p = 120; p < 125; p += 1) {
-        const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        for (int j = 0; j < 5; ++j) {
-            const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
         }
     }
 
 #else
-    for (int p = 0; p < 123; p += 3) {
-        const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        const vec_f32 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
-        const vec_f32 l20 = t3a[p + 2], l21 = t3b[p + 2], l22 = t3c[p + 2];
-        for (int j = 0; j < 5; ++j) {
+    for (int p = 0; p < 3; p += 3) {
+        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        const vec_f32 l10 = t2a[p + 1], l11 = t2b[p + 1], l12 = t2c[p + 1];
+        const vec_f32 l20 = t2a[p + 2], l21 = t2b[p + 2], l22 = t2c[p + 2];
+        for (int j = 0; j < 2; ++j) {
             const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a4[(p + 1) * 5 + j] = a4[(p + 1) * 5 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a4[(p + 2) * 5 + j] = a4[(p + 2) * 5 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+            a3[(p + 1) * 2 + j] = a3[(p + 1) * 2 + j] + l10 * x0 + l11 * x1 + l12 * x2;
+            a3[(p + 2) * 2 + j] = a3[(p + 2) * 2 + j] + l20 * x0 + l21 * x1 + l22 * x2;
         }
     }
-    for (int p = 123; p < 125; p += 1) {
-        const vec_f32 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        for (int j = 0; j < 5; ++j) {
+    for (int p = 3; p < 4; p += 1) {
+        const vec_f32 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        for (int j = 0; j < 2; ++j) {
             const vec_f32 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
         }
     }
 
@@ -585,254 +491,148 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
 
 #if BUILD_F32_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
- * 2315 multiply-adds per path per time step, each on a vector of paths. */
+ * 58 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict g, vec_f32 *restrict gdx, vec_f32 *restrict w)
 {
     const vec_f32 *restrict a1 = a + 0;
     vec_f32 *restrict g1 = g + 0;
-    const vec_f32 *restrict a2 = a + 5;
-    vec_f32 *restrict g2 = g + 5;
-    const vec_f32 *restrict a3 = a + 30;
-    vec_f32 *restrict g3 = g + 30;
-    vec_f32 *restrict g4 = g + 155;
-    vec_f32 dx2[5];
-    vec_f32 dx3[5];
-    vec_f32 dx4[5];
-    vec_f32 t1[5];
-    vec_f32 u1[5];
+    const vec_f32 *restrict a2 = a + 2;
+    vec_f32 *restrict g2 = g + 2;
+    vec_f32 *restrict g3 = g + 6;
+    vec_f32 dx2[2];
+    vec_f32 dx3[2];
+    vec_f32 t1[2];
+    vec_f32 u1[2];
     vec_f32 *restrict t2 = w + 0;
-    vec_f32 *restrict u2 = w + 25;
-    vec_f32 *restrict t3 = w + 50;
-    vec_f32 *restrict u3 = w + 175;
+    vec_f32 *restrict u2 = w + 4;
     /* scaled increments dx/k */
-    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
     /* degree 1: a1 += dx */
-    for (int i = 0; i < 5; ++i) gdx[i] = g1[i];
+    for (int i = 0; i < 2; ++i) gdx[i] = g1[i];
     /* degree 2: recompute the chain, then its adjoint */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
     {
-        vec_f32 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
-        for (int p = 0; p < 5; ++p) {
+        vec_f32 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 2; ++p) {
             const vec_f32 l = t1[p];
             vec_f32 acc = (vec_f32){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f32 gv = g2[p * 5 + j];
+            for (int j = 0; j < 2; ++j) {
+                const vec_f32 gv = g2[p * 2 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 5; ++j)
+        for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 2);
     /* degree 3: recompute the chain, then its adjoint */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+        for (int j = 0; j < 2; ++j)
+            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
     }
     {
-        vec_f32 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
-        for (int p = 0; p < 25; ++p) {
+        vec_f32 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 4; ++p) {
             const vec_f32 l = t2[p];
             vec_f32 acc = (vec_f32){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f32 gv = g3[p * 5 + j];
+            for (int j = 0; j < 2; ++j) {
+                const vec_f32 gv = g3[p * 2 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u2[p] = acc;
         }
-        for (int j = 0; j < 5; ++j)
+        for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
+    for (int i = 0; i < 4; ++i) g2[i] = g2[i] + u2[i];
     {
-        vec_f32 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
-        for (int p = 0; p < 5; ++p) {
+        vec_f32 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 2; ++p) {
             const vec_f32 l = t1[p];
             vec_f32 acc = (vec_f32){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f32 gv = u2[p * 5 + j];
+            for (int j = 0; j < 2; ++j) {
+                const vec_f32 gv = u2[p * 2 + j];
                 acc += gv * dx2[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 5; ++j)
+        for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 2);
     }
-    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 3);
-    /* degree 4: recompute the chain, then its adjoint */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
-    }
-    {
-        vec_f32 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
-        for (int p = 0; p < 125; ++p) {
-            const vec_f32 l = t3[p];
-            vec_f32 acc = (vec_f32){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f32 gv = g4[p * 5 + j];
-                acc += gv * dx[j];
-                sum[j] += l * gv;
-            }
-            u3[p] = acc;
-        }
-        for (int j = 0; j < 5; ++j)
-            gdx[j] = gdx[j] + sum[j];
-    }
-    for (int i = 0; i < 125; ++i) g3[i] = g3[i] + u3[i];
-    {
-        vec_f32 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
-        for (int p = 0; p < 25; ++p) {
-            const vec_f32 l = t2[p];
-            vec_f32 acc = (vec_f32){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f32 gv = u3[p * 5 + j];
-                acc += gv * dx2[j];
-                sum[j] += l * gv;
-            }
-            u2[p] = acc;
-        }
-        for (int j = 0; j < 5; ++j)
-            gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 2);
-    }
-    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
-    {
-        vec_f32 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
-        for (int p = 0; p < 5; ++p) {
-            const vec_f32 l = t1[p];
-            vec_f32 acc = (vec_f32){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f32 gv = u2[p * 5 + j];
-                acc += gv * dx3[j];
-                sum[j] += l * gv;
-            }
-            u1[p] = acc;
-        }
-        for (int j = 0; j < 5; ++j)
-            gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 3);
-    }
-    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 3);
 }
 #endif
 
 #if BUILD_F32_FORWARD
 /* Truncated product a ⊗ b of two signatures (Chen's identity).
- * 2930 multiply-adds per path per product. */
+ * 34 multiply-adds per path per product. */
 static void chen_f32s(const float *restrict a, const float *restrict b, float *restrict c)
 {
     const float *restrict a1 = a + 0;
     const float *restrict b1 = b + 0;
     float *restrict c1 = c + 0;
-    const float *restrict a2 = a + 5;
-    const float *restrict b2 = b + 5;
-    float *restrict c2 = c + 5;
-    const float *restrict a3 = a + 30;
-    const float *restrict b3 = b + 30;
-    float *restrict c3 = c + 30;
-    const float *restrict a4 = a + 155;
-    const float *restrict b4 = b + 155;
-    float *restrict c4 = c + 155;
+    const float *restrict a2 = a + 2;
+    const float *restrict b2 = b + 2;
+    float *restrict c2 = c + 2;
+    const float *restrict a3 = a + 6;
+    const float *restrict b3 = b + 6;
+    float *restrict c3 = c + 6;
     /* degree 1 */
-    for (int i = 0; i < 5; ++i) c1[i] = a1[i] + b1[i];
+    for (int i = 0; i < 2; ++i) c1[i] = a1[i] + b1[i];
     /* degree 2 */
-    for (int i = 0; i < 25; ++i) c2[i] = a2[i] + b2[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 4; ++i) c2[i] = a2[i] + b2[i];
+    for (int p = 0; p < 2; ++p) {
         const float l = a1[p];
-        for (int j = 0; j < 5; ++j)
-            c2[p * 5 + j] = c2[p * 5 + j] + l * b1[j];
+        for (int j = 0; j < 2; ++j)
+            c2[p * 2 + j] = c2[p * 2 + j] + l * b1[j];
     }
     /* degree 3 */
-    for (int i = 0; i < 125; ++i) c3[i] = a3[i] + b3[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 8; ++i) c3[i] = a3[i] + b3[i];
+    for (int p = 0; p < 2; ++p) {
         const float l = a1[p];
-        for (int j = 0; j < 25; ++j)
-            c3[p * 25 + j] = c3[p * 25 + j] + l * b2[j];
+        for (int j = 0; j < 4; ++j)
+            c3[p * 4 + j] = c3[p * 4 + j] + l * b2[j];
     }
-    for (int p = 0; p < 25; ++p) {
+    for (int p = 0; p < 4; ++p) {
         const float l = a2[p];
-        for (int j = 0; j < 5; ++j)
-            c3[p * 5 + j] = c3[p * 5 + j] + l * b1[j];
-    }
-    /* degree 4 */
-    for (int i = 0; i < 625; ++i) c4[i] = a4[i] + b4[i];
-    for (int p = 0; p < 5; ++p) {
-        const float l = a1[p];
-        for (int j = 0; j < 125; ++j)
-            c4[p * 125 + j] = c4[p * 125 + j] + l * b3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const float l = a2[p];
-        for (int j = 0; j < 25; ++j)
-            c4[p * 25 + j] = c4[p * 25 + j] + l * b2[j];
-    }
-    for (int p = 0; p < 125; ++p) {
-        const float l = a3[p];
-        for (int j = 0; j < 5; ++j)
-            c4[p * 5 + j] = c4[p * 5 + j] + l * b1[j];
+        for (int j = 0; j < 2; ++j)
+            c3[p * 2 + j] = c3[p * 2 + j] + l * b1[j];
     }
 }
 #endif
 
 #if BUILD_F32_BACKWARD
-/* exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
- * 200 multiply-adds per path per time step, each on a vector of paths. */
+/* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 10 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_lower_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
 {
     vec_f32 *restrict a1 = a + 0;
-    vec_f32 *restrict a2 = a + 5;
-    vec_f32 *restrict a3 = a + 30;
-    vec_f32 dx2[5];
-    vec_f32 dx3[5];
-    vec_f32 t1[5];
-    vec_f32 *restrict t2 = w + 0;
+    vec_f32 *restrict a2 = a + 2;
+    vec_f32 dx2[2];
+    vec_f32 t1[2];
     /* scaled increments dx/k */
-    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
-    /* degree 3: Horner chain on the old levels 1..2 */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f32 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
-    }
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
     /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
@@ -1141,234 +941,140 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
 
 typedef double vec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f64 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(double)))
-#define SCRATCH_f64 400
+#define SCRATCH_f64 12
 
 #if BUILD_F64_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
- * 985 multiply-adds per path per time step, each on a vector of paths. */
+ * 26 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
 {
     vec_f64 *restrict a1 = a + 0;
-    vec_f64 *restrict a2 = a + 5;
-    vec_f64 *restrict a3 = a + 30;
-    vec_f64 *restrict a4 = a + 155;
-    vec_f64 dx2[5];
-    vec_f64 dx3[5];
-    vec_f64 dx4[5];
-    vec_f64 t1[5];
+    vec_f64 *restrict a2 = a + 2;
+    vec_f64 *restrict a3 = a + 6;
+    vec_f64 dx2[2];
+    vec_f64 dx3[2];
+    vec_f64 t1[2];
     vec_f64 *restrict t2 = w + 0;
-    vec_f64 *restrict t3 = w + 25;
     /* scaled increments dx/k */
-    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (double)(1.0 / 4);
-    /* degree 4: Horner chain on the old levels 1..3 */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
-    }
-    for (int p = 0; p < 125; ++p) {
-        const vec_f64 l = t3[p];
-        for (int j = 0; j < 5; ++j)
-            a4[p * 5 + j] = a4[p * 5 + j] + l * dx[j];
-    }
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
     /* degree 3: Horner chain on the old levels 1..2 */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+        for (int j = 0; j < 2; ++j)
+            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
     }
-    for (int p = 0; p < 25; ++p) {
+    for (int p = 0; p < 4; ++p) {
         const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
+        for (int j = 0; j < 2; ++j)
+            a3[p * 2 + j] = a3[p * 2 + j] + l * dx[j];
     }
     /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
 #if BUILD_F64_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
- * 2955 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+ * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
 static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, vec_f64 *restrict w)
 {
     vec_f64 *restrict a1 = a + 0;
-    vec_f64 *restrict a2 = a + 5;
-    vec_f64 *restrict a3 = a + 30;
-    vec_f64 *restrict a4 = a + 155;
-    vec_f64 dxa2[5];
-    vec_f64 dxa3[5];
-    vec_f64 dxa4[5];
-    vec_f64 t1[5];
-    vec_f64 *restrict t2 = w + 0;
-    vec_f64 *restrict t3a = w + 25;
-    vec_f64 dxb2[5];
-    vec_f64 dxb3[5];
-    vec_f64 dxb4[5];
-    vec_f64 *restrict t3b = w + 150;
-    vec_f64 dxc2[5];
-    vec_f64 dxc3[5];
-    vec_f64 dxc4[5];
-    vec_f64 *restrict t3c = w + 275;
-    /* increment dxa: top-level term, then levels 3..1 */
-    for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (double)(1.0 / 4);
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa4[i];
-    for (int p = 0; p < 5; ++p) {
+    vec_f64 *restrict a2 = a + 2;
+    vec_f64 *restrict a3 = a + 6;
+    vec_f64 dxa2[2];
+    vec_f64 dxa3[2];
+    vec_f64 t1[2];
+    vec_f64 *restrict t2a = w + 0;
+    vec_f64 dxb2[2];
+    vec_f64 dxb3[2];
+    vec_f64 *restrict t2b = w + 4;
+    vec_f64 dxc2[2];
+    vec_f64 dxc3[2];
+    vec_f64 *restrict t2c = w + 8;
+    /* increment dxa: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
+        for (int j = 0; j < 2; ++j)
+            t2a[p * 2 + j] = a2[p * 2 + j] + l * dxa2[j];
     }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3a[p * 5 + j] = a3[p * 5 + j] + l * dxa2[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxa[j];
     }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxa[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
+        for (int j = 0; j < 2; ++j)
+            t2b[p * 2 + j] = a2[p * 2 + j] + l * dxb2[j];
     }
-    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: top-level term, then levels 3..1 */
-    for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (double)(1.0 / 4);
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb4[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxb[j];
     }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3b[p * 5 + j] = a3[p * 5 + j] + l * dxb2[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: top-level term, then levels 2..1 */
+    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
+        for (int j = 0; j < 2; ++j)
+            t2c[p * 2 + j] = a2[p * 2 + j] + l * dxc2[j];
     }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxb[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dxc[j];
     }
-    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: top-level term, then levels 3..1 */
-    for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (double)(1.0 / 4);
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc4[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3c[p * 5 + j] = a3[p * 5 + j] + l * dxc2[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dxc[j];
-    }
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
-    }
-    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
-    /* degree 4: the 3 terms in one pass */
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
+    /* degree 3: the 3 terms in one pass */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int p = 0; p < 120; p += 6) {
-        const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        const vec_f64 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
-        const vec_f64 l20 = t3a[p + 2], l21 = t3b[p + 2], l22 = t3c[p + 2];
-        const vec_f64 l30 = t3a[p + 3], l31 = t3b[p + 3], l32 = t3c[p + 3];
-        const vec_f64 l40 = t3a[p + 4], l41 = t3b[p + 4], l42 = t3c[p + 4];
-        const vec_f64 l50 = t3a[p + 5], l51 = t3b[p + 5], l52 = t3c[p + 5];
-        for (int j = 0; j < 5; ++j) {
+    for (int p = 0; p < 4; p += 1) {
+        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        for (int j = 0; j < 2; ++j) {
             const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a4[(p + 1) * 5 + j] = a4[(p + 1) * 5 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a4[(p + 2) * 5 + j] = a4[(p + 2) * 5 + j] + l20 * x0 + l21 * x1 + l22 * x2;
-            a4[(p + 3) * 5 + j] = a4[(p + 3) * 5 + j] + l30 * x0 + l31 * x1 + l32 * x2;
-            a4[(p + 4) * 5 + j] = a4[(p + 4) * 5 + j] + l40 * x0 + l41 * x1 + l42 * x2;
-            a4[(p + 5) * 5 + j] = a4[(p + 5) * 5 + j] + l50 * x0 + l51 * x1 + l52 * x2;
-        }
-    }
-    for (int p = 120; p < 125; p += 1) {
-        const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        for (int j = 0; j < 5; ++j) {
-            const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
         }
     }
 
 #else
-    for (int p = 0; p < 123; p += 3) {
-        const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        const vec_f64 l10 = t3a[p + 1], l11 = t3b[p + 1], l12 = t3c[p + 1];
-        const vec_f64 l20 = t3a[p + 2], l21 = t3b[p + 2], l22 = t3c[p + 2];
-        for (int j = 0; j < 5; ++j) {
+    for (int p = 0; p < 3; p += 3) {
+        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        const vec_f64 l10 = t2a[p + 1], l11 = t2b[p + 1], l12 = t2c[p + 1];
+        const vec_f64 l20 = t2a[p + 2], l21 = t2b[p + 2], l22 = t2c[p + 2];
+        for (int j = 0; j < 2; ++j) {
             const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
-            a4[(p + 1) * 5 + j] = a4[(p + 1) * 5 + j] + l10 * x0 + l11 * x1 + l12 * x2;
-            a4[(p + 2) * 5 + j] = a4[(p + 2) * 5 + j] + l20 * x0 + l21 * x1 + l22 * x2;
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+            a3[(p + 1) * 2 + j] = a3[(p + 1) * 2 + j] + l10 * x0 + l11 * x1 + l12 * x2;
+            a3[(p + 2) * 2 + j] = a3[(p + 2) * 2 + j] + l20 * x0 + l21 * x1 + l22 * x2;
         }
     }
-    for (int p = 123; p < 125; p += 1) {
-        const vec_f64 l00 = t3a[p + 0], l01 = t3b[p + 0], l02 = t3c[p + 0];
-        for (int j = 0; j < 5; ++j) {
+    for (int p = 3; p < 4; p += 1) {
+        const vec_f64 l00 = t2a[p + 0], l01 = t2b[p + 0], l02 = t2c[p + 0];
+        for (int j = 0; j < 2; ++j) {
             const vec_f64 x0 = dxa[j], x1 = dxb[j], x2 = dxc[j];
-            a4[(p + 0) * 5 + j] = a4[(p + 0) * 5 + j] + l00 * x0 + l01 * x1 + l02 * x2;
+            a3[(p + 0) * 2 + j] = a3[(p + 0) * 2 + j] + l00 * x0 + l01 * x1 + l02 * x2;
         }
     }
 
@@ -1379,254 +1085,148 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
 
 #if BUILD_F64_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
- * 2315 multiply-adds per path per time step, each on a vector of paths. */
+ * 58 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict g, vec_f64 *restrict gdx, vec_f64 *restrict w)
 {
     const vec_f64 *restrict a1 = a + 0;
     vec_f64 *restrict g1 = g + 0;
-    const vec_f64 *restrict a2 = a + 5;
-    vec_f64 *restrict g2 = g + 5;
-    const vec_f64 *restrict a3 = a + 30;
-    vec_f64 *restrict g3 = g + 30;
-    vec_f64 *restrict g4 = g + 155;
-    vec_f64 dx2[5];
-    vec_f64 dx3[5];
-    vec_f64 dx4[5];
-    vec_f64 t1[5];
-    vec_f64 u1[5];
+    const vec_f64 *restrict a2 = a + 2;
+    vec_f64 *restrict g2 = g + 2;
+    vec_f64 *restrict g3 = g + 6;
+    vec_f64 dx2[2];
+    vec_f64 dx3[2];
+    vec_f64 t1[2];
+    vec_f64 u1[2];
     vec_f64 *restrict t2 = w + 0;
-    vec_f64 *restrict u2 = w + 25;
-    vec_f64 *restrict t3 = w + 50;
-    vec_f64 *restrict u3 = w + 175;
+    vec_f64 *restrict u2 = w + 4;
     /* scaled increments dx/k */
-    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
     /* degree 1: a1 += dx */
-    for (int i = 0; i < 5; ++i) gdx[i] = g1[i];
+    for (int i = 0; i < 2; ++i) gdx[i] = g1[i];
     /* degree 2: recompute the chain, then its adjoint */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
     {
-        vec_f64 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
-        for (int p = 0; p < 5; ++p) {
+        vec_f64 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 2; ++p) {
             const vec_f64 l = t1[p];
             vec_f64 acc = (vec_f64){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f64 gv = g2[p * 5 + j];
+            for (int j = 0; j < 2; ++j) {
+                const vec_f64 gv = g2[p * 2 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 5; ++j)
+        for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 2);
     /* degree 3: recompute the chain, then its adjoint */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+        for (int j = 0; j < 2; ++j)
+            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
     }
     {
-        vec_f64 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
-        for (int p = 0; p < 25; ++p) {
+        vec_f64 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 4; ++p) {
             const vec_f64 l = t2[p];
             vec_f64 acc = (vec_f64){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f64 gv = g3[p * 5 + j];
+            for (int j = 0; j < 2; ++j) {
+                const vec_f64 gv = g3[p * 2 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u2[p] = acc;
         }
-        for (int j = 0; j < 5; ++j)
+        for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
+    for (int i = 0; i < 4; ++i) g2[i] = g2[i] + u2[i];
     {
-        vec_f64 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
-        for (int p = 0; p < 5; ++p) {
+        vec_f64 sum[2];
+        for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 2; ++p) {
             const vec_f64 l = t1[p];
             vec_f64 acc = (vec_f64){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f64 gv = u2[p * 5 + j];
+            for (int j = 0; j < 2; ++j) {
+                const vec_f64 gv = u2[p * 2 + j];
                 acc += gv * dx2[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 5; ++j)
+        for (int j = 0; j < 2; ++j)
             gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 2);
     }
-    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 3);
-    /* degree 4: recompute the chain, then its adjoint */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
-    }
-    {
-        vec_f64 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
-        for (int p = 0; p < 125; ++p) {
-            const vec_f64 l = t3[p];
-            vec_f64 acc = (vec_f64){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f64 gv = g4[p * 5 + j];
-                acc += gv * dx[j];
-                sum[j] += l * gv;
-            }
-            u3[p] = acc;
-        }
-        for (int j = 0; j < 5; ++j)
-            gdx[j] = gdx[j] + sum[j];
-    }
-    for (int i = 0; i < 125; ++i) g3[i] = g3[i] + u3[i];
-    {
-        vec_f64 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
-        for (int p = 0; p < 25; ++p) {
-            const vec_f64 l = t2[p];
-            vec_f64 acc = (vec_f64){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f64 gv = u3[p * 5 + j];
-                acc += gv * dx2[j];
-                sum[j] += l * gv;
-            }
-            u2[p] = acc;
-        }
-        for (int j = 0; j < 5; ++j)
-            gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 2);
-    }
-    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
-    {
-        vec_f64 sum[5];
-        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
-        for (int p = 0; p < 5; ++p) {
-            const vec_f64 l = t1[p];
-            vec_f64 acc = (vec_f64){0};
-            for (int j = 0; j < 5; ++j) {
-                const vec_f64 gv = u2[p * 5 + j];
-                acc += gv * dx3[j];
-                sum[j] += l * gv;
-            }
-            u1[p] = acc;
-        }
-        for (int j = 0; j < 5; ++j)
-            gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 3);
-    }
-    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 3);
 }
 #endif
 
 #if BUILD_F64_FORWARD
 /* Truncated product a ⊗ b of two signatures (Chen's identity).
- * 2930 multiply-adds per path per product. */
+ * 34 multiply-adds per path per product. */
 static void chen_f64s(const double *restrict a, const double *restrict b, double *restrict c)
 {
     const double *restrict a1 = a + 0;
     const double *restrict b1 = b + 0;
     double *restrict c1 = c + 0;
-    const double *restrict a2 = a + 5;
-    const double *restrict b2 = b + 5;
-    double *restrict c2 = c + 5;
-    const double *restrict a3 = a + 30;
-    const double *restrict b3 = b + 30;
-    double *restrict c3 = c + 30;
-    const double *restrict a4 = a + 155;
-    const double *restrict b4 = b + 155;
-    double *restrict c4 = c + 155;
+    const double *restrict a2 = a + 2;
+    const double *restrict b2 = b + 2;
+    double *restrict c2 = c + 2;
+    const double *restrict a3 = a + 6;
+    const double *restrict b3 = b + 6;
+    double *restrict c3 = c + 6;
     /* degree 1 */
-    for (int i = 0; i < 5; ++i) c1[i] = a1[i] + b1[i];
+    for (int i = 0; i < 2; ++i) c1[i] = a1[i] + b1[i];
     /* degree 2 */
-    for (int i = 0; i < 25; ++i) c2[i] = a2[i] + b2[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 4; ++i) c2[i] = a2[i] + b2[i];
+    for (int p = 0; p < 2; ++p) {
         const double l = a1[p];
-        for (int j = 0; j < 5; ++j)
-            c2[p * 5 + j] = c2[p * 5 + j] + l * b1[j];
+        for (int j = 0; j < 2; ++j)
+            c2[p * 2 + j] = c2[p * 2 + j] + l * b1[j];
     }
     /* degree 3 */
-    for (int i = 0; i < 125; ++i) c3[i] = a3[i] + b3[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 8; ++i) c3[i] = a3[i] + b3[i];
+    for (int p = 0; p < 2; ++p) {
         const double l = a1[p];
-        for (int j = 0; j < 25; ++j)
-            c3[p * 25 + j] = c3[p * 25 + j] + l * b2[j];
+        for (int j = 0; j < 4; ++j)
+            c3[p * 4 + j] = c3[p * 4 + j] + l * b2[j];
     }
-    for (int p = 0; p < 25; ++p) {
+    for (int p = 0; p < 4; ++p) {
         const double l = a2[p];
-        for (int j = 0; j < 5; ++j)
-            c3[p * 5 + j] = c3[p * 5 + j] + l * b1[j];
-    }
-    /* degree 4 */
-    for (int i = 0; i < 625; ++i) c4[i] = a4[i] + b4[i];
-    for (int p = 0; p < 5; ++p) {
-        const double l = a1[p];
-        for (int j = 0; j < 125; ++j)
-            c4[p * 125 + j] = c4[p * 125 + j] + l * b3[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const double l = a2[p];
-        for (int j = 0; j < 25; ++j)
-            c4[p * 25 + j] = c4[p * 25 + j] + l * b2[j];
-    }
-    for (int p = 0; p < 125; ++p) {
-        const double l = a3[p];
-        for (int j = 0; j < 5; ++j)
-            c4[p * 5 + j] = c4[p * 5 + j] + l * b1[j];
+        for (int j = 0; j < 2; ++j)
+            c3[p * 2 + j] = c3[p * 2 + j] + l * b1[j];
     }
 }
 #endif
 
 #if BUILD_F64_BACKWARD
-/* exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
- * 200 multiply-adds per path per time step, each on a vector of paths. */
+/* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 10 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_lower_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
 {
     vec_f64 *restrict a1 = a + 0;
-    vec_f64 *restrict a2 = a + 5;
-    vec_f64 *restrict a3 = a + 30;
-    vec_f64 dx2[5];
-    vec_f64 dx3[5];
-    vec_f64 t1[5];
-    vec_f64 *restrict t2 = w + 0;
+    vec_f64 *restrict a2 = a + 2;
+    vec_f64 dx2[2];
+    vec_f64 t1[2];
     /* scaled increments dx/k */
-    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
-    /* degree 3: Horner chain on the old levels 1..2 */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 5; ++p) {
-        const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
-    }
-    for (int p = 0; p < 25; ++p) {
-        const vec_f64 l = t2[p];
-        for (int j = 0; j < 5; ++j)
-            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
-    }
+    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
     /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 5; ++p) {
+    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 2; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 5; ++j)
-            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
+        for (int j = 0; j < 2; ++j)
+            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        eefcb3a23f5bbb611f0b4c9b4b2203bbf9921a0001185004bd3367761aa8bce6
-    generator  sigcodegen 0.1.0, generator sources e8aad87b29a09be4
+    key        1135dc7f11e2ce7225b7a4bc958b3de5b4f909c53ecedc656468144083ee52b8
+    generator  sigcodegen 0.1.0, generator sources e3984fd0b4ae9f06
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        8752134f2dfc96d4b4c9f3906f68fd9ab3ea09d8aaab8833b12e249266786d0c
-    generator  sigcodegen 0.1.0, generator sources 9fd7aabfa0e0c186
+    key        3d63d8fceab59c1df8c8442825b4badf309558502a6c3477042239a395950108
+    generator  sigcodegen 0.1.0, generator sources 361fc5462e71959b
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
