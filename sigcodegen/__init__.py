@@ -20,7 +20,7 @@ Log-signatures      logsignature, signature_to_logsignature, logsignature_to_sig
 Tensor algebra      signature_combine, multi_signature_combine, signature_inverse
 Path transforms     time_augment, lead_lag, bucket_paths
 Sizes and bases     signature_channels, logsignature_channels, level_sizes, words,
-                    lyndon_words, lyndon_brackets, lyndon_maps (the sparse maps between bases)
+                    lyndon_words, lyndon_brackets, lyndon_index, lyndon_maps (the sparse maps)
 Memory limit        max_bytes, set_max_bytes (SIGCODEGEN_MAX_BYTES), SizeLimitError
 Keras 3 layers      SigLayer, LogSigLayer (in sigcodegen.layers, imported on first use)
 Several devices     sigcodegen.distributed.time_sharded_signature
@@ -44,6 +44,7 @@ from .algebra import (
     level_sizes,
     logsignature_channels,
     lyndon_brackets,
+    lyndon_index,
     lyndon_maps,
     lyndon_words,
     signature_channels,
@@ -82,6 +83,7 @@ __all__ = [
     "logsignature_channels",
     "logsignature_to_signature",
     "lyndon_brackets",
+    "lyndon_index",
     "lyndon_maps",
     "lyndon_words",
     "multi_signature_combine",

@@ -20,6 +20,7 @@ __all__ = [
     "lyndon_brackets",
     "logsignature_channels",
     "lyndon_maps",
+    "lyndon_index",
     "LyndonMaps",
     "SparseMap",
     "antipode",
@@ -301,6 +302,37 @@ class LyndonMaps:
 
     def __repr__(self) -> str:
         return f"<LyndonMaps d={self.dim} m={self.depth} count={self.count} nnz={self.nnz}>"
+
+
+@functools.lru_cache(maxsize=16)
+def lyndon_index(dim: int, depth: int):
+    """Positions of the Lyndon words (in :func:`lyndon_words` order) in the flat signature
+    layout, an int64 array: the ``words`` log-signature is the gather ``log[..., index]``
+    (nothing else of :func:`lyndon_maps` is built for it).
+
+    >>> lyndon_index(2, 3).tolist()
+    [0, 1, 3, 7, 9]
+    """
+    import numpy as np
+
+    from .spec import check_dim_depth
+
+    dim, depth = check_dim_depth(dim, depth, "lyndon_index", limits=False)
+    offsets = level_offsets(dim, depth)
+    parts = []
+    for k in range(1, depth + 1):
+        if k == 2:  # ab with a < b, in lexicographic order
+            a, b = np.triu_indices(dim, 1)
+            parts.append(a * dim + b + offsets[1])
+            continue
+        index = []
+        for word in _lyndon_of_length(dim, k):
+            position = 0
+            for letter in word:
+                position = position * dim + letter
+            index.append(position + offsets[k - 1])
+        parts.append(np.asarray(index, dtype=np.int64))
+    return np.concatenate(parts).astype(np.int64)
 
 
 def _smallest_suffix_split(word: tuple[int, ...]) -> int:

@@ -10,7 +10,7 @@ import keras
 
 import warnings
 
-from .algebra import level_offsets, logsignature_channels, lyndon_maps
+from .algebra import level_offsets, logsignature_channels, lyndon_index, lyndon_maps
 from .jit.toolchain import CompileError, CompilerUnavailable
 from .ops.logsignature import check_mode
 from .runtime.dispatch import (choose_strategy, choose_target, load_module, load_native,
@@ -269,17 +269,17 @@ class LogSigLayer(keras.layers.Layer):
         self.signature_layer.build(input_shape)
         dim = input_shape[-1]
         self._algebra = load_module(KernelSpec(dim=dim, depth=self.depth, target="keras"))
-        maps = lyndon_maps(dim, self.depth)
+        index = lyndon_index(dim, self.depth)
         if self.mode == "words":
-            self._project = lambda log: ops.take(log, maps.words_index, axis=-1)
+            self._project = lambda log: ops.take(log, index, axis=-1)
         elif self.mode == "brackets":  # the sparse map: gather, scale, segment sum
-            inverse = maps.inverse
+            inverse = lyndon_maps(dim, self.depth).inverse
             cols = ops.convert_to_tensor(inverse.cols.astype("int32"))
             rows = ops.convert_to_tensor(inverse.rows.astype("int32"))
             values = ops.convert_to_tensor(inverse.values, self.compute_dtype)
 
             def project(log):
-                words = ops.take(log, maps.words_index, axis=-1)
+                words = ops.take(log, index, axis=-1)
                 gathered = ops.moveaxis(ops.take(words, cols, axis=-1) * values, -1, 0)
                 summed = ops.segment_sum(gathered, rows, inverse.shape[0])  # sorted: refused on tf
                 return ops.moveaxis(summed, 0, -1)

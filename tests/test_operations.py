@@ -258,7 +258,7 @@ def _densify(sparse):
 def test_lyndon_maps_equal_the_dense_construction(dim, depth):
     maps = sc.lyndon_maps(dim, depth)
     index, inverse, expand = _dense_maps(dim, depth)
-    assert maps.words_index.tolist() == index.tolist()
+    assert maps.words_index.tolist() == index.tolist() == sc.lyndon_index(dim, depth).tolist()
     assert np.allclose(_densify(maps.inverse), inverse, atol=1e-12)
     assert np.array_equal(_densify(maps.expand), expand)
     assert maps.inverse.nnz == np.count_nonzero(np.abs(inverse) > 1e-9)
@@ -279,6 +279,7 @@ def test_large_log_signatures_run_sparse(dim, depth, batch):
     words = sc.logsignature(path, depth, "words")
     assert np.allclose(words, reference_logsignature(path, depth, "words"), atol=1e-13)
     maps = sc.lyndon_maps(dim, depth)
+    assert np.array_equal(sc.lyndon_index(dim, depth), maps.words_index)
     siglen = sum(dim**k for k in range(1, depth + 1))
     assert maps.nbytes < 64 * 2**20 and maps.nnz < 8 * siglen
     sig = sc.signature(path, depth)

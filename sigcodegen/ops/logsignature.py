@@ -35,11 +35,10 @@ def check_mode(mode: str) -> str:
 def _project(log, dim: int, depth: int, mode: str, framework: Framework):
     if mode == "expand":
         return log
-    maps = algebra.lyndon_maps(dim, depth)
-    words = framework.take(log, maps.words_index, axis=-1)
-    if mode == "words":
+    words = framework.take(log, algebra.lyndon_index(dim, depth), axis=-1)
+    if mode == "words":  # a gather: the sparse maps are not built
         return words
-    return framework.sparse_apply(words, maps.inverse)
+    return framework.sparse_apply(words, algebra.lyndon_maps(dim, depth).inverse)
 
 
 def signature_to_logsignature(sig, dim, depth, mode="words", *, target=None):

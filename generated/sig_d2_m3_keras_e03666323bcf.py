@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        f176471ff1850ef276875d96944b79ade9c3f8b00f544b796898b78c2a8ae191
-    generator  sigcodegen 0.1.0, generator sources d22a7319d9f29096
+    key        e03666323bcf250982d643db8a1e17b0750677fc27c8f3b58af27c099167cf75
+    generator  sigcodegen 0.1.0, generator sources 3d3b672c49a7e94f
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

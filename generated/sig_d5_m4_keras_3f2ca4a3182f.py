@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        8530a6b5ba2cb794b540c1c537e105a913625009bf0b62d9f831b92bb36d3269
-    generator  sigcodegen 0.1.0, generator sources d22a7319d9f29096
+    key        3f2ca4a3182f5002edcf4666276e545528e1fc7576f7d14bb2716d2449b132ae
+    generator  sigcodegen 0.1.0, generator sources 3d3b672c49a7e94f
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        1135dc7f11e2ce7225b7a4bc958b3de5b4f909c53ecedc656468144083ee52b8
-    generator  sigcodegen 0.1.0, generator sources e3984fd0b4ae9f06
+    key        1d21b84c44d8971e1dffc6359ec0d5b23f1154df7fbc6a5d8a65c5fdb471b119
+    generator  sigcodegen 0.1.0, generator sources 7715793377f373a3
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        edc2969c9151a1616cd0cbaaf79da663ab24859c6374afac58f0930d255d6dce
-    generator  sigcodegen 0.1.0, generator sources e3984fd0b4ae9f06
+    key        1dc1c89996647657242589ce3b3d409c6091361fb86e552f746b886230451657
+    generator  sigcodegen 0.1.0, generator sources 7715793377f373a3
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

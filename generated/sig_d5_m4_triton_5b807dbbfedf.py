@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        8687760de9c1792f42b4257356c8ee1ef9d79a73f3e1ec941471be12f8386848
-    generator  sigcodegen 0.1.0, generator sources 361fc5462e71959b
+    key        5b807dbbfedfcd9e0a0eb500d2a628f77c8b65e63fde597990bd6a660f0e9b81
+    generator  sigcodegen 0.1.0, generator sources 2763b44a786f4746
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        6eed7d27c4ea067b68807772caacbb4e9d54843df1ffb9bd6d7fae6d3ac0e320
- *     generator  sigcodegen 0.1.0, generator sources 5c556fed7f2e0ee2
+ *     key        7e4b6418dc971358ad08405ca3fdefba18784f9e7533aa1d0deaba1d9f761300
+ *     generator  sigcodegen 0.1.0, generator sources 26f4dc9d2dcef8e0
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

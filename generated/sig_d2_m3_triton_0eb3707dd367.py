@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        3d63d8fceab59c1df8c8442825b4badf309558502a6c3477042239a395950108
-    generator  sigcodegen 0.1.0, generator sources 361fc5462e71959b
+    key        0eb3707dd367ad6a4d367d252d829c5e427cf7eec5fd68c98f2e7780637d938e
+    generator  sigcodegen 0.1.0, generator sources 2763b44a786f4746
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        e668535f31d79c0a2b01c2ecd5aad02e56531a8ea4e30cf4b77aafe006c1abeb
- *     generator  sigcodegen 0.1.0, generator sources 5c556fed7f2e0ee2
+ *     key        11b19d76021970022d0633571f790385cef0e01282a4cb1efc870750e727e142
+ *     generator  sigcodegen 0.1.0, generator sources 26f4dc9d2dcef8e0
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
