@@ -3,6 +3,7 @@ subprocess, float32.
 
     python bench/memory.py                      # (256, 10000, 8, 3) for every candidate
     python bench/memory.py --sweep              # ours at L = 1e3, 1e4, 1e5 (batch 16, d 8, m 3)
+    python bench/memory.py --logsig             # log-signatures at the sizes of issue 15
 
 Each child builds its input, runs forward + backward once, and reports its peak resident set
 (ru_maxrss) and its resident set just before the call (after imports and input). The parent
@@ -82,6 +83,103 @@ CHILD = textwrap.dedent(
     """
 )
 
+LOGSIG_CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    mode, batch, length, dim, depth, backward = sys.argv[1], *map(int, sys.argv[2:7])
+    import numpy as np, torch, iisignature
+    import sigcodegen as sc
+
+    def status(key):
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith(key)) * 1024
+
+    def peak_of(run):  # the peak resident set of run() above the resident set before it
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM (Linux)
+        before = status("VmRSS")
+        run()
+        return status("VmHWM") - before
+
+    def best(run, n=3):
+        run()
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    rng = np.random.default_rng(0)
+    x = np.cumsum(rng.standard_normal((batch, length, dim)), axis=1) / np.sqrt(length)
+    s = iisignature.prepare(dim, depth)
+    maps = sc.lyndon_maps(dim, depth)
+    g = rng.standard_normal((batch, maps.count))
+    if backward:
+        def ours():
+            leaf = torch.tensor(x, requires_grad=True)
+            (sc.logsignature(leaf, depth, mode) * torch.from_numpy(g)).sum().backward()
+            return leaf.grad
+        def signature_alone():
+            leaf = torch.tensor(x, requires_grad=True)
+            sc.signature(leaf, depth).sum().backward()
+        def peer():
+            iisignature.logsig(x, s)
+            return iisignature.logsigbackprop(g, x, s)
+    else:
+        ours = lambda: sc.logsignature(x, depth, mode)
+        signature_alone = lambda: sc.signature(x, depth)
+        peer = lambda: iisignature.logsig(x, s)
+    t_ours, t_peer = best(ours), best(peer)
+    print(json.dumps({"peak_ours": peak_of(ours), "peak_sig": peak_of(signature_alone),
+                      "map_bytes": maps.nbytes, "nnz": maps.inverse.nnz,
+                      "sig_bytes": batch * sc.signature_channels(dim, depth) * 8,
+                      "ours_ms": 1e3 * t_ours, "iisignature_ms": 1e3 * t_peer}))
+    """
+)
+
+#: (dim, depth, batch) of issue 15's targets
+LOGSIG_SIZES = ((5, 6, 4), (6, 6, 4), (7, 6, 4), (9, 5, 4), (1000, 2, 1))
+
+
+def logsig_table(length, timeout):
+    """words and brackets, forward and forward + backward, at LOGSIG_SIZES: peak memory (above
+    the resident set before the call) ours vs the signature alone plus the maps, time vs
+    iisignature's logsig (+ logsigbackprop) on the same input."""
+    head = (f"{'mode':<9} {'pass':<8} {'(d, m) x B':<14} {'map MB':>7} {'nnz':>8} {'sig MB':>7} "
+            f"{'peak MB':>8} {'sig peak':>8} {'ratio':>6} {'ours ms':>8} {'iisig ms':>8} "
+            f"{'ratio':>6}")
+    print(f"=== log-signatures, float64, L = {length}; ratio = ours / (signature alone + map), "
+          f"ours / iisignature (targets: <= 2 each)")
+    print(head)
+    print("-" * len(head))
+    for dim, depth, batch in LOGSIG_SIZES:
+        for mode in ("words", "brackets"):
+            for backward in (0, 1):
+                args = [mode, batch, length, dim, depth, backward]
+                # a fixed mmap threshold: glibc then returns every large block when it is
+                # freed, so the peak of the measured call is not hidden by memory the warm-up
+                # call left in the heap
+                env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536",
+                       "MALLOC_TRIM_THRESHOLD_": "0", "KERAS_BACKEND": "jax"}
+                proc = subprocess.run([sys.executable, "-c", LOGSIG_CHILD, *map(str, args)],
+                                      capture_output=True, text=True, timeout=timeout, env=env)
+                label = f"({dim}, {depth}) x {batch}"
+                kind = "fwd+bwd" if backward else "fwd"
+                if proc.returncode:
+                    last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+                    print(f"{mode:<9} {kind:<8} {label:<14} failed: {last[:80]}")
+                    continue
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                mb = lambda v: v / 2**20
+                ratio = r["peak_ours"] / max(1, r["peak_sig"] + r["map_bytes"])
+                print(f"{mode:<9} {kind:<8} {label:<14} {mb(r['map_bytes']):>7.2f} {r['nnz']:>8} "
+                      f"{mb(r['sig_bytes']):>7.2f} {mb(r['peak_ours']):>8.1f} "
+                      f"{mb(r['peak_sig']):>8.1f} {ratio:>6.2f} {r['ours_ms']:>8.2f} "
+                      f"{r['iisignature_ms']:>8.2f} {r['ours_ms'] / r['iisignature_ms']:>6.2f}",
+                      flush=True)
+
+
 CANDIDATES = ("ours-c", "ours-c-jax", "ours-jax-horner", "ours-jax-chunked", "ours-jax-levelwise",
               "pysiglib", "signax", "keras-sig", "keras-sig-gpu")
 
@@ -133,12 +231,18 @@ def table(rows, batch, dim):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true", help="ours at L = 1e3, 1e4, 1e5")
+    parser.add_argument("--logsig", action="store_true",
+                        help="log-signatures (words, brackets) at the sizes of issue 15")
+    parser.add_argument("--length", type=int, default=5, help="path length for --logsig")
     parser.add_argument("--candidates", default=",".join(CANDIDATES))
     parser.add_argument("--limit", type=float, default=6.0, help="GiB before a child is killed")
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args(argv)
     limit = args.limit * 2**30
     dim, depth = 8, 3
+    if args.logsig:
+        logsig_table(args.length, args.timeout)
+        return 0
     if args.sweep:
         batch, rows = 16, []
         for name in ("ours-c", "ours-c-jax", "ours-jax-horner", "ours-jax-levelwise"):

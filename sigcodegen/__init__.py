@@ -20,7 +20,8 @@ Log-signatures      logsignature, signature_to_logsignature, logsignature_to_sig
 Tensor algebra      signature_combine, multi_signature_combine, signature_inverse
 Path transforms     time_augment, lead_lag, bucket_paths
 Sizes and bases     signature_channels, logsignature_channels, level_sizes, words,
-                    lyndon_words, lyndon_brackets
+                    lyndon_words, lyndon_brackets, lyndon_index, lyndon_maps (the sparse maps)
+Memory limit        max_bytes, set_max_bytes (SIGCODEGEN_MAX_BYTES), SizeLimitError
 Keras 3 layers      SigLayer, LogSigLayer (in sigcodegen.layers, imported on first use)
 Several devices     sigcodegen.distributed.time_sharded_signature
 Threads             set_num_threads, get_num_threads, num_threads (a context manager)
@@ -43,6 +44,8 @@ from .algebra import (
     level_sizes,
     logsignature_channels,
     lyndon_brackets,
+    lyndon_index,
+    lyndon_maps,
     lyndon_words,
     signature_channels,
     words,
@@ -58,7 +61,8 @@ from .ops.coefficients import (coefficients_plan, signature_coefficients,
 from .ops.stream import SignatureStream
 from .runtime.dispatch import clear_caches
 from .runtime.threads import get_num_threads, num_threads, set_num_threads
-from .spec import KernelSpec
+from .config import max_bytes, set_max_bytes
+from .spec import KernelSpec, SizeLimitError
 from .version import __version__
 from .ops.sigkernel import (RBF, Linear, Matern32, Matern52, Polynomial, ScaledLinear,
                             StaticKernel, sig_kernel, sig_kernel_gram, sig_mmd, sig_score,
@@ -67,6 +71,9 @@ from .ops.sigkernel import (RBF, Linear, Matern32, Matern52, Polynomial, ScaledL
 
 __all__ = [
     "KernelSpec",
+    "SizeLimitError",
+    "max_bytes",
+    "set_max_bytes",
     "LogSigLayer",
     "SigLayer",
     "bucket_paths",
@@ -76,6 +83,8 @@ __all__ = [
     "logsignature_channels",
     "logsignature_to_signature",
     "lyndon_brackets",
+    "lyndon_index",
+    "lyndon_maps",
     "lyndon_words",
     "multi_signature_combine",
     "signature_combine",

@@ -19,7 +19,10 @@ __all__ = [
     "lyndon_words",
     "lyndon_brackets",
     "logsignature_channels",
-    "basis_maps",
+    "lyndon_maps",
+    "lyndon_index",
+    "LyndonMaps",
+    "SparseMap",
     "antipode",
 ]
 
@@ -178,39 +181,290 @@ def _word_index(word: tuple[int, ...], dim: int) -> int:
     return offset + index
 
 
-@functools.lru_cache(maxsize=64)
-def basis_maps(dim: int, depth: int):
-    """float64 matrices between the flat tensor log (siglen) and the Lyndon coordinates:
+class SparseMap:
+    """A constant sparse linear map ``y = M x`` on the last axis, by its nonzeros:
+    ``y[..., rows[t]] += values[t] * x[..., cols[t]]``, ``rows`` sorted (so that a segment sum
+    can add them up). ``shape`` is ``(len(y), len(x))``; no dense matrix is ever built."""
 
-    - ``words_index``: positions of the Lyndon words in the flat layout (the ``words`` mode);
-    - ``to_brackets`` (n_lyndon × siglen): Lie-bracket coordinates of a Lie element from its
-      expansion (block diagonal per level: the inverse of the unitriangular matrix of bracket
-      expansions at the Lyndon words, composed with their selection);
-    - ``from_brackets`` (siglen × n_lyndon): the expansion of each bracket (columns);
-    - ``from_words`` (siglen × n_lyndon): a Lie element from its Lyndon-word coefficients.
+    __slots__ = ("rows", "cols", "values", "shape", "_csr", "_transpose")
+
+    def __init__(self, rows, cols, values, shape: tuple[int, int]):
+        import numpy as np
+
+        order = np.argsort(rows, kind="stable")
+        self.rows = np.ascontiguousarray(np.asarray(rows, dtype=np.int64)[order])
+        self.cols = np.ascontiguousarray(np.asarray(cols, dtype=np.int64)[order])
+        self.values = np.ascontiguousarray(np.asarray(values, dtype=np.float64)[order])
+        self.shape = (int(shape[0]), int(shape[1]))
+        self._csr: dict = {}  # scipy.sparse matrices of the map, per dtype (when installed)
+        self._transpose: SparseMap | None = None
+
+    @property
+    def nnz(self) -> int:
+        """The number of stored nonzeros."""
+        return int(self.values.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the stored nonzeros (rows, columns and values)."""
+        return int(self.rows.nbytes + self.cols.nbytes + self.values.nbytes)
+
+    @property
+    def T(self) -> "SparseMap":
+        """The transpose (the adjoint of the map), built once."""
+        if self._transpose is None:
+            self._transpose = SparseMap(self.cols, self.rows, self.values,
+                                        (self.shape[1], self.shape[0]))
+        return self._transpose
+
+    def apply(self, x, chunk: int = 1 << 16, use_scipy: bool = True):
+        """``M x`` for a numpy array ``(..., shape[1])``, in x's float dtype: a CSR product
+        with scipy.sparse when it is installed, else segment sums of the nonzeros in chunks of
+        whole rows (so the temporary is about ``chunk`` values per leading row, not one per
+        nonzero; ``use_scipy=False`` asks for these)."""
+        import numpy as np
+
+        x = np.asarray(x)
+        dtype = np.result_type(x.dtype, np.float32)
+        csr = self._scipy(dtype) if use_scipy else None
+        if csr is not None:
+            flat = x.reshape(-1, self.shape[1]).astype(dtype, copy=False)
+            return np.ascontiguousarray((csr @ flat.T).T).reshape(*x.shape[:-1], self.shape[0])
+        out = np.zeros((*x.shape[:-1], self.shape[0]), dtype=dtype)
+        rows, cols, values = self.rows, self.cols, self.values.astype(out.dtype)
+        start = 0
+        while start < rows.size:
+            stop = min(start + chunk, rows.size)
+            while stop < rows.size and rows[stop] == rows[stop - 1]:
+                stop += 1  # keep a row in one chunk
+            r = rows[start:stop]
+            heads = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+            part = x[..., cols[start:stop]] * values[start:stop]
+            out[..., r[heads]] = np.add.reduceat(part, heads, axis=-1)
+            start = stop
+        return out
+
+    def _scipy(self, dtype):
+        """The map as a scipy.sparse CSR matrix of ``dtype`` (built once), or None without
+        scipy."""
+        if dtype not in self._csr:
+            try:
+                from scipy import sparse
+            except ImportError:
+                self._csr[dtype] = None
+            else:
+                self._csr[dtype] = sparse.csr_matrix(
+                    (self.values.astype(dtype), (self.rows, self.cols)), shape=self.shape)
+        return self._csr[dtype]
+
+    def __repr__(self) -> str:
+        return f"SparseMap(shape={self.shape}, nnz={self.nnz})"
+
+
+class LyndonMaps:
+    """The maps between the flat tensor logarithm (siglen values) and the Lyndon coordinates
+    (``count`` = :func:`logsignature_channels` values), all sparse:
+
+    - ``words_index`` (count,): positions of the Lyndon words in the flat layout; the ``words``
+      mode is the gather ``log[..., words_index]``.
+    - ``inverse`` (count × count): the inverse of the unitriangular matrix S of the bracket
+      expansions at the Lyndon words (S[i, j] = coefficient of Lyndon word i in bracket j). S is
+      block diagonal over the letter content of the words (a bracket's expansion only holds
+      rearrangements of its word), so its inverse is stored block by block: the ``brackets``
+      mode is ``inverse @ log[..., words_index]``.
+    - ``expand`` (siglen × count): each bracket's expansion (its nonzeros); the exponential map
+      of ``brackets`` coordinates is ``exp(expand @ c)``, of ``words`` coordinates
+      ``exp(expand @ (inverse @ w))``.
+    """
+
+    __slots__ = ("dim", "depth", "siglen", "count", "words_index", "inverse", "expand")
+
+    def __init__(self, dim, depth, siglen, words_index, inverse: SparseMap, expand: SparseMap):
+        self.dim, self.depth, self.siglen = dim, depth, siglen
+        self.count = int(words_index.size)
+        self.words_index, self.inverse, self.expand = words_index, inverse, expand
+
+    @property
+    def nnz(self) -> int:
+        """Nonzeros of the brackets map (the inverse) plus those of the expansion."""
+        return self.inverse.nnz + self.expand.nnz
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of every stored structure (the word index, the inverse, the expansion)."""
+        return int(self.words_index.nbytes) + self.inverse.nbytes + self.expand.nbytes
+
+    def describe(self) -> str:
+        """One line: the sizes of the maps (what the memory bench and ``explain`` print)."""
+        return (f"log-signature maps d={self.dim} m={self.depth}: {self.count} Lyndon words of "
+                f"{self.siglen} coefficients; brackets map {self.inverse.nnz} nonzeros, "
+                f"expansion {self.expand.nnz} nonzeros, {self.nbytes / 2**20:.2f} MiB in all")
+
+    def __repr__(self) -> str:
+        return f"<LyndonMaps d={self.dim} m={self.depth} count={self.count} nnz={self.nnz}>"
+
+
+@functools.lru_cache(maxsize=16)
+def lyndon_index(dim: int, depth: int):
+    """Positions of the Lyndon words (in :func:`lyndon_words` order) in the flat signature
+    layout, an int64 array: the ``words`` log-signature is the gather ``log[..., index]``
+    (nothing else of :func:`lyndon_maps` is built for it).
+
+    >>> lyndon_index(2, 3).tolist()
+    [0, 1, 3, 7, 9]
     """
     import numpy as np
 
     from .spec import check_dim_depth
 
-    dim, depth = check_dim_depth(dim, depth)
-    words = lyndon_words(dim, depth)
-    siglen = level_offsets(dim, depth)[-1]
-    index = np.array([_word_index(w, dim) for w in words], dtype=np.int64)
-    expand = np.zeros((siglen, len(words)))
-    for j, bracket in enumerate(lyndon_brackets(dim, depth)):
-        for word, coefficient in _expand(bracket, dim).items():
-            expand[_word_index(word, dim), j] = coefficient
-    square = expand[index]  # bracket j at Lyndon word i: unitriangular per level
-    inverse = np.linalg.inv(square)
-    to_brackets = np.zeros((len(words), siglen))
-    to_brackets[:, index] = inverse
-    return {
-        "words_index": index,
-        "to_brackets": to_brackets,
-        "from_brackets": expand,
-        "from_words": expand @ inverse,
-    }
+    dim, depth = check_dim_depth(dim, depth, "lyndon_index", limits=False)
+    offsets = level_offsets(dim, depth)
+    parts = []
+    for k in range(1, depth + 1):
+        if k == 2:  # ab with a < b, in lexicographic order
+            a, b = np.triu_indices(dim, 1)
+            parts.append(a * dim + b + offsets[1])
+            continue
+        index = []
+        for word in _lyndon_of_length(dim, k):
+            position = 0
+            for letter in word:
+                position = position * dim + letter
+            index.append(position + offsets[k - 1])
+        parts.append(np.asarray(index, dtype=np.int64))
+    return np.concatenate(parts).astype(np.int64)
+
+
+def _smallest_suffix_split(word: tuple[int, ...]) -> int:
+    """The split i of the standard factorisation w = w[:i] w[i:] of a Lyndon word: w[i:] is its
+    lexicographically smallest proper suffix (which is its longest proper Lyndon suffix)."""
+    best = 1
+    for i in range(2, len(word)):
+        if word[i:] < word[best:]:
+            best = i
+    return best
+
+
+@functools.lru_cache(maxsize=16)
+def lyndon_maps(dim: int, depth: int) -> LyndonMaps:
+    """The sparse :class:`LyndonMaps` of (dim, depth), built from the Lyndon words' bracket
+    expansions (never a dense siglen × count matrix, never the inverse of a dense one).
+
+    >>> m = lyndon_maps(2, 3)
+    >>> m.words_index.tolist(), m.inverse.nnz, m.expand.nnz
+    ([0, 1, 3, 7, 9], 5, 10)
+    """
+    import numpy as np
+
+    from .spec import check_dim_depth
+
+    dim, depth = check_dim_depth(dim, depth, "lyndon_maps", limits=False)
+    offsets = level_offsets(dim, depth)
+    memo: dict[tuple[int, ...], dict[int, int]] = {}  # expansions of shorter words, in-level
+    index_parts, inv_rows, inv_cols, inv_vals = [], [], [], []
+    exp_rows, exp_cols, exp_vals = [], [], []
+    first = 0  # global position of the level's first Lyndon word
+    for k in range(1, depth + 1):
+        if k == 2 and depth == 2:  # the Lyndon words ab, a < b: [a, b] = ab - ba, S = 1
+            a, b = np.triu_indices(dim, 1)
+            n = np.arange(a.size, dtype=np.int64) + first
+            index_parts.append(a * dim + b + offsets[1])
+            exp_rows += [a * dim + b + offsets[1], b * dim + a + offsets[1]]
+            exp_cols += [n, n]
+            exp_vals += [np.ones(a.size), -np.ones(a.size)]
+            inv_rows.append(n)
+            inv_cols.append(n)
+            inv_vals.append(np.ones(a.size))
+            first += a.size
+            continue
+        level = _lyndon_of_length(dim, k)
+        position = {}
+        for n, word in enumerate(level):
+            index = 0
+            for letter in word:
+                index = index * dim + letter
+            position[index] = n
+        index_parts.append(np.fromiter(position, dtype=np.int64, count=len(level)) + offsets[k - 1])
+        # the expansions of the level's brackets, and S's nonzeros (at the Lyndon words)
+        s_rows, s_cols, s_vals = [], [], []
+        e_rows, e_cols, e_vals = [], [], []
+        for n, word in enumerate(level):
+            if k == 1:
+                poly = {word[0]: 1}
+            else:
+                split = _smallest_suffix_split(word)
+                u, v = word[:split], word[split:]
+                pu = memo[u] if len(u) > 1 else {u[0]: 1}
+                pv = memo[v] if len(v) > 1 else {v[0]: 1}
+                su, sv = dim ** len(v), dim ** len(u)
+                poly = {}
+                for x, a in pu.items():
+                    for y, b in pv.items():
+                        uv, vu = x * su + y, y * sv + x
+                        poly[uv] = poly.get(uv, 0) + a * b
+                        poly[vu] = poly.get(vu, 0) - a * b
+                poly = {w: c for w, c in poly.items() if c}
+            if k < depth:
+                memo[word] = poly
+            for w, c in poly.items():
+                e_rows.append(w + offsets[k - 1])
+                e_cols.append(first + n)
+                e_vals.append(c)
+                row = position.get(w)
+                if row is not None:
+                    s_rows.append(row)
+                    s_cols.append(n)
+                    s_vals.append(c)
+        exp_rows.append(np.asarray(e_rows, np.int64))
+        exp_cols.append(np.asarray(e_cols, np.int64))
+        exp_vals.append(np.asarray(e_vals, np.float64))
+        _invert_level(level, s_rows, s_cols, s_vals, first, inv_rows, inv_cols, inv_vals)
+        first += len(level)
+    words_index = np.concatenate(index_parts)
+    count = int(words_index.size)
+    siglen = offsets[-1]
+    inverse = SparseMap(np.concatenate(inv_rows), np.concatenate(inv_cols),
+                        np.concatenate(inv_vals), (count, count))
+    expand = SparseMap(np.concatenate(exp_rows), np.concatenate(exp_cols),
+                       np.concatenate(exp_vals), (siglen, count))
+    return LyndonMaps(dim, depth, siglen, words_index, inverse, expand)
+
+
+def _invert_level(level, s_rows, s_cols, s_vals, first, inv_rows, inv_cols, inv_vals) -> None:
+    """Append the nonzeros of S^-1 for one level. S is unitriangular and block diagonal over
+    the letter content of the words; blocks of one size are inverted together (dense, each at
+    most the number of Lyndon words of one content: 120 at depth 6), singletons are 1."""
+    import numpy as np
+
+    classes: dict[tuple[int, ...], list[int]] = {}
+    for n, word in enumerate(level):
+        classes.setdefault(tuple(sorted(word)), []).append(n)
+    by_size: dict[int, list[list[int]]] = {}
+    for members in classes.values():
+        by_size.setdefault(len(members), []).append(members)
+    block_of = np.empty(len(level), dtype=np.int64)  # (size group's block number, slot)
+    slot_of = np.empty(len(level), dtype=np.int64)
+    rows = np.asarray(s_rows, dtype=np.int64)
+    cols = np.asarray(s_cols, dtype=np.int64)
+    vals = np.asarray(s_vals, dtype=np.float64)
+    for size, blocks in by_size.items():
+        if size == 1:
+            ones = np.fromiter((b[0] for b in blocks), dtype=np.int64, count=len(blocks))
+            inv_rows.append(ones + first)
+            inv_cols.append(ones + first)
+            inv_vals.append(np.ones(ones.size))
+            continue
+        members = np.asarray(blocks, dtype=np.int64)  # (blocks, size)
+        block_of[members] = np.arange(len(blocks))[:, None]
+        slot_of[members] = np.arange(size)[None, :]
+        dense = np.zeros((len(blocks), size, size))
+        mine = np.isin(rows, members.ravel())
+        dense[block_of[rows[mine]], slot_of[rows[mine]], slot_of[cols[mine]]] = vals[mine]
+        inverse = np.rint(np.linalg.inv(dense))  # integers: S is integer unitriangular
+        b, i, j = np.nonzero(inverse)
+        inv_rows.append(members[b, i] + first)
+        inv_cols.append(members[b, j] + first)
+        inv_vals.append(inverse[b, i, j])
 
 
 @functools.lru_cache(maxsize=64)

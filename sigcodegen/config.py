@@ -16,6 +16,7 @@ environment between calls.
 | ``OMP_NUM_THREADS``         | the same, when ``SIGCODEGEN_NUM_THREADS`` is not set         |
 | ``SIGCODEGEN_BUCKETS``      | ``0`` runs the jit targets at exact shapes, not in buckets   |
 | ``SIGCODEGEN_MAX_COMPILED`` | compiled jax functions kept per process (default 64)         |
+| ``SIGCODEGEN_MAX_BYTES``    | bytes one call may allocate (default: half the physical memory) |
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import os
 from pathlib import Path
 
 __all__ = ["cache_dir", "use_prebuilt", "lock_timeout", "c_compiler", "c_flags", "cxx_compiler",
-           "num_threads", "shape_buckets", "max_compiled"]
+           "num_threads", "shape_buckets", "max_compiled", "max_bytes", "set_max_bytes"]
 
 DEFAULT_CFLAGS = "-O3 -march=native"
 
@@ -108,3 +109,43 @@ def max_compiled() -> int:
         raise ValueError(f"SIGCODEGEN_MAX_COMPILED={raw!r} is not a positive count; unset it or "
                          f"set e.g. SIGCODEGEN_MAX_COMPILED=64")
     return value
+
+
+#: set by :func:`set_max_bytes` (None: the environment or the default decides)
+_max_bytes_override: list[int | None] = [None]
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume 8 GiB
+        return 8 * 2**30
+
+
+def max_bytes() -> int:
+    """The most bytes one call may allocate (its output plus its kernel's workspace):
+    ``sigcodegen.set_max_bytes(n)`` if set, else ``$SIGCODEGEN_MAX_BYTES`` (an integer, or with a
+    suffix K, M, G, T: powers of 1024), else half the physical memory."""
+    if _max_bytes_override[0] is not None:
+        return _max_bytes_override[0]
+    raw = os.environ.get("SIGCODEGEN_MAX_BYTES", "").strip()
+    if not raw:
+        return _physical_memory() // 2
+    scale = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(raw[-1:].upper(), 1)
+    try:
+        value = int(float(raw[:-1] if scale > 1 else raw) * scale)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"SIGCODEGEN_MAX_BYTES={raw!r} is not a positive number of bytes; unset "
+                         f"it or set e.g. SIGCODEGEN_MAX_BYTES=16G")
+    return value
+
+
+def set_max_bytes(value: int | None) -> None:
+    """Set the per-call memory limit of :func:`max_bytes` for this process (None: back to
+    ``$SIGCODEGEN_MAX_BYTES`` or the default)."""
+    if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+        raise ValueError(f"set_max_bytes: expected a positive number of bytes or None, got "
+                         f"{value!r}")
+    _max_bytes_override[0] = None if value is None else int(value)

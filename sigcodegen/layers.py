@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import keras
 
-from .algebra import basis_maps, level_offsets, logsignature_channels
+from .algebra import level_offsets, logsignature_channels, lyndon_index, lyndon_maps
 from .ops.logsignature import check_mode
 from .runtime.dispatch import (choose_strategy, choose_target, load_module, load_native,
                                run_module_signature, tensorflow_native_available)
@@ -191,8 +191,9 @@ class LogSigLayer(keras.layers.Layer):
     """Log-signature of paths as a Keras layer: ``(batch, L, d) -> (batch, n)``.
 
     The layer computes the signature (as :class:`SigLayer`) and its tensor logarithm, then
-    selects the Lyndon-word coefficients (``words``) or changes to the Lyndon bracket basis
-    (``brackets``, one matmul).
+    selects the Lyndon-word coefficients (``words``, a gather) or changes to the Lyndon bracket
+    basis (``brackets``, a gather and the sparse map of :func:`sigcodegen.algebra.lyndon_maps`
+    as a segment sum).
 
     Args:
         depth: truncation depth.
@@ -231,12 +232,22 @@ class LogSigLayer(keras.layers.Layer):
         self.signature_layer.build(input_shape)
         dim = input_shape[-1]
         self._algebra = load_module(KernelSpec(dim=dim, depth=self.depth, target="keras"))
-        maps = basis_maps(dim, self.depth)
+        index = lyndon_index(dim, self.depth)
         if self.mode == "words":
-            self._project = lambda log: ops.take(log, maps["words_index"], axis=-1)
-        elif self.mode == "brackets":
-            matrix = ops.convert_to_tensor(maps["to_brackets"].T, self.compute_dtype)
-            self._project = lambda log: ops.matmul(log, matrix)
+            self._project = lambda log: ops.take(log, index, axis=-1)
+        elif self.mode == "brackets":  # the sparse map: gather, scale, segment sum
+            inverse = lyndon_maps(dim, self.depth).inverse
+            cols = ops.convert_to_tensor(inverse.cols.astype("int32"))
+            rows = ops.convert_to_tensor(inverse.rows.astype("int32"))
+            values = ops.convert_to_tensor(inverse.values, self.compute_dtype)
+
+            def project(log):
+                words = ops.take(log, index, axis=-1)
+                gathered = ops.moveaxis(ops.take(words, cols, axis=-1) * values, -1, 0)
+                summed = ops.segment_sum(gathered, rows, inverse.shape[0])  # sorted: refused on tf
+                return ops.moveaxis(summed, 0, -1)
+
+            self._project = project
         else:
             self._project = lambda log: log
         super().build(input_shape)

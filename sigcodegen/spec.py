@@ -17,6 +17,8 @@ __all__ = [
     "MAX_DEPTH",
     "check_dim_depth",
     "check_choice",
+    "check_allocation",
+    "SizeLimitError",
 ]
 
 KINDS = ("signature", "sigkernel", "coefficients")
@@ -45,10 +47,11 @@ DTYPES = ("float32", "float64")
 #:              in time blocks of bounded size joined by Chen's identity
 STRATEGIES = ("horner", "chunked", "levelwise")
 
-#: Largest signature (coefficients per path, no scalar term) a spec may ask for: 2**24, i.e.
-#: 64 MiB per path in float32. Larger truncations do not fit a batch in memory on any machine
-#: this library targets; ask for a smaller depth (or dim).
-MAX_SIGLEN = 2**24
+#: Largest signature (coefficients per path, no scalar term) a spec may describe: the emitted
+#: code indexes a path's coefficients with 32-bit ints (C loop bounds, triton offsets). It is
+#: not the memory limit: what a call allocates is judged by :func:`check_allocation` against
+#: ``sigcodegen.config.max_bytes()`` (``SIGCODEGEN_MAX_BYTES``, ``sigcodegen.set_max_bytes``).
+MAX_SIGLEN = 2**31 - 1
 #: Largest depth: the emitted code grows as depth**2 statements.
 MAX_DEPTH = 64
 
@@ -106,6 +109,33 @@ def check_dim_depth(dim, depth, owner: str = "signature", limits: bool = True) -
 _VALID: set[tuple[int, int]] = set()
 
 
+class SizeLimitError(ValueError, MemoryError):
+    """A call would allocate more than ``sigcodegen.config.max_bytes()``."""
+
+
+def _mib(value: int) -> str:
+    return f"{value / 2**20:,.1f} MiB"
+
+
+def check_allocation(owner: str, what: str, rows: int, siglen: int, itemsize: int,
+                     scratch: int = 0) -> int:
+    """Refuse a call whose output (``rows`` × ``siglen`` values of ``itemsize`` bytes) plus
+    ``scratch`` bytes of workspace exceed the memory limit (``sigcodegen.config.max_bytes()``);
+    return the bytes it will allocate. ``what`` names the spec in the message."""
+    from .config import max_bytes
+
+    total = rows * siglen * itemsize + scratch
+    limit = max_bytes()
+    if total > limit:
+        raise SizeLimitError(
+            f"{owner}: {what} would allocate {_mib(total)} ({rows:,} rows x {siglen:,} "
+            f"coefficients x {itemsize} bytes = {_mib(rows * siglen * itemsize)} of output, "
+            f"plus {_mib(scratch)} of workspace), above the limit of {_mib(limit)} "
+            f"(sigcodegen.config.max_bytes()); raise it with SIGCODEGEN_MAX_BYTES=<bytes> or "
+            f"sigcodegen.set_max_bytes(<bytes>), or use a smaller batch, depth or dim")
+    return total
+
+
 def _check_positive(dim, depth, owner: str) -> tuple[int, int]:
     dim = _as_int(dim, "dim", owner)
     depth = _as_int(depth, "depth", owner)
@@ -121,7 +151,7 @@ def _check_dim_depth(dim, depth, owner: str) -> tuple[int, int]:
     if _siglen_or_none(dim, depth) is None:
         raise ValueError(
             f"{owner}: dim={dim}, depth={depth} needs {_describe_size(dim, depth)}, above the "
-            f"limit MAX_SIGLEN=2**24=16,777,216 coefficients per path "
+            f"limit MAX_SIGLEN=2**31-1 coefficients per path that the emitted code can index "
             f"(sigcodegen.spec.MAX_SIGLEN); lower depth or dim"
         )
     if depth > MAX_DEPTH:

@@ -538,7 +538,9 @@ def logsigbackprop(derivs, path, s, methods=None):
     elif s.hall:
         g_log = derivs @ _hall_maps(d, m)[0]
     else:
-        g_log = derivs @ algebra.basis_maps(d, m)["to_brackets"]
+        maps = algebra.lyndon_maps(d, m)  # the adjoint of gather-then-inverse: sparse
+        g_log = np.zeros((*derivs.shape[:-1], maps.siglen))
+        g_log[..., maps.words_index] = maps.inverse.T.apply(derivs)
     sig_ = signature(path, m)
     return _f32(signature_vjp(path, _log_vjp(g_log, sig_, d, m), m))
 

@@ -258,7 +258,7 @@ class LogSignature(nn.Module):
 
     def prepare(self, in_channels: int) -> None:
         """Accepted for signatory compatibility (the bases are computed once and cached)."""
-        algebra.basis_maps(in_channels, self._depth)
+        algebra.lyndon_maps(in_channels, self._depth)
 
     def forward(self, path: torch.Tensor, basepoint=False) -> torch.Tensor:
         return logsignature(path, self._depth, stream=self._stream, basepoint=basepoint,

@@ -2,7 +2,9 @@
 
 The logarithm and exponential run as routines of an emitted module
 (``sigcodegen.runtime.dispatch.run_routine``); the change to the Lyndon words or the Lyndon
-bracket basis is a constant gather or matrix (``sigcodegen.algebra.basis_maps``).
+bracket basis is a constant gather (``words``) or a gather and a sparse map (``brackets``): the
+nonzeros of :func:`sigcodegen.algebra.lyndon_maps`, applied as a segment sum (never a dense
+siglen × n matrix).
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ def check_mode(mode: str) -> str:
 def _project(log, dim: int, depth: int, mode: str, framework: Framework):
     if mode == "expand":
         return log
-    maps = algebra.basis_maps(dim, depth)
-    if mode == "words":
-        return framework.take(log, maps["words_index"], axis=-1)
-    return framework.matmul(log, maps["to_brackets"].T)
+    words = framework.take(log, algebra.lyndon_index(dim, depth), axis=-1)
+    if mode == "words":  # a gather: the sparse maps are not built
+        return words
+    return framework.sparse_apply(words, algebra.lyndon_maps(dim, depth).inverse)
 
 
 def signature_to_logsignature(sig, dim, depth, mode="words", *, target=None):
@@ -93,9 +95,10 @@ def logsignature_to_signature(logsig, dim, depth, mode="words", *, target=None):
             raise ValueError(f"logsignature_to_signature: a {mode} log-signature of dim={dim}, "
                              f"depth={depth} has {count} values on its last axis; got shape "
                              f"{tuple(logsig.shape)}")
-        maps = algebra.basis_maps(dim, depth)
-        basis = maps["from_brackets" if mode == "brackets" else "from_words"]
-        expanded = framework.matmul(logsig, basis.T)
+        maps = algebra.lyndon_maps(dim, depth)
+        if mode == "words":  # the bracket coordinates of the Lie element first
+            logsig = framework.sparse_apply(logsig, maps.inverse)
+        expanded = framework.sparse_apply(logsig, maps.expand)
     return run_routine("tensor_exp", dim, depth, framework, expanded, target=target)
 
 

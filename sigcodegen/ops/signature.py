@@ -17,10 +17,11 @@ import numpy as np
 from ..algebra import signature_channels
 from ..runtime.dispatch import run_signature, run_signature_vjp
 from ..runtime.frameworks import Framework, check_path_shape, framework_of
-from ..spec import check_choice
+from ..runtime.threads import get_num_threads
+from ..spec import check_allocation, check_choice
 from .options import PathOptions
 
-__all__ = ["signature", "signature_vjp", "jax_gpu_signature", "symbolic_layer"]
+__all__ = ["signature", "signature_vjp", "jax_gpu_signature", "symbolic_layer", "check_size"]
 
 #: What a Keras symbolic tensor becomes: a function (path, depth, stream, strategy) -> the
 #: output of a SigLayer applied to it. The layers sit above ops (they import it), so ops may not
@@ -45,6 +46,34 @@ def _as_path(path, framework: Framework, depth) -> tuple[object, int, str]:
     _, dim = check_path_shape(framework.shape(path), depth)
     path, dtype = framework.as_float(path)
     return path, dim, dtype
+
+
+#: Workspace the kernels need per coefficient and worker thread, in bytes: the c target keeps a
+#: block of paths on the SIMD lanes (one 64-byte vector per coefficient) for its state and its
+#: scratch (at most one more signature); the jit targets' padded batch is of the same order.
+WORKSPACE_BYTES_PER_COEFFICIENT = 2 * 64
+#: Paths of one lane block (float32 with AVX-512; fewer lanes only make the estimate safer).
+_LANES = 16
+
+
+def check_size(shape, dim: int, depth: int, dtype: str, stream: bool,
+               owner: str = "signature") -> int:
+    """Refuse (``SizeLimitError``, a ValueError) a call on paths of ``shape`` whose output, batch
+    × siglen × itemsize (× L-1 in stream mode), plus the kernels' workspace, would exceed
+    ``sigcodegen.config.max_bytes()``; return the bytes it will allocate. Unknown (traced)
+    leading sizes count as 1."""
+    siglen = signature_channels(dim, depth)
+    rows = 1
+    for size in shape[:-2]:
+        rows *= size if isinstance(size, int) else 1
+    if stream and isinstance(shape[-2], int):
+        rows *= max(shape[-2] - 1, 0)
+    workers = max(1, min(get_num_threads(), -(-rows // _LANES)))
+    scratch = workers * siglen * WORKSPACE_BYTES_PER_COEFFICIENT
+    itemsize = 8 if dtype == "float64" else 4
+    what = f"the signature of paths {tuple(shape)} at depth {depth} ({dtype}" \
+           f"{', stream' if stream else ''})"
+    return check_allocation(owner, what, rows, siglen, itemsize, scratch)
 
 
 def _symbolic(path, depth, stream, strategy, target, options: PathOptions):
@@ -109,6 +138,7 @@ def signature(path, depth, stream=False, *, target=None, strategy=None, basepoin
         return _symbolic(path, depth, stream, strategy, target, options)
     path, dim, dtype = _as_path(path, framework, depth)
     path = options.prepare(path, framework)
+    check_size(framework.shape(path), dim, depth, dtype, stream)
     sig = run_signature(path, framework, dim, depth, dtype, stream, target, strategy)
     return options.finish(sig, framework, dim, depth, stream, target)
 
@@ -144,6 +174,7 @@ def signature_vjp(path, grad, depth, stream=False, *, target=None, strategy=None
                         f"tensors; use tf.GradientTape around signature() instead")
     _, dim = check_path_shape(path.shape, depth)
     path, dtype = framework.as_float(path, "signature_vjp")
+    check_size(path.shape, dim, depth, dtype, stream, "signature_vjp")
     siglen = signature_channels(dim, depth)
     expected = (*path.shape[:-2], max(path.shape[-2] - 1, 0), siglen) if stream \
         else (*path.shape[:-2], siglen)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import textwrap
 
+from .. import algebra
 from . import rules
 from .ir import Plan, Schedule
 
@@ -67,12 +68,25 @@ def strategy_cost(plan: Plan, strategy: str, paths: int, steps: int, stream: boo
     }
 
 
+#: Above this many Lyndon words the plan prints the count, without building the maps.
+_MAPS_SHOWN_UP_TO = 2_000_000
+
+
+def _logsignature_maps(dim: int, depth: int) -> str:
+    """The sizes of the log-signature's sparse maps (``algebra.lyndon_maps``)."""
+    count = algebra.logsignature_channels(dim, depth)
+    if count > _MAPS_SHOWN_UP_TO:
+        return (f"log-signature maps d={dim} m={depth}: {count:,} Lyndon words (maps not built "
+                f"here; sigcodegen.lyndon_maps({dim}, {depth}).describe() gives their size)")
+    return algebra.lyndon_maps(dim, depth).describe()
+
+
 def explain(plan: Plan, paths: int | None = None, length: int | None = None,
             stream: bool = False, target: str | None = None) -> str:
     """The plan as text, with every target's parameters (``target`` None) or those in force for
     ``target``; with ``paths`` and ``length`` also each strategy's total work (the defaults'
     or ``target``'s)."""
-    lines = [plan.text(target)]
+    lines = [plan.text(target), "", _logsignature_maps(plan.dim, plan.depth)]
     if target == "c":
         lines += ["", c_blocking(plan)]
     if paths is not None and length is not None:

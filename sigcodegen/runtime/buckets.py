@@ -117,6 +117,25 @@ def pad_paths(path, framework: Framework, module) -> tuple[object, Padding | Non
     return x, Padding(tuple(lead), n, rows, length, padded_length)
 
 
+#: Padding a batch of flat elements to its bucket copies (rows - n) x width values; above this
+#: many bytes of copies (large signatures, e.g. d = 1000 at depth 2: 8 MB per row) the routine
+#: runs at the exact shape instead (one compile per batch size; the work is then the larger
+#: cost), so that the log step holds no more than the caller's rows.
+MAX_PADDING_BYTES = 8 * 2**20
+
+
+def rows_worth_padding(arrays, framework: Framework, module) -> bool:
+    """Whether :func:`pad_rows` should pad these flat elements: False when the copies it would
+    add exceed ``MAX_PADDING_BYTES``."""
+    lead = tuple(np.broadcast_shapes(*(framework.shape(a)[:-1] for a in arrays)))
+    n = math.prod(lead)
+    if n == 0:
+        return True
+    extra = _paths_bucket(module, n) - n
+    width = framework.shape(arrays[0])[-1]
+    return extra * width * 8 * len(arrays) <= MAX_PADDING_BYTES
+
+
 def pad_rows(arrays, framework: Framework, module) -> tuple[list, Padding | None]:
     """(flat elements ``(rows, width)`` at the module's batch bucket, leading axes broadcast
     together, the :class:`Padding`), or (the arrays, None) for an empty batch."""

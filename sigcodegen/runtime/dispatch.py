@@ -444,7 +444,8 @@ def run_routine(name: str, dim: int, depth: int, framework: Framework, *arrays, 
     module = load(dim, depth, target)
     run = _on_keras if target == "keras" else _on_jax
     function = getattr(module, name)
-    if not buckets.helps(framework, arrays[0], target):
+    if not buckets.helps(framework, arrays[0], target) or not buckets.rows_worth_padding(
+            arrays, framework, module):
         return run(function, framework, *arrays)
     devices = {_host_device(framework, a) for a in arrays}
     if len(devices) == 1 and None not in devices:  # numpy views, as in run_module_signature

@@ -146,6 +146,21 @@ class Framework:
     def zeros_like(self, x):
         return self.xp.zeros_like(x)
 
+    def segment_sum(self, data, segments: np.ndarray, count: int):
+        """``out[..., s] = sum of data[..., t] over t with segments[t] == s`` on the last axis
+        (``count`` segments; ``segments`` sorted): a scatter-add, differentiable."""
+        ops = self.xp
+        moved = ops.moveaxis(data, -1, 0)
+        # sorted=True with num_segments is refused on Keras' tensorflow backend
+        summed = ops.segment_sum(moved, ops.convert_to_tensor(segments, "int32"), count)
+        return ops.moveaxis(summed, 0, -1)
+
+    def sparse_apply(self, x, sparse):
+        """``sparse @ x`` on the last axis for a constant :class:`sigcodegen.algebra.SparseMap`:
+        a gather of the nonzeros' columns, a product by their values and a segment sum."""
+        gathered = self.take(x, sparse.cols, axis=-1) * self.const(sparse.values, x)
+        return self.segment_sum(gathered, sparse.rows, sparse.shape[0])
+
 
 _NUMPY_NAMES: dict = {}
 
@@ -172,6 +187,16 @@ class Numpy(Framework):
 
     def const(self, array, like):
         return array.astype(like.dtype)
+
+    def segment_sum(self, data, segments, count):
+        out = np.zeros((*data.shape[:-1], count), dtype=data.dtype)
+        if segments.size:
+            heads = np.flatnonzero(np.r_[True, segments[1:] != segments[:-1]])
+            out[..., segments[heads]] = np.add.reduceat(data, heads, axis=-1)
+        return out
+
+    def sparse_apply(self, x, sparse):
+        return sparse.apply(x).astype(x.dtype, copy=False)
 
 
 class Jax(Framework):
@@ -224,6 +249,11 @@ class Jax(Framework):
     def take_along_axis(self, x, index, axis):
         return self.xp.take_along_axis(x, self.xp.asarray(index), axis=axis)
 
+    def segment_sum(self, data, segments, count):
+        jnp = self.xp
+        out = jnp.zeros((*data.shape[:-1], count), data.dtype)
+        return out.at[..., jnp.asarray(segments)].add(data, indices_are_sorted=True)
+
 
 class Torch(Framework):
     name = "torch"
@@ -265,6 +295,11 @@ class Torch(Framework):
 
     def expand_dims(self, x, axis):
         return x.unsqueeze(axis)
+
+    def segment_sum(self, data, segments, count):
+        torch = self.xp
+        out = torch.zeros((*data.shape[:-1], count), dtype=data.dtype, device=data.device)
+        return out.index_add(-1, torch.as_tensor(segments, device=data.device), data)
 
 
 class Tensorflow(Framework):

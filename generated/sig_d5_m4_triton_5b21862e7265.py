@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        43b6c8ef57cc8aad16684e80eeaf7e397cebcfd352fffdd122c5eab07e22e427
-    generator  sigcodegen 0.1.0, generator sources b0bb0c883af5436f
+    key        5b21862e72650690bbc10cfeed87d6aa9820586b2843d0def892026923de908f
+    generator  sigcodegen 0.1.0, generator sources e1064cb2faef853b
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
