@@ -52,10 +52,25 @@ def paths(batch, length, dim, seed=0) -> np.ndarray:
     return x.astype(np.float32)
 
 
+#: pause before each candidate: the previous one's idle worker threads (OpenMP's spin-wait in
+#: pysiglib, our pool's bounded spin) go to sleep instead of taking a core from this one
+SETTLE_SECONDS = 0.3
+#: then calls for at least this long before timing: the cores' clocks, idle after the pause,
+#: come back up (a 0.05 ms call timed right after the pause runs up to 1.6x slower)
+WARM_SECONDS = 0.2
+
+
+def warm_up(fn) -> None:
+    time.sleep(SETTLE_SECONDS)
+    end = time.perf_counter() + WARM_SECONDS
+    fn()
+    while time.perf_counter() < end:
+        fn()
+
+
 def timed(fn, calls: int) -> tuple[float, float]:
-    """(median, p90) seconds of ``calls`` calls after two warm-up calls."""
-    fn()
-    fn()
+    """(median, p90) seconds of ``calls`` calls after a pause and warm-up calls."""
+    warm_up(fn)
     samples = []
     for _ in range(calls):
         start = time.perf_counter()

@@ -65,9 +65,21 @@ def load_average() -> float:
         return float("nan")
 
 
+#: pause before each candidate: the previous one's idle worker threads (OpenMP's spin-wait in
+#: pysiglib, our pool's bounded spin) go to sleep instead of taking a core from this one
+SETTLE_SECONDS = 0.3
+#: then calls for at least this long before timing: the cores' clocks, idle after the pause,
+#: come back up
+WARM_SECONDS = 0.2
+
+
 def timed(fn, repeat: int) -> float:
-    """Median of ``repeat`` calls after one warm-up, in ms."""
+    """Median of ``repeat`` calls after a pause and warm-up calls (at least one), in ms."""
+    time.sleep(SETTLE_SECONDS)
+    end = time.perf_counter() + WARM_SECONDS
     fn()
+    while time.perf_counter() < end:
+        fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
