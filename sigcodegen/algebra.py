@@ -325,13 +325,8 @@ def lyndon_index(dim: int, depth: int):
             a, b = np.triu_indices(dim, 1)
             parts.append(a * dim + b + offsets[1])
             continue
-        index = []
-        for word in _lyndon_of_length(dim, k):
-            position = 0
-            for letter in word:
-                position = position * dim + letter
-            index.append(position + offsets[k - 1])
-        parts.append(np.asarray(index, dtype=np.int64))
+        parts.append(np.asarray([_word_index(w, dim) for w in _lyndon_of_length(dim, k)],
+                                dtype=np.int64))
     return np.concatenate(parts).astype(np.int64)
 
 
@@ -361,14 +356,13 @@ def lyndon_maps(dim: int, depth: int) -> LyndonMaps:
     dim, depth = check_dim_depth(dim, depth, "lyndon_maps", limits=False)
     offsets = level_offsets(dim, depth)
     memo: dict[tuple[int, ...], dict[int, int]] = {}  # expansions of shorter words, in-level
-    index_parts, inv_rows, inv_cols, inv_vals = [], [], [], []
+    inv_rows, inv_cols, inv_vals = [], [], []
     exp_rows, exp_cols, exp_vals = [], [], []
     first = 0  # global position of the level's first Lyndon word
     for k in range(1, depth + 1):
         if k == 2 and depth == 2:  # the Lyndon words ab, a < b: [a, b] = ab - ba, S = 1
             a, b = np.triu_indices(dim, 1)
             n = np.arange(a.size, dtype=np.int64) + first
-            index_parts.append(a * dim + b + offsets[1])
             exp_rows += [a * dim + b + offsets[1], b * dim + a + offsets[1]]
             exp_cols += [n, n]
             exp_vals += [np.ones(a.size), -np.ones(a.size)]
@@ -384,7 +378,6 @@ def lyndon_maps(dim: int, depth: int) -> LyndonMaps:
             for letter in word:
                 index = index * dim + letter
             position[index] = n
-        index_parts.append(np.fromiter(position, dtype=np.int64, count=len(level)) + offsets[k - 1])
         # the expansions of the level's brackets, and S's nonzeros (at the Lyndon words)
         s_rows, s_cols, s_vals = [], [], []
         e_rows, e_cols, e_vals = [], [], []
@@ -420,7 +413,7 @@ def lyndon_maps(dim: int, depth: int) -> LyndonMaps:
         exp_vals.append(np.asarray(e_vals, np.float64))
         _invert_level(level, s_rows, s_cols, s_vals, first, inv_rows, inv_cols, inv_vals)
         first += len(level)
-    words_index = np.concatenate(index_parts)
+    words_index = lyndon_index(dim, depth)
     count = int(words_index.size)
     siglen = offsets[-1]
     inverse = SparseMap(np.concatenate(inv_rows), np.concatenate(inv_cols),

@@ -21,6 +21,7 @@ environment between calls.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -115,6 +116,7 @@ def max_compiled() -> int:
 _max_bytes_override: list[int | None] = [None]
 
 
+@functools.lru_cache(maxsize=1)
 def _physical_memory() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -10,6 +10,7 @@ signature of every prefix of two or more points. The output is an array of the i
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 import numpy as np
@@ -17,7 +18,6 @@ import numpy as np
 from ..algebra import signature_channels
 from ..runtime.dispatch import run_signature, run_signature_vjp
 from ..runtime.frameworks import Framework, check_path_shape, framework_of
-from ..runtime.threads import get_num_threads
 from ..spec import check_allocation, check_choice
 from .options import PathOptions
 
@@ -54,6 +54,10 @@ def _as_path(path, framework: Framework, depth) -> tuple[object, int, str]:
 WORKSPACE_BYTES_PER_COEFFICIENT = 2 * 64
 #: Paths of one lane block (float32 with AVX-512; fewer lanes only make the estimate safer).
 _LANES = 16
+#: The bound on worker threads in that estimate: every CPU of the machine (the thread setting
+#: itself, get_num_threads, reads cgroup files: too slow for every call; a larger bound only
+#: makes the estimate safer).
+_CPUS = os.cpu_count() or 1
 
 
 def check_size(shape, dim: int, depth: int, dtype: str, stream: bool,
@@ -68,7 +72,7 @@ def check_size(shape, dim: int, depth: int, dtype: str, stream: bool,
         rows *= size if isinstance(size, int) else 1
     if stream and isinstance(shape[-2], int):
         rows *= max(shape[-2] - 1, 0)
-    workers = max(1, min(get_num_threads(), -(-rows // _LANES)))
+    workers = max(1, min(_CPUS, -(-rows // _LANES)))
     scratch = workers * siglen * WORKSPACE_BYTES_PER_COEFFICIENT
     itemsize = 8 if dtype == "float64" else 4
     what = f"the signature of paths {tuple(shape)} at depth {depth} ({dtype}" \
