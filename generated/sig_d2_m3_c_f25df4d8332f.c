@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        cc0aa575f22ebc8cdc24aad29faa318510bdfdd48e61f6aa3e4dcfe38f7a4c4a
- *     generator  sigcodegen 0.1.0, generator sources 1e47344c75b87ca0
+ *     key        f25df4d8332f897418b69a72c7d9ceb1efaef5f4a1743cee3608036c152d3f03
+ *     generator  sigcodegen 0.1.0, generator sources dcc5ca666d6c1dc8
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

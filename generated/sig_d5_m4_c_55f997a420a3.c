@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        89eaac5e518623ef7aeb46a7c91106fc73013ff8ad390446fc69d84af884e5b8
- *     generator  sigcodegen 0.1.0, generator sources 1e47344c75b87ca0
+ *     key        55f997a420a3e37d51b0a94e9376d4fedcc649cede5250ea86c0c98b0f0d3513
+ *     generator  sigcodegen 0.1.0, generator sources dcc5ca666d6c1dc8
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200

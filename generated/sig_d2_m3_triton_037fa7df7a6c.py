@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        3b753f0c87bb079212604043607a2b8705f398e951b547a2b13d049dd4039a31
-    generator  sigcodegen 0.1.0, generator sources e1064cb2faef853b
+    key        037fa7df7a6c4f2293db2c3d498d35ef8f540ae95252a012202841e71dc29629
+    generator  sigcodegen 0.1.0, generator sources 4b74a1031961770e
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
