@@ -472,3 +472,30 @@ def antipode(dim: int, depth: int):
             perm.append(_word_index(tuple(reversed(word)), dim))
             signs.append((-1) ** k)
     return np.array(perm, dtype=np.int64), np.array(signs, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def log_projection(dim: int, depth: int, mode: str):
+    """The projection of the flat tensor logarithm (siglen values) onto a log-signature basis,
+    as compressed sparse rows ``(indptr, cols, values)`` (int64, int64, float64): output i is
+    ``sum(values[k] * log[cols[k]] for k in range(indptr[i], indptr[i + 1]))``. ``words``: one
+    1 per row at the Lyndon word's position; ``brackets``: that gather composed with the
+    bracket map (``lyndon_maps(...).inverse``); ``expand``: None (the logarithm itself). The c
+    target's log-signature kernels take these tables as arguments.
+
+    >>> [a.tolist() for a in log_projection(2, 2, "brackets")]
+    [[0, 1, 2, 3], [0, 1, 3], [1.0, 1.0, 1.0]]
+    """
+    import numpy as np
+
+    if mode == "expand":
+        return None
+    index = lyndon_index(dim, depth)
+    if mode == "words":
+        return (np.arange(index.size + 1, dtype=np.int64), index.copy(),
+                np.ones(index.size, dtype=np.float64))
+    if mode != "brackets":
+        raise ValueError(f"log_projection: unknown mode {mode!r}; use expand, words or brackets")
+    inverse = lyndon_maps(dim, depth).inverse  # rows sorted
+    indptr = np.searchsorted(inverse.rows, np.arange(inverse.shape[0] + 1)).astype(np.int64)
+    return indptr, index[inverse.cols], inverse.values.copy()

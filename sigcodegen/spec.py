@@ -10,6 +10,7 @@ from dataclasses import dataclass
 __all__ = [
     "KernelSpec",
     "KINDS",
+    "LOGSIGNATURE_MODES",
     "TARGETS",
     "DTYPES",
     "STRATEGIES",
@@ -21,11 +22,13 @@ __all__ = [
     "SizeLimitError",
 ]
 
-KINDS = ("signature", "sigkernel", "coefficients")
+KINDS = ("signature", "logsignature", "sigkernel", "coefficients")
 #: Kinds that are designed but not built yet: asking for one raises NotImplementedError.
-PLANNED_KINDS = {"logsignature": "log-signature kernels (kind='logsignature') are not built; "
-                                  "use sigcodegen.logsignature(), which takes the tensor "
-                                  "logarithm of the signature kernel's output"}
+PLANNED_KINDS: dict[str, str] = {}
+#: Log-signature bases (kind="logsignature"): expand, the tensor logarithm (siglen values);
+#: words, its coefficients at the Lyndon words; brackets, coordinates in the Lyndon bracket
+#: basis (iisignature's logsig). One module holds every mode: the mode is a call argument.
+LOGSIGNATURE_MODES = ("expand", "words", "brackets")
 
 TARGETS = ("jax", "keras", "c", "triton")
 #: The file suffix of each target's emitted source.
@@ -187,9 +190,20 @@ class KernelSpec:
     target: str = "jax"
     dtype: str = "float32"
     strategy: str = "horner"
+    #: kind="logsignature" only: the basis (LOGSIGNATURE_MODES; default "words")
+    mode: str | None = None
 
     def __post_init__(self):
         owner = f"KernelSpec(dim={self.dim!r}, depth={self.depth!r})"
+        if self.kind == "logsignature":
+            if self.mode is None:
+                object.__setattr__(self, "mode", "words")
+            if self.mode not in LOGSIGNATURE_MODES:
+                raise ValueError(f"{owner}: unknown log-signature mode {self.mode!r}; use one "
+                                 f"of {', '.join(LOGSIGNATURE_MODES)}")
+        elif self.mode is not None:
+            raise ValueError(f"{owner}: mode is a field of kind='logsignature' only (the "
+                             f"log-signature basis); leave it unset for kind={self.kind!r}")
         if self.kind == "sigkernel":
             self._check_sigkernel()
             return
@@ -270,8 +284,9 @@ class KernelSpec:
     def __str__(self) -> str:
         if self.kind in ("sigkernel", "coefficients"):
             return f"{self.kind}(dim={self.dim}, target={self.target})"
+        mode = f"mode={self.mode}, " if self.mode is not None else ""
         return (
-            f"{self.kind}(dim={self.dim}, depth={self.depth}, target={self.target}, "
+            f"{self.kind}(dim={self.dim}, depth={self.depth}, target={self.target}, {mode}"
             f"strategy={self.strategy}, stream={self.stream}, dtype={self.dtype})"
         )
 

@@ -25,6 +25,13 @@ PRECISIONS = (("f32", "float", 32), ("f64", "double", 64))
 FORWARD_ROUTINES = ("exp_step", "exp_steps", "chen")
 #: The routines the C drivers call, and whether each runs on vectors of paths or on scalars.
 C_ROUTINES = (("exp_step", True), ("exp_steps", True), ("exp_step_vjp", True), ("chen", False))
+#: kind="logsignature" adds the logarithm and its adjoint, on vectors of rows (a block of
+#: signatures on the lanes) and on one row (few rows: a block's unused lanes would cost
+#: LANES x the row's memory), as (key, routine, vector, forward part).
+LOG_ROUTINES = (("log_series", "log_series", True, True),
+                ("log_series_row", "log_series", False, True),
+                ("log_series_vjp", "log_series_vjp", True, False),
+                ("log_series_vjp_row", "log_series_vjp", False, False))
 
 _LEVEL = re.compile(r"^([a-z]+)(\d+)$")
 
@@ -77,8 +84,8 @@ def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: b
         offset += plan.dim**k
     known = {f"{g}{k}" for g, levels in groups.items() for k in range(1, levels + 1)} | set(singles)
     scratch = 0
-    for op in routine.ops:
-        value = op.out
+    written = [v for op in routine.ops for v in (op.out, getattr(op, "gright", None)) if v]
+    for value in written:  # every value an op writes (an adjoint op writes two)
         if value.name in known:
             continue
         known.add(value.name)
@@ -87,9 +94,8 @@ def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: b
         else:
             lines.append(f"{elem} *restrict {value.name} = w + {scratch};")
             scratch += plan.dim**value.degree
-    if vector:  # the drivers pass every vector routine a scratch buffer
-        args.append(f"{elem} *restrict w")
-    assert vector or not scratch, f"{routine.name}: scalar routines get no scratch"
+    if vector or scratch:  # the drivers pass every vector routine (and a scalar one that needs
+        args.append(f"{elem} *restrict w")  # it) a scratch buffer
     return CRoutine(
         routine=routine,
         cname=f"{routine.name}_{suffix}{'v' if vector else 's'}",
@@ -125,12 +131,17 @@ class CEmitter(Emitter):
         for suffix, scalar, bits in PRECISIONS:
             routines = {name: _c_routine(plan, plan.routine(name), suffix, scalar, vector)
                         for name, vector in names}
+            log_routines = {key: _c_routine(plan, plan.routine(name), suffix, scalar, vector)
+                            for key, name, vector, _ in LOG_ROUTINES} \
+                if plan.kind == "logsignature" else {}
             precisions.append({
                 "suffix": suffix,
                 "scalar": scalar,
                 "bits": bits,
                 "routines": routines,
                 "scratch": max(r.scratch for r in routines.values()),
+                "log_routines": log_routines,
+                "log_scratch": max((r.scratch for r in log_routines.values()), default=0),
             })
         return {
             **super().context(plan, prov),
@@ -138,7 +149,7 @@ class CEmitter(Emitter):
             "precisions": precisions,
             "chunk_min_steps": plan.schedule("chunked").param("min_steps", self.target),
             "fused_steps": len(plan.routine("exp_steps").params) - plan.depth,
-            "forward_routines": FORWARD_ROUTINES,
+            "forward_routines": FORWARD_ROUTINES + tuple(k for k, _, _, fwd in LOG_ROUTINES if fwd),
             "top_tiles": top_tiles,
             "optimize": "" if optimize == "flags" else optimize,
         }

@@ -21,7 +21,8 @@ from ..runtime.frameworks import Framework, check_path_shape, framework_of
 from ..spec import check_allocation, check_choice
 from .options import PathOptions
 
-__all__ = ["signature", "signature_vjp", "jax_gpu_signature", "symbolic_layer", "check_size"]
+__all__ = ["signature", "signature_vjp", "jax_gpu_signature", "symbolic_layer", "check_size",
+           "validate", "prepare_path"]
 
 #: What a Keras symbolic tensor becomes: a function (path, depth, stream, strategy) -> the
 #: output of a SigLayer applied to it. The layers sit above ops (they import it), so ops may not
@@ -78,6 +79,22 @@ def check_size(shape, dim: int, depth: int, dtype: str, stream: bool,
     what = f"the signature of paths {tuple(shape)} at depth {depth} ({dtype}" \
            f"{', stream' if stream else ''})"
     return check_allocation(owner, what, rows, siglen, itemsize, scratch)
+
+
+def validate(path, depth, stream, target, strategy) -> tuple[object, Framework]:
+    """(path adopted by its framework, that framework), the options checked (for the ops that
+    run a signature kernel: signature, logsignature)."""
+    return _validate(path, depth, stream, target, strategy)
+
+
+def prepare_path(path, framework: Framework, depth: int, stream: bool,
+                 options: PathOptions, owner: str = "signature") -> tuple[object, int, str]:
+    """(the path a kernel runs on, its dimension d, its compute dtype): the shape checked, the
+    dtype policy applied, the options' basepoint and lengths applied and the size judged."""
+    path, dim, dtype = _as_path(path, framework, depth)
+    path = options.prepare(path, framework)
+    check_size(framework.shape(path), dim, depth, dtype, stream, owner)
+    return path, dim, dtype
 
 
 def _symbolic(path, depth, stream, strategy, target, options: PathOptions):
@@ -140,9 +157,7 @@ def signature(path, depth, stream=False, *, target=None, strategy=None, basepoin
     options = PathOptions.of(basepoint, inverse, initial, lengths)
     if framework.symbolic:  # building a functional Keras model: the signature is a SigLayer
         return _symbolic(path, depth, stream, strategy, target, options)
-    path, dim, dtype = _as_path(path, framework, depth)
-    path = options.prepare(path, framework)
-    check_size(framework.shape(path), dim, depth, dtype, stream)
+    path, dim, dtype = prepare_path(path, framework, depth, stream, options)
     sig = run_signature(path, framework, dim, depth, dtype, stream, target, strategy)
     return options.finish(sig, framework, dim, depth, stream, target)
 

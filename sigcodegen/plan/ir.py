@@ -371,6 +371,8 @@ class Plan:
     schedules: tuple[Schedule, ...]
     targets: tuple[TargetParams, ...] = ()
     glossary: tuple[tuple[str, str], ...] = ()
+    #: lines the kind adds to the printed plan (the log-signature's projections)
+    notes: tuple[str, ...] = ()
 
     @property
     def siglen(self) -> int:
@@ -434,6 +436,8 @@ class Plan:
             lines += ["", "targets: the strategies each runs, and its constants" if target is None
                       else f"target {target}: the strategies it runs, and its constants"]
             lines += [t.text() for t in targets]
+        if self.notes:
+            lines += ["", *self.notes]
         names = {f"{s.strategy}.{k}" for s in self.schedules_for(target)
                  for k, _ in s.params_for(target)}
         names |= {f"{s.strategy}.{k}" for s in self.schedules_for(target) if target is None

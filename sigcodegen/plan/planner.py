@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..spec import KernelSpec
-from . import coefficients, signature, sigkernel
+from . import coefficients, logsignature, signature, sigkernel
 from .ir import Plan
 
 __all__ = ["make_plan", "BUILDERS"]
@@ -18,6 +18,7 @@ __all__ = ["make_plan", "BUILDERS"]
 #: kind -> the function that plans one (dim, depth) of that kind.
 BUILDERS: dict[str, Callable[[int, int], Plan]] = {
     "signature": signature.signature_plan,
+    "logsignature": logsignature.logsignature_plan,
     "sigkernel": sigkernel.sigkernel_plan,
     "coefficients": coefficients.coefficient_kernel_plan,
 }

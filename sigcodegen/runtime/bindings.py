@@ -19,7 +19,7 @@ from . import threads
 from .frameworks import framework_named, framework_of
 
 __all__ = ["NativeModule", "BACKWARD_MODES", "SigKernelModule", "SIGKERNEL_LAYOUTS",
-           "CoefficientsModule"]
+           "CoefficientsModule", "LogSignatureModule"]
 
 
 #: element dtype -> the library's bits (its functions end in _f32 / _f64)
@@ -557,3 +557,183 @@ class CoefficientsModule(_Libraries):
             raise MemoryError(f"sigcodegen: {self.name} forward ran out of memory for "
                               f"{len(length)} prefix-tree nodes")
         return out
+
+
+class LogSignatureModule(NativeModule):
+    """A compiled c-target log-signature module (``kind="logsignature"``) for one (dim, depth):
+    the signature's kernels with the tensor logarithm and the projection onto a basis fused
+    after them, and the backward through all three. ``logsignature(path, stream, strategy,
+    mode)`` takes numpy arrays, torch tensors (a ``torch.autograd.Function``) and jax arrays
+    (concrete ones on their numpy view; inside jit/grad/vmap through ``jax.pure_callback`` with
+    a ``jax.custom_vjp``). The projections are ``algebra.log_projection``'s tables, passed at
+    run time."""
+
+    def __init__(self, built):
+        super().__init__(built)
+        self._tables: dict = {}
+        self._logsig_torch = None
+        self._logsig_jax = None
+
+    def _open(self, path: Path, bits: int) -> ctypes.CDLL:
+        lib = super()._open(path, bits)
+        if lib.sigcodegen_info(6) != 1:
+            raise ImportError(f"sigcodegen: {path} is not a log-signature library; run "
+                              f"`sigcodegen cache clear`")
+        ptr, i32, i64 = _PTR, ctypes.c_int32, ctypes.c_int64
+        fwd = getattr(lib, f"sigcodegen_logsig_forward_f{bits}")
+        fwd.restype = ctypes.c_int
+        fwd.argtypes = [ptr, i64, i64, ptr, i32, i32, i64, ptr, ptr, ptr, ptr]
+        bwd = getattr(lib, f"sigcodegen_logsig_backward_f{bits}")
+        bwd.restype = ctypes.c_int
+        bwd.argtypes = [ptr, i64, i64, ptr, ptr, i32, i32, i64, ptr, ptr, ptr, ptr, ptr]
+        lib.log_forward, lib.log_backward = fwd, bwd
+        return lib
+
+    def outputs(self, mode: str) -> int:
+        """Values per path (per prefix in stream mode) of ``mode``."""
+        return self.SIGLEN if mode == "expand" else self._projection(mode, np.float64)[0].size - 1
+
+    def _projection(self, mode: str, dtype):
+        """(indptr, cols, values in ``dtype``) of ``mode``'s projection, or None for expand."""
+        key = (mode, np.dtype(dtype))
+        tables = self._tables.get(key)
+        if tables is None and mode != "expand":
+            from ..algebra import log_projection
+
+            indptr, cols, values = log_projection(self.DIM, self.DEPTH, mode)
+            tables = self._tables[key] = (indptr, cols, values.astype(dtype))
+        return tables
+
+    def _table_args(self, mode: str, dtype):
+        tables = self._projection(mode, dtype)
+        if tables is None:
+            return self.SIGLEN, None, None, None
+        indptr, cols, values = tables
+        return indptr.size - 1, indptr.ctypes.data, cols.ctypes.data, values.ctypes.data
+
+    def log_forward(self, x: np.ndarray, stream: bool = False, chunks: int = 0,
+                    mode: str = "words", keep_signature: bool = True):
+        """(..., L, DIM) float32/float64 -> (the log-signature in ``mode``, the signature the
+        backward needs, or None without ``keep_signature``: expand then takes the logarithm in
+        place of the signature, one buffer in all)."""
+        x = np.ascontiguousarray(x)
+        bits = _BITS[x.dtype]
+        batch, length, shape = self._shapes(x.shape, stream)
+        outputs, *tables = self._table_args(mode, x.dtype)
+        sig = np.empty(shape, x.dtype)
+        in_place = mode == "expand" and not keep_signature
+        out = sig if in_place else np.empty((*shape[:-1], outputs), x.dtype)
+        status = self.lib(bits).log_forward(x.ctypes.data, batch, length, out.ctypes.data,
+                                            int(stream), int(chunks), outputs, *tables,
+                                            sig.ctypes.data)
+        if status:
+            raise MemoryError(f"sigcodegen: {self.name} log-signature forward ran out of "
+                              f"memory for {x.shape}")
+        return out, (sig if keep_signature else None)
+
+    def log_backward(self, x: np.ndarray, sig: np.ndarray, gout: np.ndarray,
+                     stream: bool = False, mode: str = "words",
+                     backward_mode: str = "auto") -> np.ndarray:
+        """Gradient of <gout, logsignature(x)> with respect to x; ``sig`` is the signature the
+        forward returned beside its output."""
+        x = np.ascontiguousarray(x)
+        sig = np.ascontiguousarray(sig, dtype=x.dtype)
+        gout = np.ascontiguousarray(gout, dtype=x.dtype)
+        batch, length, shape = self._shapes(x.shape, stream)
+        outputs, *tables = self._table_args(mode, x.dtype)
+        if sig.shape != shape or gout.shape != (*shape[:-1], outputs):
+            raise ValueError(f"log-signature backward: the signature and the output's gradient "
+                             f"must have shapes {shape} and {(*shape[:-1], outputs)}, got "
+                             f"{sig.shape} and {gout.shape}")
+        gsig = np.empty(shape, x.dtype)
+        gx = np.empty_like(x)
+        status = self.lib(_BITS[x.dtype]).log_backward(
+            x.ctypes.data, batch, length, sig.ctypes.data, gout.ctypes.data, int(stream),
+            BACKWARD_MODES[backward_mode], outputs, *tables, gsig.ctypes.data, gx.ctypes.data)
+        if status:
+            raise MemoryError(f"sigcodegen: {self.name} log-signature backward ran out of "
+                              f"memory for {x.shape}")
+        return gx
+
+    def logsignature(self, path, stream=False, strategy="chunked", mode="words"):
+        """numpy in -> numpy out; torch tensors with autograd; jax arrays (jit, grad, vmap)."""
+        if strategy not in _CHUNKS:
+            raise ValueError(f"the c target runs the strategies {self.STRATEGIES}, not {strategy!r}")
+        chunks = _CHUNKS[strategy]
+        framework = framework_of(path).name
+        if framework == "torch":
+            with self._lock:
+                self._logsig_torch = self._logsig_torch or _logsig_torch_function(self)
+            return self._logsig_torch.apply(path, bool(stream), chunks, mode)
+        if framework == "jax":
+            with self._lock:
+                self._logsig_jax = self._logsig_jax or _logsig_jax_function(self)
+            return self._logsig_jax(path, bool(stream), chunks, mode)
+        return self.log_forward(np.asarray(path), stream, chunks, mode, keep_signature=False)[0]
+
+
+def _logsig_torch_function(module: LogSignatureModule):
+    import torch
+
+    class LogSignature(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, stream, chunks, mode):
+            out, sig = module.log_forward(x.detach().cpu().numpy(), stream, chunks, mode)
+            ctx.options = (stream, mode)
+            ctx.save_for_backward(x, torch.from_numpy(sig))
+            return torch.from_numpy(out).to(x.device)
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, sig = ctx.saved_tensors
+            stream, mode = ctx.options
+            gx = module.log_backward(x.detach().cpu().numpy(), sig.numpy(),
+                                     grad.detach().cpu().numpy(), stream, mode)
+            return torch.from_numpy(gx).to(x.device), None, None, None
+
+    return LogSignature
+
+
+def _logsig_jax_function(module: LogSignatureModule):
+    import jax
+
+    def shapes(x, stream, mode):
+        lead, length = x.shape[:-2], x.shape[-2]
+        rows = (*lead, max(length - 1, 0)) if stream else tuple(lead)
+        return ((*rows, module.outputs(mode)), (*rows, module.SIGLEN))
+
+    def forward(x, stream, chunks, mode):
+        out_shape, sig_shape = shapes(x, stream, mode)
+        return jax.pure_callback(
+            lambda a: module.log_forward(np.asarray(a), stream, chunks, mode),
+            (jax.ShapeDtypeStruct(out_shape, x.dtype), jax.ShapeDtypeStruct(sig_shape, x.dtype)),
+            x, vmap_method="expand_dims")
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+    def apply(x, stream, chunks, mode):
+        return forward(x, stream, chunks, mode)[0]
+
+    def apply_fwd(x, stream, chunks, mode):
+        out, sig = forward(x, stream, chunks, mode)
+        return out, (x, sig)
+
+    def apply_bwd(stream, chunks, mode, residuals, g):
+        x, sig = residuals
+        gx = jax.pure_callback(
+            lambda a, s, c: module.log_backward(np.asarray(a), np.asarray(s), np.asarray(c),
+                                                stream, mode),
+            jax.ShapeDtypeStruct(x.shape, x.dtype), x, sig, g.astype(x.dtype),
+            vmap_method="expand_dims")
+        return (gx,)
+
+    apply.defvjp(apply_fwd, apply_bwd)
+    host = framework_named("jax").host_device
+
+    def logsignature(x, stream, chunks, mode):
+        device = host(x)
+        if device is not None:  # a concrete array on one CPU device: its numpy view
+            out, _ = module.log_forward(np.asarray(x), stream, chunks, mode, keep_signature=False)
+            return jax.device_put(out, device)
+        return apply(x, stream, chunks, mode)
+
+    return logsignature

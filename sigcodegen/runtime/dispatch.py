@@ -23,13 +23,14 @@ from ..jit.loader import import_source, native_build
 from ..jit.toolchain import CompileError, CompilerUnavailable
 from ..spec import KernelSpec
 from . import buckets
-from .bindings import CoefficientsModule, NativeModule, SigKernelModule
+from .bindings import CoefficientsModule, LogSignatureModule, NativeModule, SigKernelModule
 from .buckets import COMPILED
 from .frameworks import Framework, framework_named, keras_backend, x64
 
 __all__ = ["choose_target", "choose_strategy", "load_module", "loaded", "load", "clear_memo",
            "load_coefficients",
-           "clear_caches", "load_native", "torch_bridge", "run_signature", "run_module_signature",
+           "clear_caches", "load_native", "torch_bridge", "run_signature", "run_logsignature",
+           "run_module_signature",
            "run_signature_vjp", "run_routine", "MAX_MODULES"]
 
 _NUMPY = framework_named("numpy")
@@ -151,6 +152,8 @@ def load_module(spec: KernelSpec) -> ModuleType | NativeModule | SigKernelModule
                 module = SigKernelModule(native_build(spec))
             elif spec.kind == "coefficients":
                 module = CoefficientsModule(native_build(spec))
+            elif spec.kind == "logsignature":
+                module = LogSignatureModule(native_build(spec))
             else:
                 module = NativeModule(native_build(spec))
             _memo[fields] = module
@@ -201,24 +204,27 @@ def tensorflow_native_available() -> bool:
     return not _tensorflow_failure
 
 
-def load_native(dim: int, depth: int, framework: str, dtype: str = "float32"):
+def load_native(dim: int, depth: int, framework: str, dtype: str = "float32",
+                kind: str = "signature"):
     """The c target's module with its ``dtype`` library built, for arrays of ``framework`` (for
     tensorflow also bound to the custom op, built on first use); or None (with one warning per
     spec, and one per process for the tensorflow op) when no compiler works or the build fails,
     or when jax arrays need the XLA FFI and the toolchain has no headers for it. The caller
     then uses the jax target (the keras target for tensorflow)."""
-    key = (dim, depth)
+    key = (dim, depth) if kind == "signature" else (kind, dim, depth)
     if key in _native_failures or (framework == "tensorflow" and _tensorflow_failure):
         return None
     fallback = "keras" if framework == "tensorflow" else "jax"
     try:
-        module = load(dim, depth, "c")
+        module = load(dim, depth, "c", kind)
         module.lib(64 if dtype == "float64" else 32)
     except (CompilerUnavailable, CompileError) as err:
         _native_failures[key] = str(err)
-        warnings.warn(f"{err}. Using the {fallback} target instead for dim={dim}, depth={depth}.",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(f"{err}. Using the {fallback} target instead for {kind} dim={dim}, "
+                      f"depth={depth}.", RuntimeWarning, stacklevel=3)
         return None
+    if kind == "logsignature":  # bound by its own torch and jax functions, no FFI or op
+        return module
     if framework == "jax" and not module.has_ffi:  # no jaxlib headers when probed
         return None
     if framework == "tensorflow" and not _bind_tensorflow(module):
@@ -383,6 +389,26 @@ def run_signature(path, framework: Framework, dim: int, depth: int, dtype: str, 
     if target == "triton":
         return module.signature(path, stream=stream, strategy=strategy)
     return run_module_signature(module, target, path, framework, stream, strategy)
+
+
+def run_logsignature(path, framework: Framework, dim: int, depth: int, dtype: str,
+                     stream: bool, target: str | None, strategy: str | None, mode: str):
+    """The log-signature of ``path`` by the c target's fused kernels (numpy, torch and jax
+    arrays on the CPU), or None where they do not run (another target chosen or asked for,
+    tensorflow tensors, no working compiler): the caller then takes the tensor logarithm of
+    :func:`run_signature`'s result."""
+    if framework.name not in ("numpy", "torch", "jax"):
+        return None
+    on_gpu = framework.on_gpu(path)
+    target = target or choose_target(framework.name, on_gpu, strategy)
+    if target != "c":
+        return None
+    strategy = strategy or choose_strategy(on_gpu, stream, target)
+    _check_target(target, strategy, framework)
+    native = load_native(dim, depth, framework.name, dtype, kind="logsignature")
+    if native is None:
+        return None
+    return native.logsignature(path, stream=stream, strategy=strategy, mode=mode)
 
 
 def run_module_signature(module, target: str, path, framework: Framework, stream: bool,

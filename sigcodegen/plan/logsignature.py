@@ -1,0 +1,118 @@
+"""The planner of the log-signature kind: the signature's routines and schedules, then the
+tensor logarithm in Horner form (``log_series``), then the projection onto the basis a call
+asks for; and the adjoints of the last two for the backward pass.
+
+One module per (dim, depth, target) holds every mode (``spec.LOGSIGNATURE_MODES``); the
+projection is a call argument:
+
+``expand``    the tensor logarithm itself (siglen values): no projection.
+``words``     its coefficients at the Lyndon words: a gather (``algebra.lyndon_index``).
+``brackets``  coordinates in the Lyndon bracket basis: that gather, then the unitriangular
+              per-level map ``algebra.lyndon_maps(...).inverse``, applied by its nonzeros
+              (never a dense siglen × n matrix, never an inverse of one).
+
+The maps depend only on (dim, depth) but can be large (500,500 nonzeros at (1000, 2)), so the
+emitted sources stay small: the c target receives them as tables (rows, columns, values) at run
+time and applies them on the lanes of its paths; the plan prints their size.
+
+``log_series_vjp`` is the adjoint of ``log_series``, written out in single-assignment form: the
+Horner values R_k (k = depth-1..1, levels 1..depth-k; the scalar of R_k is c_k) are recomputed
+from x and kept, then the adjoint walks the stages back: f = R_0, R_k,n = c_{k+1} x_n +
+sum_{i<n} x_i ⊗ R_{k+1,n-i}, so
+
+    gx_n += c_{k+1} G_k,n,   gx_i += G_k,n ⌟ R_{k+1,n-i},   G_{k+1,n-i} += x_i ⌞ G_k,n.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from fractions import Fraction
+
+from .. import algebra
+from .ir import Add, OuterAdd, OuterAdjoint, Plan, Routine, Scale, Stage, Value
+from .signature import signature_plan
+
+__all__ = ["logsignature_plan", "log_coefficients", "projection_lines"]
+
+
+def log_coefficients(depth: int) -> dict[int, Fraction]:
+    """c_k of log(1 + x) = sum_k c_k x^k: (-1)^(k+1) / k."""
+    return {k: Fraction((-1) ** (k + 1), k) for k in range(1, depth + 1)}
+
+
+def _horner_values(depth: int) -> dict[tuple[int, int], Value]:
+    """R_k,n for k = 1..depth-1, n = 1..depth-k (single assignment: one value per (k, n))."""
+    return {(k, n): Value(f"h{k}_{n}", n) for k in range(1, depth) for n in range(1, depth - k + 1)}
+
+
+def _log_series_vjp(depth: int) -> Routine:
+    """Adjoint of log_series: given x (levels 1..depth) and g, the adjoint of log(1 + x), return
+    gx. g is overwritten (it holds G_0)."""
+    c = log_coefficients(depth)
+    x = tuple(Value(f"x{k}", k) for k in range(1, depth + 1))
+    g = tuple(Value(f"g{k}", k) for k in range(1, depth + 1))
+    gx = tuple(Value(f"gx{k}", k) for k in range(1, depth + 1))
+    h = _horner_values(depth)
+    adj = {(k, n): Value(f"q{k}_{n}", n) for k in range(1, depth) for n in range(1, depth - k + 1)}
+    stages = []
+    for k in range(depth - 1, 0, -1):  # the forward's Horner values, kept
+        ops = []
+        for n in range(1, depth - k + 1):
+            ops.append(Scale(h[k, n], x[n - 1], c[k + 1]))
+            ops += [OuterAdd(h[k, n], h[k, n], x[i - 1], h[k + 1, n - i]) for i in range(1, n)]
+        stages.append(Stage(f"recompute R{k} = {c[k]} + x ⊗ R{k + 1} (levels 1..{depth - k})",
+                            tuple(ops)))
+
+    def level(k: int, n: int) -> Value:  # G_k,n: g for k = 0, else the adjoint of R_k,n
+        return g[n - 1] if k == 0 else adj[k, n]
+
+    stages.append(Stage(f"gx = {c[1]} g", tuple(Scale(gx[n - 1], g[n - 1], c[1])
+                                                   for n in range(1, depth + 1))))
+    for k in range(0, depth - 1):  # adjoint of R_k = c_{k+1} x + x ⊗ R_{k+1}: into gx, G_{k+1}
+        ops, started = [], set()
+        if k > 0:
+            ops += [Add(gx[n - 1], gx[n - 1], level(k, n), c[k + 1])
+                    for n in range(1, depth - k + 1)]
+        for n in range(2, depth - k + 1):
+            for i in range(1, n):
+                j = n - i
+                ops.append(OuterAdjoint(gx[i - 1], gx[i - 1], adj[k + 1, j],
+                                        adj[k + 1, j] if j in started else None,
+                                        level(k, n), x[i - 1], h[k + 1, j]))
+                started.add(j)
+        stages.append(Stage(f"adjoint of R{k} (levels 1..{depth - k})" if k else
+                            "adjoint of the result x ⊗ R1", tuple(ops)))
+    if depth > 1:  # R_{depth-1} = c_depth x_1
+        k = depth - 1
+        stages.append(Stage(f"adjoint of R{k} = {c[k + 1]} x1",
+                            (Add(gx[0], gx[0], adj[k, 1], c[k + 1]),)))
+    return Routine(name="log_series_vjp",
+                   doc="Adjoint of log_series: gx = the adjoint of x, given g, that of log(1 + x).",
+                   params=x + g, results=gx, stages=tuple(stages), unit="per path per element")
+
+
+def projection_lines(dim: int, depth: int) -> tuple[str, ...]:
+    """What each mode's projection costs and holds, as ``sigcodegen plan`` prints it."""
+    maps = algebra.lyndon_maps(dim, depth)
+    n, siglen = len(maps.words_index), maps.siglen
+    return (
+        "projections (a call argument; the maps are tables passed at run time)",
+        f"  expand    the tensor logarithm, {siglen:,} values per path: none",
+        f"  words     {n:,} Lyndon coefficients: a gather of {n:,} of the {siglen:,}",
+        f"  brackets  {n:,} bracket coordinates: the gather and the unitriangular map, "
+        f"{maps.inverse.nnz:,} nonzeros ({maps.inverse.nbytes / 2**20:.2f} MiB as rows, "
+        f"columns and values), applied on the lanes",
+        f"  backward  the transposed projection, then log_series_vjp, then the signature's "
+        f"backward with the signature as its state",
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def logsignature_plan(dim: int, depth: int) -> Plan:
+    """The plan of the log-signature kernels for one (dim, depth): the signature's plan (every
+    strategy of every target), kind "logsignature", with ``log_series_vjp`` added."""
+    base = signature_plan(dim, depth)
+    return dataclasses.replace(base, kind="logsignature",
+                               routines=base.routines + (_log_series_vjp(depth),),
+                               notes=projection_lines(dim, depth))
