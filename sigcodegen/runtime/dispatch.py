@@ -401,7 +401,7 @@ def run_logsignature(path, framework: Framework, dim: int, depth: int, dtype: st
         return None
     on_gpu = framework.on_gpu(path)
     target = target or choose_target(framework.name, on_gpu, strategy)
-    if target != "c":
+    if target != "c":  # the Python targets' log-signature modules: not wired yet
         return None
     strategy = strategy or choose_strategy(on_gpu, stream, target)
     _check_target(target, strategy, framework)
