@@ -14,11 +14,12 @@ Errors exit with status 2 and one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from .version import __version__
-from .spec import KINDS, SIGKERNEL_TARGETS, TARGETS, KernelSpec, check_choice
+from .spec import KINDS, LOGSIGNATURE_MODES, SIGKERNEL_TARGETS, TARGETS, KernelSpec, check_choice
 
 __all__ = ["main", "REFERENCE_SPECS"]
 
@@ -50,14 +51,21 @@ def _parser() -> argparse.ArgumentParser:
 
     def kind_arg(p):
         p.add_argument("--kind", choices=KINDS, default="signature",
-                       help="signature (truncated signatures, needs --depth), sigkernel "
+                       help="signature (truncated signatures, needs --depth), logsignature "
+                            "(log-signatures, needs --depth; --mode picks the basis), sigkernel "
                             "(signature kernels by the Goursat PDE, no depth) or coefficients "
                             "(signature_coefficients' c kernel, no depth; plan it with --words)")
+
+    def mode_arg(p):
+        p.add_argument("--mode", choices=LOGSIGNATURE_MODES,
+                       help="kind logsignature: the basis (default words; one module holds "
+                            "every mode, so build and show give the same file for each)")
 
     def spec_args(p, target_default, allow_all):
         p.add_argument("--dim", type=_positive_int, required=not allow_all, help="path dimension d")
         p.add_argument("--depth", type=_positive_int, help="truncation depth m (kind signature)")
         kind_arg(p)
+        mode_arg(p)
         choices = (*TARGETS, "all") if allow_all else TARGETS
         p.add_argument("--target", default=target_default, help=f"one of {', '.join(choices)}")
 
@@ -74,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--dim", type=_positive_int, required=True)
     plan.add_argument("--depth", type=_positive_int)
     kind_arg(plan)
+    mode_arg(plan)
     plan.add_argument("--length2", type=_positive_int,
                       help="sigkernel: points of the second path (default: --length)")
     plan.add_argument("--dyadic-order", type=int, default=0,
@@ -95,9 +104,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_depth(args, command: str) -> None:
-    if args.kind == "signature" and args.depth is None:
+    if args.kind in ("signature", "logsignature") and args.depth is None:
         raise CliError(f"sigcodegen {command}: the following arguments are required: --depth "
                        f"(or --kind sigkernel)")
+    if getattr(args, "mode", None) is not None and args.kind != "logsignature":
+        raise CliError(f"sigcodegen {command}: --mode is an option of --kind logsignature (the "
+                       f"log-signature basis), not of --kind {args.kind}")
     if args.kind == "sigkernel" and args.depth is not None:
         raise CliError(f"sigcodegen {command}: --kind sigkernel takes no --depth (the signature "
                        f"kernel is untruncated)")
@@ -110,7 +122,8 @@ def _spec(args, target: str) -> KernelSpec:
     _check_depth(args, args.command)
     if args.kind in ("sigkernel", "coefficients"):
         return KernelSpec(dim=args.dim, kind=args.kind, target=target)
-    return KernelSpec(dim=args.dim, depth=args.depth, target=target)
+    return KernelSpec(dim=args.dim, depth=args.depth, kind=args.kind, target=target,
+                      mode=args.mode if args.kind == "logsignature" else None)
 
 
 def _targets(name: str, kind: str = "signature") -> tuple[str, ...]:
@@ -133,13 +146,16 @@ def _cmd_build(args) -> int:
     elif args.dim is None or args.depth is None:
         raise CliError("sigcodegen build: --dim and --depth are required (or --reference)")
     else:
+        _check_depth(args, "build")
         pairs = ((args.dim, args.depth),)
     kind = "signature" if args.reference else args.kind
-    specs = [KernelSpec(dim=d, depth=m, kind=kind, target=t) for d, m in pairs
+    mode = args.mode if kind == "logsignature" else None
+    specs = [KernelSpec(dim=d, depth=m, kind=kind, target=t, mode=mode) for d, m in pairs
              for t in _targets(args.target, kind)]
     written, failed = [], 0
     for spec in specs:
-        label = (f"{spec.target:<6} dim={spec.dim} depth={spec.depth}" if spec.depth is not None
+        label = (f"{spec.target:<6} {'' if kind == 'signature' else kind + ' '}dim={spec.dim} "
+                 f"depth={spec.depth}" if spec.depth is not None
                  else f"{spec.target:<6} {spec.kind} dim={spec.dim}")
         if args.out:
             path = write_to(spec, args.out)
@@ -200,7 +216,10 @@ def _cmd_plan(args) -> int:
             raise CliError("sigcodegen plan: --dyadic-order must be >= 0")
         print(plan.text(args.target, args.batch, lengths, (args.dyadic_order,) * 2))
         return 0
-    plan = make_plan(KernelSpec(dim=args.dim, depth=args.depth))
+    plan = make_plan(_spec(args, args.target or "jax"))
+    if args.mode is not None:  # the projection of that mode only
+        keep = ("projections", f"  {args.mode} ", "  backward ")
+        plan = dataclasses.replace(plan, notes=tuple(n for n in plan.notes if n.startswith(keep)))
     print(explain(plan, args.batch, args.length, args.stream, args.target))
     if args.target == "triton":
         from .emit.triton import lane_layout

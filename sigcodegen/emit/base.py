@@ -70,12 +70,14 @@ class Emitter:
         return f"module{self.suffix}.j2"
 
     def context(self, plan: Plan, prov: Provenance) -> dict:
+        kind = "" if plan.kind == "signature" else f"--kind {plan.kind} "
         return {
             "plan": plan,
             "prov": prov,
             "target": self.target,
             "target_params": plan.target_params(self.target),
-            "refresh": f"sigcodegen build --dim {plan.dim} --depth {plan.depth} --target {self.target}",
+            "refresh": f"sigcodegen build {kind}--dim {plan.dim} --depth {plan.depth} "
+                       f"--target {self.target}",
         }
 
     def render(self, plan: Plan, prov: Provenance) -> str:

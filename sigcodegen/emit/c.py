@@ -25,13 +25,12 @@ PRECISIONS = (("f32", "float", 32), ("f64", "double", 64))
 FORWARD_ROUTINES = ("exp_step", "exp_steps", "chen")
 #: The routines the C drivers call, and whether each runs on vectors of paths or on scalars.
 C_ROUTINES = (("exp_step", True), ("exp_steps", True), ("exp_step_vjp", True), ("chen", False))
-#: kind="logsignature" adds the logarithm and its adjoint, on vectors of rows (a block of
-#: signatures on the lanes) and on one row (few rows: a block's unused lanes would cost
-#: LANES x the row's memory), as (key, routine, vector, forward part).
-LOG_ROUTINES = (("log_series", "log_series", True, True),
-                ("log_series_row", "log_series", False, True),
-                ("log_series_vjp", "log_series_vjp", True, False),
-                ("log_series_vjp_row", "log_series_vjp", False, False))
+#: kind="logsignature" adds the logarithm, the exponential and their adjoints, on vectors of
+#: rows (a block of signatures on the lanes) and on one row (few rows: a block's unused lanes
+#: would cost LANES x the row's memory), as (key, routine, vector, forward part).
+LOG_ROUTINES = tuple((f"{name}{row}", name, not row, not name.endswith("_vjp"))
+                     for name in ("log_series", "exp_series", "log_series_vjp", "exp_series_vjp")
+                     for row in ("", "_row"))
 
 _LEVEL = re.compile(r"^([a-z]+)(\d+)$")
 

@@ -1,8 +1,13 @@
 """Log-signatures: the tensor logarithm of the signature, in one of three bases.
 
-The logarithm and exponential run as routines of an emitted module
-(``sigcodegen.runtime.dispatch.run_routine``); the change to the Lyndon words or the Lyndon
-bracket basis is a constant gather (``words``) or a gather and a sparse map (``brackets``): the
+For numpy arrays, torch tensors and jax arrays on the CPU they run the c target's
+log-signature kernels (``KernelSpec(kind="logsignature")``): the signature, its logarithm and
+the projection in one native call per batch, with a native backward
+(``runtime.dispatch.run_logsignature``); the conversions run the same kernels' ``log`` and
+``exp`` passes on numpy arrays and torch tensors. Elsewhere (tensorflow, GPUs, another target,
+no compiler) the logarithm and exponential run as routines of an emitted module
+(``runtime.dispatch.run_routine``) and the change to the Lyndon words or the Lyndon bracket
+basis is a constant gather (``words``) or a gather and a sparse map (``brackets``): the
 nonzeros of :func:`sigcodegen.algebra.lyndon_maps`, applied as a segment sum (never a dense
 siglen × n matrix).
 """
@@ -10,18 +15,15 @@ siglen × n matrix).
 from __future__ import annotations
 
 from .. import algebra
-from ..runtime.dispatch import run_routine
-from ..runtime.frameworks import Framework, framework_of
-from ..spec import check_dim_depth
-from .signature import signature
+from ..runtime.dispatch import load_native, run_logsignature, run_routine, run_signature
+from ..runtime.frameworks import Framework
+from ..spec import LOGSIGNATURE_MODES, check_dim_depth
+from .options import PathOptions
+from .signature import prepare_path, signature, validate
 from .tensor_algebra import check_flat, prepare
 
 __all__ = ["LOGSIGNATURE_MODES", "check_mode", "logsignature", "signature_to_logsignature",
            "logsignature_to_signature"]
-
-#: expand: the tensor logarithm (siglen values); words: its coefficients at the Lyndon words;
-#: brackets: coordinates in the Lyndon bracket basis (iisignature's logsig).
-LOGSIGNATURE_MODES = ("expand", "words", "brackets")
 
 
 def check_mode(mode: str) -> str:
@@ -65,8 +67,20 @@ def signature_to_logsignature(sig, dim, depth, mode="words", *, target=None):
     check_mode(mode)
     sig, framework = prepare(sig, "signature_to_logsignature")
     check_flat(sig, dim, depth, "signature_to_logsignature")
+    native = _native_series(sig, framework, dim, depth, target)
+    if native is not None:
+        return native.convert("log", sig, mode)
     log = run_routine("tensor_log", dim, depth, framework, sig, target=target)
     return _project(log, dim, depth, mode, framework)
+
+
+def _native_series(x, framework: Framework, dim: int, depth: int, target):
+    """The c target's log-signature module for the conversions of numpy arrays and torch CPU
+    tensors (None for other arrays, another target, or no working compiler)."""
+    if target not in (None, "c") or framework.name not in ("numpy", "torch") or \
+            framework.on_gpu(x):
+        return None
+    return load_native(dim, depth, framework.name, framework.dtype_name(x), kind="logsignature")
 
 
 def logsignature_to_signature(logsig, dim, depth, mode="words", *, target=None):
@@ -99,6 +113,9 @@ def logsignature_to_signature(logsig, dim, depth, mode="words", *, target=None):
         if mode == "words":  # the bracket coordinates of the Lie element first
             logsig = framework.sparse_apply(logsig, maps.inverse)
         expanded = framework.sparse_apply(logsig, maps.expand)
+    native = _native_series(expanded, framework, dim, depth, target)
+    if native is not None:
+        return native.convert("exp", expanded)
     return run_routine("tensor_exp", dim, depth, framework, expanded, target=target)
 
 
@@ -122,7 +139,17 @@ def logsignature(path, depth, mode="words", stream=False, *, target=None, strate
         array([0., 0., 1.])
     """
     check_mode(mode)
-    sig = signature(path, depth, stream, target=target, strategy=strategy, **options)
-    framework = framework_of(path)
-    dim = framework.shape(framework.adopt(path))[-1]
+    adopted, framework = validate(path, depth, stream, target, strategy)
+    if framework.symbolic:  # a SigLayer, then the logarithm of its output
+        sig = signature(adopted, depth, stream, target=target, strategy=strategy, **options)
+        dim = framework.shape(adopted)[-1]
+        return signature_to_logsignature(sig, dim, depth, mode, target=target)
+    opts = PathOptions.of(**options)
+    path, dim, dtype = prepare_path(adopted, framework, depth, stream, opts, "logsignature")
+    if not opts.inverse and opts.initial is None:  # the fused kernels (c target)
+        out = run_logsignature(path, framework, dim, depth, dtype, stream, target, strategy, mode)
+        if out is not None:
+            return out
+    sig = run_signature(path, framework, dim, depth, dtype, stream, target, strategy)
+    sig = opts.finish(sig, framework, dim, depth, stream, target)
     return signature_to_logsignature(sig, dim, depth, mode, target=target)

@@ -15,7 +15,8 @@ The maps depend only on (dim, depth) but can be large (500,500 nonzeros at (1000
 emitted sources stay small: the c target receives them as tables (rows, columns, values) at run
 time and applies them on the lanes of its paths; the plan prints their size.
 
-``log_series_vjp`` is the adjoint of ``log_series``, written out in single-assignment form: the
+``log_series_vjp`` is the adjoint of ``log_series`` (``exp_series_vjp`` likewise of the
+exponential, for ``logsignature_to_signature``), written out in single-assignment form: the
 Horner values R_k (k = depth-1..1, levels 1..depth-k; the scalar of R_k is c_k) are recomputed
 from x and kept, then the adjoint walks the stages back: f = R_0, R_k,n = c_{k+1} x_n +
 sum_{i<n} x_i ⊗ R_{k+1,n-i}, so
@@ -27,13 +28,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from fractions import Fraction
 
 from .. import algebra
 from .ir import Add, OuterAdd, OuterAdjoint, Plan, Routine, Scale, Stage, Value
 from .signature import signature_plan
 
-__all__ = ["logsignature_plan", "log_coefficients", "projection_lines"]
+__all__ = ["logsignature_plan", "log_coefficients", "exp_coefficients", "projection_lines"]
 
 
 def log_coefficients(depth: int) -> dict[int, Fraction]:
@@ -46,10 +48,15 @@ def _horner_values(depth: int) -> dict[tuple[int, int], Value]:
     return {(k, n): Value(f"h{k}_{n}", n) for k in range(1, depth) for n in range(1, depth - k + 1)}
 
 
-def _log_series_vjp(depth: int) -> Routine:
-    """Adjoint of log_series: given x (levels 1..depth) and g, the adjoint of log(1 + x), return
-    gx. g is overwritten (it holds G_0)."""
-    c = log_coefficients(depth)
+def exp_coefficients(depth: int) -> dict[int, Fraction]:
+    """c_k of exp(x) - 1 = sum_k c_k x^k: 1 / k!."""
+    return {k: Fraction(1, math.factorial(k)) for k in range(1, depth + 1)}
+
+
+def _series_vjp(depth: int, name: str, c: dict[int, Fraction], doc: str) -> Routine:
+    """Adjoint of the power series routine of the signature plan with coefficients ``c``
+    (``log_series``, ``exp_series``): given x (levels 1..depth) and g, the adjoint of the
+    series' value, return gx (g is only read)."""
     x = tuple(Value(f"x{k}", k) for k in range(1, depth + 1))
     g = tuple(Value(f"g{k}", k) for k in range(1, depth + 1))
     gx = tuple(Value(f"gx{k}", k) for k in range(1, depth + 1))
@@ -87,9 +94,8 @@ def _log_series_vjp(depth: int) -> Routine:
         k = depth - 1
         stages.append(Stage(f"adjoint of R{k} = {c[k + 1]} x1",
                             (Add(gx[0], gx[0], adj[k, 1], c[k + 1]),)))
-    return Routine(name="log_series_vjp",
-                   doc="Adjoint of log_series: gx = the adjoint of x, given g, that of log(1 + x).",
-                   params=x + g, results=gx, stages=tuple(stages), unit="per path per element")
+    return Routine(name=name, doc=doc, params=x + g, results=gx, stages=tuple(stages),
+                   unit="per path per element")
 
 
 def projection_lines(dim: int, depth: int) -> tuple[str, ...]:
@@ -111,8 +117,14 @@ def projection_lines(dim: int, depth: int) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=None)
 def logsignature_plan(dim: int, depth: int) -> Plan:
     """The plan of the log-signature kernels for one (dim, depth): the signature's plan (every
-    strategy of every target), kind "logsignature", with ``log_series_vjp`` added."""
+    strategy of every target), kind "logsignature", with the adjoints of the logarithm and the
+    exponential (``log_series_vjp``, ``exp_series_vjp``) added."""
     base = signature_plan(dim, depth)
-    return dataclasses.replace(base, kind="logsignature",
-                               routines=base.routines + (_log_series_vjp(depth),),
+    adjoints = (
+        _series_vjp(depth, "log_series_vjp", log_coefficients(depth),
+                    "Adjoint of log_series: gx = the adjoint of x, given g, that of log(1 + x)."),
+        _series_vjp(depth, "exp_series_vjp", exp_coefficients(depth),
+                    "Adjoint of exp_series: gx = the adjoint of x, given g, that of exp(x) - 1."),
+    )
+    return dataclasses.replace(base, kind="logsignature", routines=base.routines + adjoints,
                                notes=projection_lines(dim, depth))

@@ -573,6 +573,7 @@ class LogSignatureModule(NativeModule):
         self._tables: dict = {}
         self._logsig_torch = None
         self._logsig_jax = None
+        self._series_torch = None
 
     def _open(self, path: Path, bits: int) -> ctypes.CDLL:
         lib = super()._open(path, bits)
@@ -587,6 +588,15 @@ class LogSignatureModule(NativeModule):
         bwd.restype = ctypes.c_int
         bwd.argtypes = [ptr, i64, i64, ptr, ptr, i32, i32, i64, ptr, ptr, ptr, ptr, ptr]
         lib.log_forward, lib.log_backward = fwd, bwd
+        lib.series = {}
+        for name in ("log", "exp"):
+            series = getattr(lib, f"sigcodegen_{name}_f{bits}")
+            series.restype = ctypes.c_int
+            series.argtypes = [ptr, i64, ptr, i64, ptr, ptr, ptr]
+            vjp = getattr(lib, f"sigcodegen_{name}_vjp_f{bits}")
+            vjp.restype = ctypes.c_int
+            vjp.argtypes = [ptr, i64, ptr, i64, ptr, ptr, ptr, ptr]
+            lib.series[name], lib.series[f"{name}_vjp"] = series, vjp
         return lib
 
     def outputs(self, mode: str) -> int:
@@ -655,6 +665,52 @@ class LogSignatureModule(NativeModule):
                               f"memory for {x.shape}")
         return gx
 
+    def _rows(self, x: np.ndarray, what: str) -> int:
+        if x.ndim < 1 or x.shape[-1] != self.SIGLEN:
+            raise ValueError(f"{what}: expected (..., {self.SIGLEN}) for dim={self.DIM}, "
+                             f"depth={self.DEPTH}, got shape {x.shape}")
+        return math.prod(x.shape[:-1])
+
+    def series(self, name: str, x: np.ndarray, mode: str = "expand") -> np.ndarray:
+        """``name`` "log": the tensor logarithm of signatures x (..., SIGLEN), projected onto
+        ``mode``'s basis; "exp": the tensor exponential of expanded Lie elements (..., SIGLEN)
+        (mode expand only)."""
+        x = np.ascontiguousarray(x)
+        rows = self._rows(x, f"tensor {name}")
+        outputs, *tables = self._table_args(mode, x.dtype)
+        out = np.empty((*x.shape[:-1], outputs), x.dtype)
+        if self.lib(_BITS[x.dtype]).series[name](x.ctypes.data, rows, out.ctypes.data, outputs,
+                                                 *tables):
+            raise MemoryError(f"sigcodegen: {self.name} tensor {name} ran out of memory for "
+                              f"{x.shape}")
+        return out
+
+    def series_vjp(self, name: str, x: np.ndarray, gout: np.ndarray,
+                   mode: str = "expand") -> np.ndarray:
+        """Gradient of <gout, series(name, x, mode)> with respect to x."""
+        x = np.ascontiguousarray(x)
+        gout = np.ascontiguousarray(gout, dtype=x.dtype)
+        rows = self._rows(x, f"tensor {name} backward")
+        outputs, *tables = self._table_args(mode, x.dtype)
+        if gout.shape != (*x.shape[:-1], outputs):
+            raise ValueError(f"tensor {name} backward: the gradient must have shape "
+                             f"{(*x.shape[:-1], outputs)}, got {gout.shape}")
+        gx = np.empty_like(x)
+        if self.lib(_BITS[x.dtype]).series[f"{name}_vjp"](x.ctypes.data, rows, gout.ctypes.data,
+                                                          outputs, *tables, gx.ctypes.data):
+            raise MemoryError(f"sigcodegen: {self.name} tensor {name} backward ran out of "
+                              f"memory for {x.shape}")
+        return gx
+
+    def convert(self, name: str, x, mode: str = "expand"):
+        """:meth:`series` on numpy arrays, or on torch tensors with autograd (the native
+        adjoint)."""
+        if framework_of(x).name != "torch":
+            return self.series(name, np.asarray(x), mode)
+        with self._lock:
+            self._series_torch = self._series_torch or _series_torch_function(self)
+        return self._series_torch.apply(x, name, mode)
+
     def logsignature(self, path, stream=False, strategy="chunked", mode="words"):
         """numpy in -> numpy out; torch tensors with autograd; jax arrays (jit, grad, vmap)."""
         if strategy not in _CHUNKS:
@@ -692,6 +748,27 @@ def _logsig_torch_function(module: LogSignatureModule):
             return torch.from_numpy(gx).to(x.device), None, None, None
 
     return LogSignature
+
+
+def _series_torch_function(module: LogSignatureModule):
+    import torch
+
+    class Series(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, name, mode):
+            ctx.save_for_backward(x)
+            ctx.options = (name, mode)
+            return torch.from_numpy(module.series(name, x.detach().cpu().numpy(), mode)).to(x.device)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            name, mode = ctx.options
+            gx = module.series_vjp(name, x.detach().cpu().numpy(), grad.detach().cpu().numpy(),
+                                   mode)
+            return torch.from_numpy(gx).to(x.device), None, None
+
+    return Series
 
 
 def _logsig_jax_function(module: LogSignatureModule):
