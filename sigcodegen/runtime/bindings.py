@@ -624,18 +624,17 @@ class LogSignatureModule(NativeModule):
     def log_forward(self, x: np.ndarray, stream: bool = False, chunks: int = 0,
                     mode: str = "words", keep_signature: bool = True):
         """(..., L, DIM) float32/float64 -> (the log-signature in ``mode``, the signature the
-        backward needs, or None without ``keep_signature``: expand then takes the logarithm in
-        place of the signature, one buffer in all)."""
+        backward needs, or None without ``keep_signature``: then the logarithm is taken on the
+        forward's lanes and no signature is stored, unless chunks are joined)."""
         x = np.ascontiguousarray(x)
         bits = _BITS[x.dtype]
         batch, length, shape = self._shapes(x.shape, stream)
         outputs, *tables = self._table_args(mode, x.dtype)
-        sig = np.empty(shape, x.dtype)
-        in_place = mode == "expand" and not keep_signature
-        out = sig if in_place else np.empty((*shape[:-1], outputs), x.dtype)
+        sig = np.empty(shape, x.dtype) if keep_signature else None
+        out = np.empty((*shape[:-1], outputs), x.dtype)
         status = self.lib(bits).log_forward(x.ctypes.data, batch, length, out.ctypes.data,
                                             int(stream), int(chunks), outputs, *tables,
-                                            sig.ctypes.data)
+                                            None if sig is None else sig.ctypes.data)
         if status:
             raise MemoryError(f"sigcodegen: {self.name} log-signature forward ran out of "
                               f"memory for {x.shape}")
