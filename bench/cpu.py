@@ -42,6 +42,10 @@ candidate), ``<out>/cpu_targets.csv`` (one row per tracked target) and ``<out>/c
 Run: ``python bench/cpu.py`` (all), ``--configs A,C``, ``--modes stream,grad``, ``--quick``
 (smoke test: 3 repeats, configs A and B).
 
+``--modes logsig``: log-signatures (brackets and words) against pysiglib's ``log_sig(method=2)``
+at A-F and G (32, 200, 20, 2), forward and forward + backward, one thread and all threads each
+(bench/cpu_logsig.py; ``--configs`` may name G there).
+
 ``--modes coef``: ``signature_coefficients`` of 100 random words of lengths 1..6 on float32
 Brownian paths (64, 200, 20) and (64, 200, 5), beside pysiglib's ``sig_coef`` on the same words
 (n_jobs 1 and -1; the target, ours <= 0.25 x the faster, is printed) and the full signature at
@@ -85,7 +89,7 @@ import numpy as np  # noqa: E402
 
 import sigcodegen  # noqa: E402
 
-MODES = ("final", "stream", "grad", "coef")
+MODES = ("final", "stream", "grad", "coef", "logsig")
 RTOL = {"final": 1e-3, "stream": 1e-3, "grad": 1e-2}  # max|out - ref| / max|ref|
 #: FLOP floor (GFLOP/s): the float32 FMA peak of all usable cores, measured by main()
 FLOOR_GFLOPS = float("nan")
@@ -829,7 +833,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--configs", type=lambda s: _choices(s, list(CONFIGS), "config"),
                         help="comma-separated subset of " + ",".join(CONFIGS) + " (default all)")
     parser.add_argument("--modes", type=lambda s: _choices(s, MODES, "mode"),
-                        default=[m for m in MODES if m != "coef"],
+                        default=[m for m in MODES if m not in ("coef", "logsig")],
                         help="final,stream,grad,coef (default final,stream,grad; coef times "
                              "signature_coefficients on its own workloads)")
     parser.add_argument("--repeats", type=int, help="timed calls per candidate (default 7)")
@@ -994,6 +998,15 @@ def main(argv=None) -> int:
     if "coef" in args.modes:  # its own workloads (COEF_CONFIGS), its own table
         coef_benchmark(args)
         args.modes = [m for m in args.modes if m != "coef"]
+        if not args.modes:
+            return 0
+    if "logsig" in args.modes:  # log-signatures against pysiglib (bench/cpu_logsig.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import cpu_logsig
+
+        configs = args.configs or list(cpu_logsig.CONFIGS)
+        cpu_logsig.main(["--configs", ",".join(configs), "--calls", str(args.repeats or 200)])
+        args.modes = [m for m in args.modes if m != "logsig"]
         if not args.modes:
             return 0
     for mode in args.modes:
