@@ -113,6 +113,11 @@ class SigLayer(keras.layers.Layer):
         ``build``."""
         return self._target
 
+    @property
+    def strategy_in_force(self):
+        """The strategy the built layer runs; None before ``build``."""
+        return self._strategy
+
     def _implied_strategy(self):
         return self.strategy or {True: "levelwise", False: "horner"}.get(self.gpu_optimized)
 
@@ -190,7 +195,10 @@ class SigLayer(keras.layers.Layer):
 class LogSigLayer(keras.layers.Layer):
     """Log-signature of paths as a Keras layer: ``(batch, L, d) -> (batch, n)``.
 
-    The layer computes the signature (as :class:`SigLayer`) and its tensor logarithm, then
+    Where :class:`SigLayer` runs the c target on the JAX or torch backend (a CPU), the layer
+    runs the c target's log-signature kernels (``KernelSpec(kind="logsignature")``: the
+    signature, its logarithm and the projection in one native call, with a native backward).
+    Elsewhere it computes the signature (as :class:`SigLayer`) and its tensor logarithm, then
     selects the Lyndon-word coefficients (``words``, a gather) or changes to the Lyndon bracket
     basis (``brackets``, a gather and the sparse map of :func:`sigcodegen.algebra.lyndon_maps`
     as a segment sum).
@@ -225,12 +233,20 @@ class LogSigLayer(keras.layers.Layer):
         self.supports_masking = True
         self._algebra = None
         self._project = None
+        self._native = None
 
     def build(self, input_shape):
         from keras import ops
 
         self.signature_layer.build(input_shape)
         dim = input_shape[-1]
+        self._native = None
+        backend = keras_backend()
+        if self.signature_layer.target == "c" and backend in ("jax", "torch"):
+            # the c target's log-signature kernels: signature, logarithm and projection in one
+            # native call, with the native backward (None: warned, the composition below)
+            self._native = load_native(dim, self.depth, backend, self.compute_dtype,
+                                       kind="logsignature")
         self._algebra = load_module(KernelSpec(dim=dim, depth=self.depth, target="keras"))
         index = lyndon_index(dim, self.depth)
         if self.mode == "words":
@@ -253,6 +269,12 @@ class LogSigLayer(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs, mask=None):
+        if self._native is not None:
+            if mask is not None:
+                inputs = _skip_masked_points(inputs, mask)
+            return self._native.logsignature(inputs, stream=self.stream,
+                                             strategy=self.signature_layer.strategy_in_force,
+                                             mode=self.mode)
         sig = self.signature_layer(inputs, mask=mask)
         return self._project(self._algebra.tensor_log(sig))
 

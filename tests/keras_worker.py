@@ -245,6 +245,15 @@ def operations():
         model = keras.Sequential([keras.Input((9, 3)), keras.layers.Masking(0.0),
                                   sc.LogSigLayer(3, mode=mode)])
         record(f"ops-layer-{mode}", lambda: ops.convert_to_numpy(model(padded)))
+        report[f"ops-layer-{mode}-native"] = model.layers[-1]._native is not None
+    # LogSigLayer's gradient (the native backward where it runs the log-signature kernels)
+    layer = sc.LogSigLayer(3, mode="brackets", dtype="float64")
+    weights = np.random.default_rng(3).standard_normal((3, 14))
+    outputs["ops-layer-grad-weights"], outputs["ops-layer-grad-x"] = weights, x
+    record("ops-layer-grad", lambda: ops.convert_to_numpy(gradient_of(
+        lambda t: ops.sum(layer(t) * ops.convert_to_tensor(weights, "float64")),
+        tensor(x, "float64"))))
+    report["ops-layer-grad-native"] = layer._native is not None
     model = keras.Sequential([keras.Input((9, 3)), sc.LogSigLayer(3, mode="brackets", stream=True),
                               keras.layers.Flatten(), keras.layers.Dense(1)])
     before = model.predict(padded, verbose=0)

@@ -260,6 +260,17 @@ def test_logsiglayer_skips_masked_points(worker, mode):
             want = reference_logsignature(path, 3, mode)[0]
         assert np.max(np.abs(got[b] - want)) <= 1e-5 * max(1.0, np.max(np.abs(want)))
     assert worker[1]["ops-reload"] == 0.0
+    # on a CPU the jax and torch backends run the c target's log-signature kernels
+    assert worker[1][f"ops-layer-{mode}-native"] == (worker[0] in ("jax", "torch"))
+
+
+def test_logsiglayer_gradient_matches_iisignature(worker):
+    iisignature = pytest.importorskip("iisignature", reason="iisignature is not installed")
+    x, weights = worker[2]["ops-layer-grad-x"], worker[2]["ops-layer-grad-weights"]
+    got = _get(worker, "ops-layer-grad")
+    want = iisignature.logsigbackprop(weights, x, iisignature.prepare(3, 3))
+    assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want))
+    assert worker[1]["ops-layer-grad-native"] == (worker[0] in ("jax", "torch"))
 
 
 def _buckets_of(lengths):
