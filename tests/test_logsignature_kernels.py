@@ -101,7 +101,7 @@ def test_the_plan_prints_the_projections_with_their_sizes():
     assert "logsignature plan: dim=5, depth=4" in text
     assert "routine log_series_vjp" in text and "routine exp_series_vjp" in text
     assert f"{maps.inverse.nnz:,} nonzeros" in text
-    assert "log_lane_max_bytes" in text
+    assert "lane_max_bytes" in text
 
 
 # ---- the c kernels ---------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def test_the_plan_prints_the_projections_with_their_sizes():
     (3, 3, 37, 9),    # several lane blocks and a partial one
     (4, 2, 2, 200),   # time chunks joined (Chen), then the row pass
     (1, 4, 5, 6),     # d = 1: the log is the increment
-    (6, 6, 2, 4),     # a block would take more than log_lane_max_bytes: one row at a time
+    (6, 6, 2, 4),     # a block would take more than lane_max_bytes: one row at a time
 ])
 def test_c_kernels_match_the_reference(mode, dim, depth, batch, length):
     path = _path((batch, length, dim), seed=dim * depth)
@@ -269,3 +269,35 @@ def test_cli_builds_shows_and_plans_the_kind(capsys):
     assert "int sigcodegen_logsig_forward_f32(" in source
     assert cli.main(["plan", "--dim", "3", "--depth", "3", "--mode", "words"]) == 2
     assert "--mode is an option of --kind logsignature" in capsys.readouterr().err
+
+
+# ---- paths one at a time (lane_max_bytes) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_few_large_paths_run_one_at_a_time(stream):
+    """(9, 5): a block of lanes would take more than lane_max_bytes for 2 paths, so each path
+    runs alone in scalar code; forward and every backward mode against the reference."""
+    dim, depth = 9, 5
+    path = _path((2, 5, dim), seed=11) / 2
+    module = dispatch.load_module(sc.KernelSpec(dim=dim, depth=depth, target="c"))
+    siglen = sc.signature_channels(dim, depth)
+    assert 2 < 16 and (siglen * 64 > module_lane_max_bytes(dim, depth))
+    want = reference_signature(path, depth, stream=stream)
+    got = module.forward(path, stream)
+    assert np.abs(got - want).max() <= 1e-13
+    rng = np.random.default_rng(1)
+    weights, direction = rng.standard_normal(want.shape), rng.standard_normal(path.shape)
+    eps = 1e-6
+    fd = np.sum((reference_signature(path + eps * direction, depth, stream=stream) -
+                 reference_signature(path - eps * direction, depth, stream=stream)) * weights)
+    fd /= 2 * eps
+    for mode in ("auto", "reversible", "checkpoint"):
+        grad = module.backward(path, got, weights, stream, mode)
+        assert abs(np.sum(grad * direction) - fd) <= 1e-6 * max(1.0, abs(fd)), mode
+    logs = sc.logsignature(path, depth, "words", stream=stream)
+    assert np.abs(logs - _want(path, depth, "words", stream)).max() <= 1e-12
+
+
+def module_lane_max_bytes(dim, depth):
+    return logsignature_plan(dim, depth).target_params("c").param("lane_max_bytes")

@@ -22,9 +22,13 @@ __all__ = ["CEmitter", "CRoutine", "PRECISIONS", "sigkernel_context"]
 #: (suffix, C type, bits) of the precisions every C module holds.
 PRECISIONS = (("f32", "float", 32), ("f64", "double", 64))
 #: Routines of the forward part (the rest belong to the backward part).
-FORWARD_ROUTINES = ("exp_step", "exp_steps", "chen")
+FORWARD_ROUTINES = ("exp_step", "exp_steps", "chen", "exp_step_row", "exp_steps_row")
 #: The routines the C drivers call, and whether each runs on vectors of paths or on scalars.
 C_ROUTINES = (("exp_step", True), ("exp_steps", True), ("exp_step_vjp", True), ("chen", False))
+#: The same steps on one path (scalar code, vectorised along its coefficients by the compiler),
+#: for blocks of fewer paths than lanes whose lanes would take too much memory (the plan's
+#: lane_max_bytes), keyed ``<routine>_row``.
+ROW_ROUTINES = ("exp_step", "exp_steps", "exp_step_vjp", "exp_step_lower")
 #: kind="logsignature" adds the logarithm, the exponential and their adjoints, on vectors of
 #: rows (a block of signatures on the lanes) and on one row (few rows: a block's unused lanes
 #: would cost LANES x the row's memory), as (key, routine, vector, forward part).
@@ -130,6 +134,9 @@ class CEmitter(Emitter):
         for suffix, scalar, bits in PRECISIONS:
             routines = {name: _c_routine(plan, plan.routine(name), suffix, scalar, vector)
                         for name, vector in names}
+            routines.update({f"{name}_row": _c_routine(plan, plan.routine(name), suffix, scalar,
+                                                       False)
+                             for name in ROW_ROUTINES if name in routines})
             log_routines = {key: _c_routine(plan, plan.routine(name), suffix, scalar, vector)
                             for key, name, vector, _ in LOG_ROUTINES} \
                 if plan.kind == "logsignature" else {}

@@ -35,14 +35,7 @@ from .. import algebra
 from .ir import Add, OuterAdd, OuterAdjoint, Plan, Routine, Scale, Stage, Value
 from .signature import signature_plan
 
-#: c: a block of signature rows goes onto the SIMD lanes (the forward's own lanes, or a row
-#: pass's) unless there are fewer rows than lanes and its buffers would take more than this;
-#: then the rows are taken one at a time (scalar code): at (1000, 2) in float64 a block's lanes
-#: hold 64 MB for one path whose signature is 8 MB. Below it, the lanes are faster even mostly
-#: empty (F (8, 200, 2, 10): one block of 8 rows in 0.06 ms one row at a time).
-LOG_LANE_MAX_BYTES = 4 << 20
-
-__all__ = ["logsignature_plan", "LOG_LANE_MAX_BYTES", "log_coefficients", "exp_coefficients", "projection_lines"]
+__all__ = ["logsignature_plan", "log_coefficients", "exp_coefficients", "projection_lines"]
 
 
 def log_coefficients(depth: int) -> dict[int, Fraction]:
@@ -133,13 +126,5 @@ def logsignature_plan(dim: int, depth: int) -> Plan:
         _series_vjp(depth, "exp_series_vjp", exp_coefficients(depth),
                     "Adjoint of exp_series: gx = the adjoint of x, given g, that of exp(x) - 1."),
     )
-    targets = tuple(
-        dataclasses.replace(t, params=t.params + (("log_lane_max_bytes", LOG_LANE_MAX_BYTES),))
-        if t.target == "c" else t for t in base.targets)
-    glossary = base.glossary + (
-        ("log_lane_max_bytes", "c: the most bytes a block of fewer signature rows than lanes "
-                               "may take on the lanes for the logarithm (above: one row at a "
-                               "time)"),)
     return dataclasses.replace(base, kind="logsignature", routines=base.routines + adjoints,
-                               targets=targets, glossary=glossary,
                                notes=projection_lines(dim, depth))

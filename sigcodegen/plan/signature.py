@@ -70,6 +70,13 @@ TEAM_MIN_OPS = 100_000
 #: at E, 0.96x at F, 1.00x at A and D.
 TOP_TILE_ROWS = 3
 TOP_TILE_ROWS_AVX512 = 6
+#: c: a block of paths (or of signature rows) goes onto the SIMD lanes unless there are fewer
+#: of them than lanes and the block's buffers would take more than this; then each path (row)
+#: runs alone in scalar code, vectorised along its coefficients: at (1000, 2) in float64 a
+#: block's lanes hold 64 MB for one path whose signature is 8 MB (iisignature's layout).
+#: Below it the lanes are faster even mostly empty (the log of F (8, 200, 2, 10)'s 8 rows:
+#: 0.06 ms one row at a time, a quarter of that on the lanes).
+LANE_MAX_BYTES = 4 << 20
 #: c: nanoseconds an idle pool thread spins for the next pass before it sleeps (and a caller
 #: waits for started tasks before it sleeps): long enough to span the Python between two calls,
 #: short enough that an idle process burns no core.
@@ -109,6 +116,8 @@ GLOSSARY = (
     ("bucket_paths_per_octave", "path buckets per octave (1: 8, 16, 32, ...)"),
     ("team_min_ops", "a parallel pass of fewer vector multiply-adds runs on one thread"),
     ("pool_spin_ns", "nanoseconds an idle pool thread spins before it sleeps"),
+    ("lane_max_bytes", "the most bytes the lanes of a block of fewer paths (or signature rows) "
+                       "than lanes may take; above it each runs alone in scalar code"),
     ("top_tile_rows", "most rows per register tile of the fused pass over the top levels (letters "
                       "of level m-1 from depth 3, top-level rows at depth 2; 16 vector registers)"),
     ("top_tile_rows_avx512", "the same with 32 vector registers (AVX-512)"),
@@ -409,7 +418,7 @@ def _targets(depth: int) -> tuple[TargetParams, ...]:
         TargetParams("keras", every, buckets),  # gradients by the backend's autodiff
         TargetParams("c", ("horner", "chunked"),
                      (("reversal_tolerance", REVERSAL_TOLERANCE), ("team_min_ops", TEAM_MIN_OPS),
-                      ("pool_spin_ns", POOL_SPIN_NS),
+                      ("pool_spin_ns", POOL_SPIN_NS), ("lane_max_bytes", LANE_MAX_BYTES),
                       ("top_tile_rows", TOP_TILE_ROWS), ("top_tile_rows_avx512", TOP_TILE_ROWS_AVX512), ("optimize", c_optimize(depth)))),
         TargetParams("triton", ("horner", "chunked"),
                      (("reversal_tolerance", REVERSAL_TOLERANCE),
