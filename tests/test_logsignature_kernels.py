@@ -204,6 +204,27 @@ def test_c_gradients_through_jax_match_finite_differences(mode):
         fd[index] = (value(up) - value(down)) / (2 * eps)
     assert np.abs(got - fd).max() <= 1e-6 * np.abs(fd).max()
     assert np.abs(jitted - got).max() <= 1e-12
+    with jax.enable_x64(True):  # inside jit: the XLA FFI handler; vmap folds into the batch
+        lowered = jax.jit(lambda p: sc.logsignature(p, 3, mode)).lower(jnp.asarray(path))
+        assert "logsig_forward" in lowered.as_text()
+        stacked = jnp.asarray(np.stack([path, 2 * path]))
+        mapped = np.asarray(jax.jit(jax.vmap(lambda p: sc.logsignature(p, 3, mode)))(stacked))
+    assert np.abs(mapped[1] - _want(2 * path, 3, mode)).max() <= 1e-12
+
+
+def test_c_kernels_under_torch_compile():
+    torch = pytest.importorskip("torch")
+    path = _path((3, 8, 2), seed=6)
+    leaf = torch.tensor(path, requires_grad=True)
+    compiled = torch.compile(lambda p: sc.logsignature(p, 3, "brackets"))
+    out = compiled(leaf)
+    assert np.abs(out.detach().numpy() - _want(path, 3, "brackets")).max() <= 1e-12
+    out.sum().backward()
+    eager = torch.tensor(path, requires_grad=True)
+    sc.logsignature(eager, 3, "brackets").sum().backward()
+    assert torch.allclose(leaf.grad, eager.grad, atol=1e-12)
+    with torch.no_grad():  # no gradient asked: the signature is not kept
+        assert sc.logsignature(leaf, 3, "words").shape == (3, sc.logsignature_channels(2, 3))
 
 
 def test_c_backward_at_one_large_path():

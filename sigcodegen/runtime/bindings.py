@@ -220,11 +220,12 @@ class NativeModule(_Libraries):
         return (self._tensorflow or self.bind("tensorflow"))(path, bool(stream), _CHUNKS[strategy])
 
 
-def _batch_parallel(kernel, rule: str):
+def _batch_parallel(kernel, rule: str, tables: int = 0):
     """``kernel`` on arrays whose rows (axis 0) are independent, made shardable and vmappable:
     under jit, XLA may split axis 0 over devices and run the kernel on each shard (a custom call
     is otherwise gathered onto one device); jax.vmap folds its axis into axis 0. ``rule`` names
-    the axes in Shardy's notation, ``b`` for the rows."""
+    the axes in Shardy's notation, ``b`` for the rows. The last ``tables`` arguments are
+    constants every shard needs whole (replicated; never vmapped)."""
     import jax.numpy as jnp
     from jax.custom_batching import custom_vmap
     from jax.experimental.custom_partitioning import custom_partitioning
@@ -241,8 +242,10 @@ def _batch_parallel(kernel, rule: str):
 
     def partition(mesh, arg_shapes, result_shape):
         spec = PartitionSpec(rows(arg_shapes[0].sharding))
+        count = len(arg_shapes) - tables
         return (mesh, kernel, NamedSharding(mesh, spec),
-                tuple(NamedSharding(mesh, spec) for _ in arg_shapes))
+                tuple(NamedSharding(mesh, spec if i < count else PartitionSpec())
+                      for i in range(len(arg_shapes))))
 
     names = rule.replace("->", " ").replace(",", " ").split()
     others = [f for i, f in enumerate(names) if f != "b" and f not in names[:i]]  # rule order
@@ -252,12 +255,35 @@ def _batch_parallel(kernel, rule: str):
 
     @batched.def_vmap
     def fold(axis_size, in_batched, *args):
-        args = [a if b else jnp.broadcast_to(a, (axis_size, *a.shape))
-                for a, b in zip(args, in_batched)]
-        out = batched(*(a.reshape(-1, *a.shape[2:]) for a in args))
+        count = len(args) - tables
+        if any(in_batched[count:]):
+            raise NotImplementedError("sigcodegen: the projection's tables cannot be vmapped")
+        paths = [a if b else jnp.broadcast_to(a, (axis_size, *a.shape))
+                 for a, b in zip(args[:count], in_batched)]
+        out = batched(*(a.reshape(-1, *a.shape[2:]) for a in paths), *args[count:])
         return out.reshape(axis_size, -1, *out.shape[1:]), True
 
     return batched
+
+
+def _ffi_targets(module: NativeModule):
+    """``target(kind, dtype)``: the name of the module's FFI handler ``sigcodegen_ffi_<kind>``
+    for that dtype, registered with XLA when first traced (building its library)."""
+    import jax
+    import jax.numpy as jnp
+
+    registered = set()
+
+    def target(kind, dtype):
+        suffix = "f64" if dtype == jnp.float64 else "f32"
+        name = f"{module.name}_{kind}_{suffix}"
+        if name not in registered:
+            handler = getattr(module.lib(int(suffix[1:])), f"sigcodegen_ffi_{kind}_{suffix}")
+            jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(handler), platform="cpu")
+            registered.add(name)
+        return name
+
+    return target
 
 
 def _jax_binding(module: NativeModule):
@@ -270,17 +296,7 @@ def _jax_binding(module: NativeModule):
         raise RuntimeError(
             f"sigcodegen: {module.name} was compiled without the XLA FFI headers (jaxlib was not "
             f"found at build time); run `sigcodegen cache clear` with jax installed")
-    registered = set()
-
-    def target(kind, dtype):
-        """The FFI target of one kernel, registered when first traced (building its library)."""
-        suffix = "f64" if dtype == jnp.float64 else "f32"
-        name = f"{module.name}_{kind}_{suffix}"
-        if name not in registered:
-            handler = getattr(module.lib(int(suffix[1:])), f"sigcodegen_ffi_{kind}_{suffix}")
-            jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(handler), platform="cpu")
-            registered.add(name)
-        return name
+    target = _ffi_targets(module)
 
     @functools.lru_cache(maxsize=None)
     def forward_op(stream, chunks):
@@ -563,10 +579,10 @@ class LogSignatureModule(NativeModule):
     """A compiled c-target log-signature module (``kind="logsignature"``) for one (dim, depth):
     the signature's kernels with the tensor logarithm and the projection onto a basis fused
     after them, and the backward through all three. ``logsignature(path, stream, strategy,
-    mode)`` takes numpy arrays, torch tensors (a ``torch.autograd.Function``) and jax arrays
-    (concrete ones on their numpy view; inside jit/grad/vmap through ``jax.pure_callback`` with
-    a ``jax.custom_vjp``). The projections are ``algebra.log_projection``'s tables, passed at
-    run time."""
+    mode)`` takes numpy arrays and jax arrays (concrete ones on their numpy view; inside jit/grad/vmap through the XLA FFI, or
+    ``jax.pure_callback`` where the library has no FFI headers, with a ``jax.custom_vjp``),
+    torch tensors through a ``torch.library`` custom op with a registered autograd formula. The
+    projections are ``algebra.log_projection``'s tables, passed at run time."""
 
     def __init__(self, built):
         super().__init__(built)
@@ -719,7 +735,7 @@ class LogSignatureModule(NativeModule):
         if framework == "torch":
             with self._lock:
                 self._logsig_torch = self._logsig_torch or _logsig_torch_function(self)
-            return self._logsig_torch.apply(path, bool(stream), chunks, mode)
+            return self._logsig_torch(path, bool(stream), chunks, mode)
         if framework == "jax":
             with self._lock:
                 self._logsig_jax = self._logsig_jax or _logsig_jax_function(self)
@@ -728,25 +744,64 @@ class LogSignatureModule(NativeModule):
 
 
 def _logsig_torch_function(module: LogSignatureModule):
+    """``f(x, stream, chunks, mode)``: a torch.library custom op (opaque to torch.compile) with a
+    registered autograd formula calling the native backward. The op also returns the signature
+    (empty unless ``keep``: only when a gradient will be asked for), which the formula saves."""
     import torch
 
-    class LogSignature(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x, stream, chunks, mode):
-            out, sig = module.log_forward(x.detach().cpu().numpy(), stream, chunks, mode)
-            ctx.options = (stream, mode)
-            ctx.save_for_backward(x, torch.from_numpy(sig))
-            return torch.from_numpy(out).to(x.device)
+    name = f"sigcodegen::{module.name}_logsig"
 
-        @staticmethod
-        def backward(ctx, grad):
-            x, sig = ctx.saved_tensors
-            stream, mode = ctx.options
-            gx = module.log_backward(x.detach().cpu().numpy(), sig.numpy(),
-                                     grad.detach().cpu().numpy(), stream, mode)
-            return torch.from_numpy(gx).to(x.device), None, None, None
+    def shapes(x, stream, mode, keep):
+        *lead, length, _ = x.shape
+        rows = (*lead, max(length - 1, 0)) if stream else tuple(lead)
+        return (*rows, module.outputs(mode)), ((*rows, module.SIGLEN) if keep else (0,))
 
-    return LogSignature
+    @torch.library.custom_op(f"{name}_forward", mutates_args=(),
+                             schema="(Tensor x, bool stream, int chunks, str mode, bool keep) -> "
+                                    "(Tensor, Tensor)")
+    def forward(x, stream, chunks, mode, keep):
+        out, sig = module.log_forward(x.detach().cpu().numpy(), stream, chunks, mode,
+                                      keep_signature=keep)
+        sig = torch.from_numpy(sig) if keep else x.new_empty((0,))
+        return torch.from_numpy(out).to(x.device), sig.to(x.device)
+
+    @forward.register_fake
+    def _(x, stream, chunks, mode, keep):
+        out, sig = shapes(x, stream, mode, keep)
+        return x.new_empty(out), x.new_empty(sig)
+
+    @torch.library.custom_op(f"{name}_backward", mutates_args=(),
+                             schema="(Tensor x, Tensor sig, Tensor gout, bool stream, str mode) "
+                                    "-> Tensor")
+    def backward(x, sig, gout, stream, mode):
+        gx = module.log_backward(x.detach().cpu().numpy(), sig.detach().cpu().numpy(),
+                                 gout.detach().cpu().numpy(), stream, mode)
+        return torch.from_numpy(gx).to(x.device)
+
+    @backward.register_fake
+    def _(x, sig, gout, stream, mode):
+        return torch.empty_like(x)
+
+    def setup_context(ctx, inputs, output):
+        x, stream, _, mode, keep = inputs
+        ctx.save_for_backward(x, output[1])
+        ctx.options = (stream, mode, keep)
+
+    def backward_formula(ctx, gout, _):
+        x, sig = ctx.saved_tensors
+        stream, mode, keep = ctx.options
+        if not keep:
+            raise RuntimeError("sigcodegen: this log-signature was computed without a gradient "
+                               "(its input did not require one, or grad mode was off)")
+        return backward(x, sig, gout.contiguous(), stream, mode), None, None, None, None
+
+    forward.register_autograd(backward_formula, setup_context=setup_context)
+
+    def apply(x, stream, chunks, mode):
+        keep = torch.is_grad_enabled() and x.requires_grad
+        return forward(x, stream, chunks, mode, keep)[0]
+
+    return apply
 
 
 def _series_torch_function(module: LogSignatureModule):
@@ -768,6 +823,80 @@ def _series_torch_function(module: LogSignatureModule):
             return torch.from_numpy(gx).to(x.device), None, None
 
     return Series
+
+
+def _logsig_jax_ffi(module: LogSignatureModule):
+    """``apply(x, stream, chunks, mode)`` inside jax.jit through the XLA FFI: the fused forward,
+    and a custom VJP whose backward takes the signature from the signature's FFI forward and
+    runs the native log-signature backward; batch-shardable and vmappable. The projection's
+    tables are constants of the traced program."""
+    import jax
+    import jax.numpy as jnp
+
+    target = _ffi_targets(module)
+
+    def tables(mode, dtype):
+        found = module._projection(mode, np.dtype(dtype))
+        return () if found is None else tuple(jnp.asarray(t) for t in found)
+
+    def rows(x, stream):
+        batch, length, _ = x.shape
+        return (batch, max(length - 1, 0)) if stream else (batch,)
+
+    def table_rule(mode):
+        return "" if mode == "expand" else ", n, k, k"
+
+    @functools.lru_cache(maxsize=None)
+    def forward_op(stream, chunks, mode):
+        def kernel(x, *projection):
+            shape = (*rows(x, stream), module.outputs(mode))
+            call = jax.ffi.ffi_call(target("logsig_forward", x.dtype),
+                                    jax.ShapeDtypeStruct(shape, x.dtype))
+            return call(x, *projection, stream=np.int32(stream), chunks=np.int32(chunks))
+
+        out = "b t o" if stream else "b o"
+        return _batch_parallel(kernel, f"b l d{table_rule(mode)} -> {out}",
+                               tables=0 if mode == "expand" else 3)
+
+    @functools.lru_cache(maxsize=None)
+    def signature_op(stream):
+        def kernel(x):
+            shape = (*rows(x, stream), module.SIGLEN)
+            call = jax.ffi.ffi_call(target("forward", x.dtype), jax.ShapeDtypeStruct(shape, x.dtype))
+            return call(x, stream=np.int32(stream), chunks=np.int32(0))
+
+        return _batch_parallel(kernel, "b l d -> b t s" if stream else "b l d -> b s")
+
+    @functools.lru_cache(maxsize=None)
+    def backward_op(stream, mode):
+        def kernel(x, sig, gout, *projection):
+            call = jax.ffi.ffi_call(target("logsig_backward", x.dtype),
+                                    jax.ShapeDtypeStruct(x.shape, x.dtype))
+            return call(x, sig, gout, *projection, stream=np.int32(stream), mode=np.int32(0))
+
+        out, sig = ("b t o", "b t s") if stream else ("b o", "b s")
+        return _batch_parallel(kernel, f"b l d, {sig}, {out}{table_rule(mode)} -> b l d",
+                               tables=0 if mode == "expand" else 3)
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+    def core(x, stream, chunks, mode):
+        return forward_op(stream, chunks, mode)(x, *tables(mode, x.dtype))
+
+    def core_fwd(x, stream, chunks, mode):
+        return core(x, stream, chunks, mode), x
+
+    def core_bwd(stream, chunks, mode, x, g):
+        sig = signature_op(stream)(x)
+        return (backward_op(stream, mode)(x, sig, g.astype(x.dtype), *tables(mode, x.dtype)),)
+
+    core.defvjp(core_fwd, core_bwd)
+
+    def apply(x, stream, chunks, mode):
+        *lead, length, dim = x.shape
+        out = core(x.reshape(-1, length, dim), stream, chunks, mode)
+        return out.reshape(*lead, *out.shape[1:])
+
+    return jax.jit(apply, static_argnums=(1, 2, 3))
 
 
 def _logsig_jax_function(module: LogSignatureModule):
@@ -803,6 +932,8 @@ def _logsig_jax_function(module: LogSignatureModule):
         return (gx,)
 
     apply.defvjp(apply_fwd, apply_bwd)
+    if module.has_ffi:  # inside jit through the XLA FFI; else host callbacks
+        apply = _logsig_jax_ffi(module)
     host = framework_named("jax").host_device
 
     def logsignature(x, stream, chunks, mode):
