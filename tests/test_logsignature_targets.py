@@ -176,18 +176,24 @@ def _brownian(seed, shape):
 
 
 def value_cases(target):
-    """(name, dim, depth, strategy, stream, dtype, mode, options, path): every mode and stream
-    mode on the first strategy, brackets on the others and with forced chunks / blocks,
-    float32 on words and brackets."""
+    """(name, dim, depth, strategy, stream, dtype, mode, options, path): on the first spec
+    every mode and stream mode on the first strategy, brackets on the others and with forced
+    chunks / blocks, float32 on words and brackets; on the second a few of those."""
     cases = []
+    first, *others = STRATEGIES[target]
     for dim, depth in VALUE_SPECS:
         path = _brownian(10 * dim + depth, (3, 12, dim))
-        first, *others = STRATEGIES[target]
-        combos = [(first, s, m, "float64", {}) for s in (False, True) for m in MODES]
-        combos += [(o, s, "brackets", "float64", {}) for o in others for s in (False, True)]
-        combos += [("chunked" if "chunks" in f else "levelwise", False, "brackets", "float64", f)
-                   for f in FORCED[target]]
-        combos += [(first, True, "words", "float32", {}), (first, False, "brackets", "float32", {})]
+        if (dim, depth) != VALUE_SPECS[0]:
+            combos = [(first, False, "brackets", "float64", {}),
+                      (first, True, "expand", "float64", {}),
+                      (others[0], False, "brackets", "float32", {})]
+        else:
+            combos = [(first, s, m, "float64", {}) for s in (False, True) for m in MODES]
+            combos += [(o, s, "brackets", "float64", {}) for o in others for s in (False, True)]
+            combos += [("chunked" if "chunks" in f else "levelwise", False, "brackets",
+                        "float64", f) for f in FORCED[target]]
+            combos += [(first, True, "words", "float32", {}),
+                       (first, False, "brackets", "float32", {})]
         for strategy, stream, mode, dtype, options in combos:
             extra = "-".join(f"{k}{v}" for k, v in options.items())
             name = f"d{dim}m{depth}-{strategy}-{'stream' if stream else 'final'}-{mode}-{dtype}"
@@ -340,8 +346,22 @@ WORKER_LABELS = [f"keras-{b}" for b in KERAS_BACKENDS] + ["triton-torch"]
 
 
 @pytest.fixture(scope="module")
-def workers(tmp_path_factory):
-    started = _start_workers(tmp_path_factory.mktemp("logsignature-workers"))
+def started(request, tmp_path_factory):
+    """The subprocess workers, started once, as soon as the module's first test runs."""
+    return _start_workers(tmp_path_factory.mktemp("logsignature-workers"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _start_early(request):
+    """Start the workers before the in-process jax tests when any selected test needs them,
+    so that both run at once."""
+    if any("workers" in item.fixturenames for item in request.session.items
+           if item.module is request.module):
+        request.getfixturevalue("started")
+
+
+@pytest.fixture(scope="module")
+def workers(started):
     results = {}
     for label, (process, out) in started.items():
         stdout, stderr = process.communicate(timeout=900)
