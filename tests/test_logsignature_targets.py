@@ -324,6 +324,14 @@ def _start_workers(tmp_root):
                                    env={**env, **extra}, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         started[f"{target}-{backend}"] = (process, out)
+    if importlib.util.find_spec("jax") is not None:  # the emitted module's own self-check
+        from sigcodegen.jit.loader import build
+        from sigcodegen.spec import KernelSpec
+
+        module, _ = build(KernelSpec(dim=2, depth=3, kind="logsignature", target="jax"))
+        started["selfcheck-jax"] = (subprocess.Popen(
+            [sys.executable, str(module)], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True), None)
     return started
 
 
@@ -365,6 +373,9 @@ def workers(started):
     results = {}
     for label, (process, out) in started.items():
         stdout, stderr = process.communicate(timeout=900)
+        if out is None:  # a self-check: its exit status and report
+            results[label] = (process.returncode, stdout + stderr)
+            continue
         if process.returncode != 0:
             results[label] = RuntimeError(f"{label} worker failed:\n{stderr[-4000:]}")
             continue
@@ -507,6 +518,14 @@ def test_triton_gradients(workers, case):
 
 
 # -- the emitted modules
+
+
+def test_emitted_self_check_covers_logsignature(workers):
+    if "selfcheck-jax" not in workers:
+        pytest.skip("jax is not installed")
+    status, text = workers["selfcheck-jax"]
+    assert status == 0, text[-4000:]
+    assert "log projected levelwise  stream=True" in text and "ok: dim=2 depth=3" in text
 
 
 @pytest.mark.parametrize("target", ("jax", "keras", "triton"))
