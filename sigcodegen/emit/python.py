@@ -48,8 +48,12 @@ class PythonEmitter(Emitter):
                    for s in schedules for fn in RULES.get(s.strategy, ())}
         if "bucket_min_steps" in dict(plan.target_params(self.target).params):
             sources[BUCKET_RULE.__name__] = inspect.getsource(BUCKET_RULE).rstrip()
+        kind_option = "" if plan.kind == "signature" else f"--kind {plan.kind} "
         return {
             **super().context(plan, prov),
+            "kind_option": kind_option,
+            "refresh": f"sigcodegen build {kind_option}--dim {plan.dim} --depth {plan.depth} "
+                       f"--target {self.target}",
             "strategies": plan.target_params(self.target).strategies,
             "strategy_constants": constants,
             "rule_sources": sources,

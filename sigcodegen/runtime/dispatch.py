@@ -393,22 +393,83 @@ def run_signature(path, framework: Framework, dim: int, depth: int, dtype: str, 
 
 def run_logsignature(path, framework: Framework, dim: int, depth: int, dtype: str,
                      stream: bool, target: str | None, strategy: str | None, mode: str):
-    """The log-signature of ``path`` by the c target's fused kernels (numpy, torch and jax
-    arrays on the CPU), or None where they do not run (another target chosen or asked for,
-    tensorflow tensors, no working compiler): the caller then takes the tensor logarithm of
-    :func:`run_signature`'s result."""
-    if framework.name not in ("numpy", "torch", "jax"):
+    """The log-signature of ``path`` (validated, in its compute ``dtype``) in ``mode`` by one
+    fused kernel module of kind ``logsignature``: the c target's kernels (numpy, torch and jax
+    arrays on the CPU), the jax module (numpy, jax and torch arrays, at shape buckets), the
+    keras module (numpy arrays and tensors of the active backend, tensorflow tensors included)
+    or the triton module (torch tensors). None where no such module runs: tensorflow tensors
+    that the c target takes (its signature runs as a TensorFlow op), Keras symbolic tensors, no
+    working compiler; the caller then takes the tensor logarithm of :func:`run_signature`'s
+    result."""
+    if framework.name not in ("numpy", "torch", "jax", "tensorflow"):
         return None
     on_gpu = framework.on_gpu(path)
     target = target or choose_target(framework.name, on_gpu, strategy)
-    if target != "c":  # the Python targets' log-signature modules: not wired yet
-        return None
+    if framework.name == "tensorflow" and target == "c":
+        if not framework.tracing_for_xla():
+            return None  # the c signature as a TensorFlow op, then the keras logarithm
+        target = "keras"  # the op has no XLA kernel; XLA compiles keras ops (as run_signature)
     strategy = strategy or choose_strategy(on_gpu, stream, target)
     _check_target(target, strategy, framework)
-    native = load_native(dim, depth, framework.name, dtype, kind="logsignature")
-    if native is None:
-        return None
-    return native.logsignature(path, stream=stream, strategy=strategy, mode=mode)
+    if target == "c":
+        native = load_native(dim, depth, framework.name, dtype, kind="logsignature")
+        if native is None:
+            return None
+        return native.logsignature(path, stream=stream, strategy=strategy, mode=mode)
+    module = load(dim, depth, target, "logsignature")
+    if target == "triton":
+        projection = _torch_projection(dim, depth, mode, path.device)
+        return module.logsignature(path, stream=stream, strategy=strategy, projection=projection)
+    return run_module_logsignature(module, target, path, framework, stream, strategy, mode)
+
+
+def _projection(dim: int, depth: int, mode: str):
+    """``algebra.log_projection``'s tables for ``mode`` (None for expand)."""
+    from ..algebra import log_projection
+
+    return log_projection(dim, depth, mode)
+
+
+@functools.lru_cache(maxsize=64)
+def _torch_projection(dim: int, depth: int, mode: str, device):
+    """The projection tables as torch tensors on ``device`` (copied there once)."""
+    import torch
+
+    tables = _projection(dim, depth, mode)
+    return None if tables is None else tuple(torch.as_tensor(t, device=device) for t in tables)
+
+
+@functools.lru_cache(maxsize=256)
+def _logsignature_of(module, stream: bool, strategy: str, mode: str):
+    """``module.logsignature`` with its options and ``mode``'s projection tables bound (as
+    constants of the compiled function): one function object per (module, options), so the
+    torch bridge and the compiled executables are built once for it."""
+    projection = _projection(module.DIM, module.DEPTH, mode)
+
+    def logsignature(x):
+        return module.logsignature(x, stream=stream, strategy=strategy, projection=projection)
+
+    return logsignature
+
+
+def run_module_logsignature(module, target: str, path, framework: Framework, stream: bool,
+                            strategy: str, mode: str):
+    """The log-signature by a loaded jax or keras module of kind ``logsignature``, at the
+    module's shape buckets when the call would compile per shape (zero increments leave the
+    log-signature unchanged), sliced back to ``path``'s: as :func:`run_module_signature`."""
+    run = _on_keras if target == "keras" else _on_jax
+    function = _logsignature_of(module, stream, strategy, mode)
+    if not buckets.helps(framework, path, target):
+        return run(function, framework, path)
+    device = _host_device(framework, path)
+    if device is not None:  # pad the numpy view: eager jax ops would compile per shape
+        out = run_module_logsignature(module, target, np.asarray(path), _NUMPY, stream,
+                                      strategy, mode)
+        return _to_device(out, device)
+    padded, padding = buckets.pad_paths(path, framework, module)
+    if padding is None:
+        return run(function, framework, path)
+    return padding.undo(run(function, framework, padded), stream)
 
 
 def run_module_signature(module, target: str, path, framework: Framework, stream: bool,

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        26cc1e2704a5894912ca6d1b70baee0e6379a0d2a6b9e3eee14984cc5f830d7c
-    generator  sigcodegen 0.1.0, generator sources 4b74a1031961770e
+    key        fe2350705784b3431ff0e10d9b1f5259bb16124a86c9b5ba13f154060266846e
+    generator  sigcodegen 0.1.0, generator sources 0e8aa8e2779dce98
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

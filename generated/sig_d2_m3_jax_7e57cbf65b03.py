@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        5a4d4513267945185caa9ba6240ad917232a3a37277dd523fed1f22026ec227c
-    generator  sigcodegen 0.1.0, generator sources 025222e79bea905f
+    key        7e57cbf65b037219d0fcd66540b3a666ef62422bd0296211d063cb9c4bcaf05e
+    generator  sigcodegen 0.1.0, generator sources 23c8b12293876816
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
@@ -455,15 +455,8 @@ def _backward_stream(dx, rows, g_rows):
     return gdx
 
 
-@functools.partial(jax.jit, static_argnames=("stream", "strategy", "chunks", "block_steps"))
-def signature(path, stream=False, strategy="horner", chunks=None, block_steps=None):
-    """Signature of paths (..., L, DIM) -> (..., SIGLEN); stream -> (..., L-1, SIGLEN).
-
-    Levels 1..DEPTH, row-major words, no scalar term. The float dtype of ``path`` is kept.
-    L = 1 gives zeros (a constant path); ``strategy`` is one of STRATEGIES. ``chunks`` (a power
-    of two) and ``block_steps`` override the chunked and levelwise rules. Reverse-mode
-    gradients walk time back (memory independent of L); forward mode (jax.jvp) is not defined.
-    """
+def _check_call(path, strategy, chunks, block_steps):
+    """Refuse a path or options the drivers cannot run, naming what to change."""
     if path.ndim < 2 or path.shape[-1] != DIM:
         raise ValueError(f"expected a path of shape (..., L, {DIM}), got {path.shape}")
     if not jnp.issubdtype(path.dtype, jnp.floating):
@@ -474,9 +467,21 @@ def signature(path, stream=False, strategy="horner", chunks=None, block_steps=No
         raise ValueError(f"chunks must be a power of two, got {chunks}")
     if block_steps is not None and block_steps < 1:
         raise ValueError(f"block_steps must be >= 1, got {block_steps}")
-    *lead, length, _ = path.shape
-    if length < 1:
+    if path.shape[-2] < 1:
         raise ValueError("a path needs at least one point (L >= 1)")
+
+
+@functools.partial(jax.jit, static_argnames=("stream", "strategy", "chunks", "block_steps"))
+def signature(path, stream=False, strategy="horner", chunks=None, block_steps=None):
+    """Signature of paths (..., L, DIM) -> (..., SIGLEN); stream -> (..., L-1, SIGLEN).
+
+    Levels 1..DEPTH, row-major words, no scalar term. The float dtype of ``path`` is kept.
+    L = 1 gives zeros (a constant path); ``strategy`` is one of STRATEGIES. ``chunks`` (a power
+    of two) and ``block_steps`` override the chunked and levelwise rules. Reverse-mode
+    gradients walk time back (memory independent of L); forward mode (jax.jvp) is not defined.
+    """
+    _check_call(path, strategy, chunks, block_steps)
+    *lead, length, _ = path.shape
     n, steps = math.prod(lead), length - 1
     if n == 0 or steps == 0:
         return jnp.zeros((*lead, steps, SIGLEN) if stream else (*lead, SIGLEN), path.dtype)
