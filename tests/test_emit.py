@@ -187,7 +187,7 @@ def _changed_plan(plan):
     new = {"reversal_tolerance": 3e-05, "team_min_ops": 777, "pool_spin_ns": 321, "top_tile_rows": 2, "top_tile_rows_avx512": 4, "register_budget": 10**6,
            "lanes_per_program": 256, "max_lane_block": 1024, "optimize": "O1",
            "bucket_min_steps": 40, "bucket_min_paths": 6, "bucket_steps_per_octave": 4,
-           "bucket_paths_per_octave": 3}
+           "bucket_paths_per_octave": 3, "lane_max_bytes": 12345}
     targets = tuple(dataclasses.replace(t, params=tuple((k, new[k]) for k, _ in t.params))
                     for t in plan.targets)
     return dataclasses.replace(plan, schedules=schedules, targets=targets)
@@ -203,6 +203,7 @@ def test_constants_come_from_the_plan(target):
     if target == "c":
         for line in ("#define CHUNK_MIN_STEPS 5", "#define REVERSAL_TOLERANCE 3e-05",
                      "#define TEAM_MIN_OPS 777", "#define POOL_SPIN_NS 321",
+                     "#define LANE_MAX_BYTES 12345",
                      # the top pass's tiles (rules.top_tiles): 5 letters in 2 + 2 + 1, 3 + 2
                      "letters 4..4 */", "letters 0..2 */",
                      '#pragma GCC optimize("O1")'):
