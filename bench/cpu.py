@@ -844,6 +844,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
     args = parser.parse_args(argv)
+    args.defaults = {k for k in ("configs", "repeats") if getattr(args, k) is None}
     if args.configs is None:
         args.configs = ["A", "B"] if args.quick else list(CONFIGS)
     if args.repeats is None:
@@ -1004,8 +1005,9 @@ def main(argv=None) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import cpu_logsig
 
-        configs = args.configs or list(cpu_logsig.CONFIGS)
-        cpu_logsig.main(["--configs", ",".join(configs), "--calls", str(args.repeats or 200)])
+        configs = list(cpu_logsig.CONFIGS) if "configs" in args.defaults else args.configs
+        calls = 200 if "repeats" in args.defaults else args.repeats
+        cpu_logsig.main(["--configs", ",".join(configs), "--calls", str(calls)])
         args.modes = [m for m in args.modes if m != "logsig"]
         if not args.modes:
             return 0

@@ -797,8 +797,28 @@ def _logsig_torch_function(module: LogSignatureModule):
 
     forward.register_autograd(backward_formula, setup_context=setup_context)
 
+    class Eager(torch.autograd.Function):
+        """The same kernels outside torch.compile, without the custom op's dispatch (0.1-0.2 ms
+        a forward + backward at G (32, 200, 20, 2), half of our time there)."""
+
+        @staticmethod
+        def forward(ctx, x, stream, chunks, mode):
+            out, sig = module.log_forward(x.detach().cpu().numpy(), stream, chunks, mode)
+            ctx.save_for_backward(x, torch.from_numpy(sig))
+            ctx.options = (stream, mode)
+            return torch.from_numpy(out).to(x.device)
+
+        @staticmethod
+        def backward(ctx, gout):
+            x, sig = ctx.saved_tensors
+            gx = module.log_backward(x.detach().cpu().numpy(), sig.numpy(),
+                                     gout.detach().cpu().numpy(), *ctx.options)
+            return torch.from_numpy(gx).to(x.device), None, None, None
+
     def apply(x, stream, chunks, mode):
         keep = torch.is_grad_enabled() and x.requires_grad
+        if keep and not torch.compiler.is_compiling():
+            return Eager.apply(x, stream, chunks, mode)
         return forward(x, stream, chunks, mode, keep)[0]
 
     return apply
