@@ -322,3 +322,23 @@ def test_few_large_paths_run_one_at_a_time(stream):
 
 def module_lane_max_bytes(dim, depth):
     return logsignature_plan(dim, depth).target_params("c").param("lane_max_bytes")
+
+
+@pytest.mark.parametrize("mode", ["words", "brackets"])
+def test_c_kernels_inside_jit_without_x64(mode):
+    """Without x64 jax has no int64 arrays: the FFI handlers take the tables as int32 (a crash
+    once, in examples/classify_timeseries.py's LogSigLayer)."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    path = _path((4, 9, 3), seed=8)
+    with jax.enable_x64(False):
+        x = jnp.asarray(path, dtype=jnp.float32)
+        got = np.asarray(jax.jit(lambda p: sc.logsignature(p, 3, mode))(x))
+        grad = np.asarray(jax.jit(jax.grad(lambda p: sc.logsignature(p, 3, mode).sum()))(x))
+    want = _want(path, 3, mode)
+    assert np.abs(got - want).max() <= 1e-5 * max(1.0, np.abs(want).max())
+    torch = pytest.importorskip("torch")
+    leaf = torch.tensor(path.astype(np.float32), requires_grad=True)
+    sc.logsignature(leaf, 3, mode).sum().backward()
+    assert np.abs(grad - leaf.grad.numpy()).max() <= 1e-5 * np.abs(grad).max()
