@@ -29,7 +29,7 @@ from .frameworks import Framework, framework_named, keras_backend, x64
 
 __all__ = ["choose_target", "choose_strategy", "load_module", "loaded", "load", "clear_memo",
            "load_coefficients",
-           "clear_caches", "load_native", "torch_bridge", "run_signature", "run_logsignature",
+           "clear_caches", "load_native", "torch_bridge", "run_signature", "run_logsignature", "run_module_logsignature",
            "run_module_signature",
            "run_signature_vjp", "run_routine", "MAX_MODULES"]
 
@@ -188,6 +188,8 @@ def clear_caches() -> None:
                     clear()
         _memo.clear()
     COMPILED.clear()
+    _logsignature_of.cache_clear()
+    _torch_projection.cache_clear()
     torch_bridge.cache_clear()
     _pullback.cache_clear()
     _signature_of.cache_clear()
@@ -445,6 +447,10 @@ def _logsignature_of(module, stream: bool, strategy: str, mode: str):
     constants of the compiled function): one function object per (module, options), so the
     torch bridge and the compiled executables are built once for it."""
     projection = _projection(module.DIM, module.DEPTH, mode)
+    if projection is not None and projection[0][-1] < 2**31:  # int32 indices: the same
+        # constants with and without jax's x64 (a function traced under one and called under
+        # the other would otherwise see int64 against int32)
+        projection = (*(t.astype(np.int32) for t in projection[:2]), projection[2])
 
     def logsignature(x):
         return module.logsignature(x, stream=stream, strategy=strategy, projection=projection)
