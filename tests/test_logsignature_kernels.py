@@ -302,8 +302,8 @@ def test_few_large_paths_run_one_at_a_time(stream):
     dim, depth = 9, 5
     path = _path((2, 5, dim), seed=11) / 2
     module = dispatch.load_module(sc.KernelSpec(dim=dim, depth=depth, target="c"))
-    siglen = sc.signature_channels(dim, depth)
-    assert 2 < 16 and (siglen * 64 > module_lane_max_bytes(dim, depth))
+    # 2 paths < the lanes of any vector width, and one vector per coefficient passes the bound
+    assert sc.signature_channels(dim, depth) * 64 > module_lane_max_bytes(dim, depth)
     want = reference_signature(path, depth, stream=stream)
     got = module.forward(path, stream)
     assert np.abs(got - want).max() <= 1e-13
@@ -342,3 +342,26 @@ def test_c_kernels_inside_jit_without_x64(mode):
     leaf = torch.tensor(path.astype(np.float32), requires_grad=True)
     sc.logsignature(leaf, 3, mode).sum().backward()
     assert np.abs(grad - leaf.grad.numpy()).max() <= 1e-5 * np.abs(grad).max()
+
+
+def test_c_kernels_through_host_callbacks_without_ffi_headers(monkeypatch):
+    """A library compiled without jaxlib's FFI headers runs traced jax arrays through
+    jax.pure_callback: the same values and gradients."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    module = _module(2, 3)
+    monkeypatch.setattr(module, "has_ffi", False)
+    monkeypatch.setattr(module, "_logsig_jax", None)
+    path = _path((3, 6, 2), seed=12)
+    with jax.enable_x64(True):
+        got = np.asarray(jax.jit(lambda p: sc.logsignature(p, 3, "brackets"))(jnp.asarray(path)))
+        grad = np.asarray(jax.grad(lambda p: sc.logsignature(p, 3, "words").sum())(
+            jnp.asarray(path)))
+    assert np.abs(got - _want(path, 3, "brackets")).max() <= 1e-12
+    torch = pytest.importorskip("torch")
+    leaf = torch.tensor(path, requires_grad=True)
+    sc.logsignature(leaf, 3, "words").sum().backward()
+    assert np.abs(grad - leaf.grad.numpy()).max() <= 1e-12
+    monkeypatch.undo()
+    module._logsig_jax = None  # the next call binds the FFI again

@@ -919,7 +919,10 @@ def _logsig_jax_ffi(module: LogSignatureModule):
     return jax.jit(apply, static_argnums=(1, 2, 3))
 
 
-def _logsig_jax_function(module: LogSignatureModule):
+def _logsig_jax_callbacks(module: LogSignatureModule):
+    """``apply(x, stream, chunks, mode)`` inside jax.jit through ``jax.pure_callback`` (for a
+    library compiled without the XLA FFI headers), with a custom VJP calling the native
+    backward on the signature the forward returned."""
     import jax
 
     def shapes(x, stream, mode):
@@ -952,8 +955,15 @@ def _logsig_jax_function(module: LogSignatureModule):
         return (gx,)
 
     apply.defvjp(apply_fwd, apply_bwd)
-    if module.has_ffi:  # inside jit through the XLA FFI; else host callbacks
-        apply = _logsig_jax_ffi(module)
+    return apply
+
+
+def _logsig_jax_function(module: LogSignatureModule):
+    """``logsignature(x, stream, chunks, mode)`` for jax arrays: a concrete array on one CPU
+    device on its numpy view; traced ones through the XLA FFI (host callbacks without it)."""
+    import jax
+
+    apply = _logsig_jax_ffi(module) if module.has_ffi else _logsig_jax_callbacks(module)
     host = framework_named("jax").host_device
 
     def logsignature(x, stream, chunks, mode):
