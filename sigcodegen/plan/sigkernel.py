@@ -174,8 +174,10 @@ class SigKernelPlan:
             "             at a time staggered by a column, one row of N + 1 vectors updated in "
             "place; the coarse row's",
             "             coefficients once per coarse row (the linear kernel at orders (0, 0): "
-            "each cell's from <dx, dy>",
-            "             on the fly, nothing stored);",
+            "the products <dx, dy> of",
+            "             the sweep's rows in a pass before it, two columns at a time); the "
+            "paths' points onto the lanes by",
+            "             LANES x LANES transposes;",
             "             the thread pool runs the blocks; a Gram matrix is tiled into blocks "
             "of (x_a, y_b) pairs, the",
             "             symmetric gram(x) into the pairs a <= b only",
