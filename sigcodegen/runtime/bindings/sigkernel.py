@@ -1,5 +1,6 @@
 """The signature-kernel kind's compiled libraries (``kind="sigkernel"``), bound: numpy through
-ctypes, torch through a ``torch.autograd.Function``, JAX through a ``jax.custom_vjp``.
+ctypes, torch through a ``torch.autograd.Function``, JAX through the XLA FFI inside a
+``jax.custom_vjp`` (``jax.pure_callback`` where the library has no FFI headers).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import threads
-from .base import BITS, PTR, Libraries
+from ..frameworks import framework_named
+from .base import BITS, PTR, Libraries, ffi_targets
 
 __all__ = ["SigKernelModule", "SIGKERNEL_LAYOUTS"]
 
@@ -25,12 +27,14 @@ class SigKernelModule(Libraries):
     solver for pairs of paths, Gram matrices and symmetric Gram matrices, float32 and float64,
     forward and backward. ``forward``/``backward`` take contiguous numpy arrays; ``torch_apply``
     and ``jax_apply`` wrap them with autograd (a ``torch.autograd.Function``, a
-    ``jax.custom_vjp`` around ``jax.pure_callback``)."""
+    ``jax.custom_vjp`` around the XLA FFI handlers, or ``jax.pure_callback`` where the library
+    was compiled without the FFI headers: ``has_ffi``)."""
 
     def __init__(self, built):
         """``built``: a ``sigcodegen.jit.loader.NativeBuild`` of a sigkernel spec."""
         super().__init__(built)
         self.DIM = built.spec.dim
+        self.has_ffi = built.has_ffi
 
     def _open(self, path: Path, bits: int) -> ctypes.CDLL:
         lib = self.open_kind(path, bits, 2)
@@ -101,8 +105,9 @@ class SigKernelModule(Libraries):
     # -- jax ------------------------------------------------------------------------------------
 
     def jax_apply(self, x, y, layout, kernel, params, ip, orders):
-        """forward on jax arrays through ``jax.pure_callback`` (works under jit, grad, vmap),
-        gradients by a ``jax.custom_vjp`` calling the native backward."""
+        """forward on jax arrays (works under jit, grad, vmap): concrete arrays on one CPU
+        device on their numpy view, traced ones through the XLA FFI (``jax.pure_callback``
+        without it), gradients by a ``jax.custom_vjp`` calling the native backward."""
         with self._lock:
             self._jax = self._jax or _sigkernel_jax_function(self)
         return self._jax(x, y, layout, int(kernel), tuple(float(v) for v in params), int(ip),
@@ -133,7 +138,48 @@ def _sigkernel_torch_function(module: SigKernelModule):
     return SigKernel
 
 
-def _sigkernel_jax_function(module: SigKernelModule):
+def _sigkernel_jax_ffi(module: SigKernelModule):
+    """``apply(x, y, layout, kernel, params, ip, orders)`` through the XLA FFI (a custom call in
+    the jitted program, no host round trip), with a custom VJP whose backward is the native
+    backward's handler. jax.vmap broadcasts every argument's extra leading axes
+    (``vmap_method="broadcast_all"``); the handlers run those as independent problems."""
+    import jax
+
+    target = ffi_targets(module)
+
+    def attributes(layout, kernel, params, ip, orders):
+        p0, p1, p2 = (tuple(params) + (0.0, 0.0, 0.0))[:3]
+        return dict(layout=np.int32(SIGKERNEL_LAYOUTS[layout]), kernel=np.int32(kernel),
+                    ip=np.int32(ip), lam1=np.int32(orders[0]), lam2=np.int32(orders[1]),
+                    p0=np.float64(p0), p1=np.float64(p1), p2=np.float64(p2))
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5, 6))
+    def core(x, y, layout, kernel, params, ip, orders):
+        shape = (x.shape[0],) if layout == "pairs" else (x.shape[0], y.shape[0])
+        call = jax.ffi.ffi_call(target("sigkernel_forward", x.dtype),
+                                jax.ShapeDtypeStruct(shape, x.dtype), vmap_method="broadcast_all")
+        return call(x, y, **attributes(layout, kernel, params, ip, orders))
+
+    def core_fwd(x, y, layout, kernel, params, ip, orders):
+        return core(x, y, layout, kernel, params, ip, orders), (x, y)
+
+    def core_bwd(layout, kernel, params, ip, orders, residuals, g):
+        x, y = residuals
+        call = jax.ffi.ffi_call(target("sigkernel_backward", x.dtype),
+                                (jax.ShapeDtypeStruct(x.shape, x.dtype),
+                                 jax.ShapeDtypeStruct(y.shape, y.dtype)),
+                                vmap_method="broadcast_all")
+        gx, gy = call(x, y, g.astype(x.dtype), **attributes(layout, kernel, params, ip, orders))
+        return gx, gy
+
+    core.defvjp(core_fwd, core_bwd)
+    return jax.jit(core, static_argnums=(2, 3, 4, 5, 6))
+
+
+def _sigkernel_jax_callbacks(module: SigKernelModule):
+    """``apply(x, y, layout, kernel, params, ip, orders)`` through ``jax.pure_callback`` (for a
+    library compiled without the XLA FFI headers), with a custom VJP calling the native
+    backward."""
     import jax
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5, 6))
@@ -162,3 +208,21 @@ def _sigkernel_jax_function(module: SigKernelModule):
 
     apply.defvjp(apply_fwd, apply_bwd)
     return apply
+
+
+def _sigkernel_jax_function(module: SigKernelModule):
+    """``f(x, y, layout, kernel, params, ip, orders)`` for jax arrays: concrete arrays on one CPU
+    device on their numpy views; traced ones through the XLA FFI (host callbacks without it)."""
+    import jax
+
+    apply = _sigkernel_jax_ffi(module) if module.has_ffi else _sigkernel_jax_callbacks(module)
+    host = framework_named("jax").host_device
+
+    def sigkernel(x, y, layout, kernel, params, ip, orders):
+        device = host(x)
+        if device is not None and host(y) is not None:
+            out = module.forward(np.asarray(x), np.asarray(y), layout, kernel, params, ip, orders)
+            return jax.device_put(out, device)
+        return apply(x, y, layout, kernel, params, ip, orders)
+
+    return sigkernel
