@@ -393,6 +393,164 @@ def test_jax_values_jit_and_grad():
         assert abs(float(mmd) - float(sc.signature_mmd(x, y, dyadic_order=2))) <= 1e-14
 
 
+
+# ---- the c target's jax binding: the XLA FFI (and host callbacks without its headers) ---------
+
+#: layout -> the operation on (x, y) of that layout (the symmetric Gram matrix takes x alone)
+JAX_LAYOUTS = {
+    "pairs": lambda a, b, **kw: sc.signature_kernel(a, b, **kw),
+    "gram": lambda a, b, **kw: sc.signature_kernel_gram(a, b, **kw),
+    "symmetric": lambda a, b, **kw: sc.signature_kernel_gram(a, **kw),
+}
+
+
+def _c_jax_module():
+    """The c target's dim-2 sigkernel module, or a skip where jax or the FFI headers are
+    missing (the FFI tests need the handlers)."""
+    pytest.importorskip("jax")
+    module = sk._module(2)
+    if not module.has_ffi:
+        pytest.skip("the c library was compiled without jaxlib's XLA FFI headers")
+    return module
+
+
+def _jax_case(layout, seed=41):
+    x, y = paths(seed, 3, 5, 2), paths(seed + 1, 3 if layout == "pairs" else 2, 6, 2)
+    return x, (x if layout == "symmetric" else y)
+
+
+@pytest.mark.parametrize("order", [0, (1, 2)], ids=str)
+@pytest.mark.parametrize("name", ["linear", "rbf", "matern32"])
+@pytest.mark.parametrize("layout", list(JAX_LAYOUTS))
+def test_c_jax_ffi_values_and_gradients(layout, name, order):
+    """Inside jax.jit the c target runs through its XLA FFI handlers: the values are the numpy
+    path's, and jax.grad (the backward handler) matches central differences of the numpy path
+    for both arguments."""
+    import jax
+    import jax.numpy as jnp
+
+    from sigcodegen.runtime.frameworks import x64
+
+    _c_jax_module()
+    op, ours = JAX_LAYOUTS[layout], KERNELS[name][0]
+    kw = dict(dyadic_order=order, static_kernel=ours)
+    x, y = _jax_case(layout)
+    want = op(x, y, **kw)
+    weights = np.random.default_rng(5).standard_normal(want.shape)
+    with x64(True):
+        got = jax.jit(lambda a, b: op(a, b, **kw))(jnp.asarray(x), jnp.asarray(y))
+        assert got.dtype == jnp.float64 and relative(np.asarray(got), want) <= 1e-12
+        if layout == "symmetric":
+            loss = jax.jit(lambda a: jnp.sum(jnp.asarray(weights) * op(a, a, **kw)))
+            (gx,) = jax.grad(loss, argnums=(0,))(jnp.asarray(x))
+            grads, args = [gx], [x]
+        else:
+            loss = jax.jit(lambda a, b: jnp.sum(jnp.asarray(weights) * op(a, b, **kw)))
+            grads, args = jax.grad(loss, argnums=(0, 1))(jnp.asarray(x), jnp.asarray(y)), [x, y]
+
+    def f(*vs):
+        return float(np.sum(weights * op(*(vs if len(vs) == 2 else (vs[0], vs[0])), **kw)))
+
+    for i, (grad, arg) in enumerate(zip(grads, args)):
+        want_g = central_difference(lambda v: f(*[v if j == i else a for j, a in enumerate(args)]),
+                                    arg)
+        assert np.abs(np.asarray(grad) - want_g).max() <= 1e-7 * max(np.abs(want_g).max(), 1.0)
+
+
+@pytest.mark.parametrize("layout", list(JAX_LAYOUTS))
+def test_c_jax_ffi_vmap_over_an_extra_axis(layout):
+    """jax.vmap over a leading axis (and two nested) broadcasts into the FFI handlers, which run
+    each slice as its own problem: the same values and gradients as a loop over the numpy path."""
+    import jax
+    import jax.numpy as jnp
+
+    from sigcodegen.runtime.frameworks import x64
+
+    _c_jax_module()
+    op = JAX_LAYOUTS[layout]
+    kw = dict(dyadic_order=1, static_kernel=sk.RBF(0.8))
+    cases = [_jax_case(layout, seed) for seed in (51, 53, 55, 57)]
+    xs, ys = np.stack([c[0] for c in cases]), np.stack([c[1] for c in cases])
+    want = np.stack([op(a, b, **kw) for a, b in zip(xs, ys)])
+    with x64(True):
+        f = jax.jit(jax.vmap(lambda a, b: op(a, b, **kw)))
+        assert relative(np.asarray(f(jnp.asarray(xs), jnp.asarray(ys))), want) <= 1e-12
+        nested = jax.jit(jax.vmap(jax.vmap(lambda a, b: op(a, b, **kw))))
+        got = nested(jnp.asarray(xs.reshape(2, 2, *xs.shape[1:])),
+                     jnp.asarray(ys.reshape(2, 2, *ys.shape[1:])))
+        assert relative(np.asarray(got).reshape(want.shape), want) <= 1e-12
+        # the same y for every slice (in_axes None): broadcast to the batch by the FFI call
+        shared = jax.jit(jax.vmap(lambda a: op(a, jnp.asarray(ys[0]), **kw)))(jnp.asarray(xs))
+        want_shared = np.stack([op(a, ys[0] if layout != "symmetric" else a, **kw) for a in xs])
+        assert relative(np.asarray(shared), want_shared) <= 1e-12
+        g = jax.grad(lambda a, b: jnp.sum(f(a, b)), argnums=(0, 1))(jnp.asarray(xs),
+                                                                      jnp.asarray(ys))
+        # each slice's gradient without vmap (the path the test above checks against finite
+        # differences); for pairs also the numpy backward
+        one = jax.jit(jax.grad(lambda a, b: jnp.sum(op(a, b, **kw)), argnums=(0, 1)))
+        for i, (a, b) in enumerate(zip(xs, ys)):
+            want_x, want_y = one(jnp.asarray(a), jnp.asarray(b))
+            if layout == "pairs":
+                want_x, want_y = sc.signature_kernel_vjp(a, b, np.ones(a.shape[0]), **kw)
+            assert relative(np.asarray(g[0][i]), want_x) <= 1e-12
+            if layout != "symmetric":
+                assert relative(np.asarray(g[1][i]), want_y) <= 1e-12
+
+
+def test_c_jax_ffi_lowers_to_our_custom_call():
+    """The jitted program holds a custom call to the module's registered FFI targets (no host
+    callback), forward and backward."""
+    import jax
+    import jax.numpy as jnp
+
+    from sigcodegen.runtime.frameworks import x64
+
+    module = _c_jax_module()
+    x, y = _jax_case("gram")
+    with x64(True):
+        f = jax.jit(lambda a, b: sc.signature_kernel_gram(a, b, dyadic_order=1))
+        text = f.lower(jnp.asarray(x), jnp.asarray(y)).as_text()
+        grad = jax.jit(jax.grad(lambda a, b: jnp.sum(sc.signature_kernel_gram(a, b)),
+                                argnums=(0, 1)))
+        grad_text = grad.lower(jnp.asarray(x), jnp.asarray(y)).as_text()
+    assert f"custom_call @{module.name}_sigkernel_forward_f64" in text
+    assert f"custom_call @{module.name}_sigkernel_backward_f64" in grad_text
+    assert "callback" not in text and "callback" not in grad_text
+
+
+def test_c_jax_through_host_callbacks_without_ffi_headers(monkeypatch):
+    """A library compiled without jaxlib's FFI headers runs traced jax arrays through
+    jax.pure_callback: the same values and gradients, under jit and vmap."""
+    import jax
+    import jax.numpy as jnp
+
+    from sigcodegen.runtime.frameworks import x64
+
+    pytest.importorskip("jax")
+    module = sk._module(2)
+    monkeypatch.setattr(module, "has_ffi", False)
+    monkeypatch.setattr(module, "_jax", None)
+    x, y = _jax_case("gram")
+    kw = dict(dyadic_order=1, static_kernel=sk.Matern32(0.9))
+    weights = np.random.default_rng(3).standard_normal((x.shape[0], y.shape[0]))
+    want = sc.signature_kernel_gram(x, y, **kw)
+    want_gx = central_difference(
+        lambda a: float(np.sum(weights * sc.signature_kernel_gram(a, y, **kw))), x)
+    with x64(True):
+        f = jax.jit(lambda a, b: sc.signature_kernel_gram(a, b, **kw))
+        text = f.lower(jnp.asarray(x), jnp.asarray(y)).as_text()
+        got = f(jnp.asarray(x), jnp.asarray(y))
+        gx = jax.grad(lambda a: jnp.sum(jnp.asarray(weights) * f(a, jnp.asarray(y))))(
+            jnp.asarray(x))
+        batched = jax.vmap(f)(jnp.stack([jnp.asarray(x)] * 2), jnp.stack([jnp.asarray(y)] * 2))
+    assert "callback" in text and "sigkernel_forward" not in text
+    assert relative(np.asarray(got), want) <= 1e-12
+    assert np.abs(np.asarray(gx) - want_gx).max() <= 1e-7 * max(np.abs(want_gx).max(), 1.0)
+    assert relative(np.asarray(batched), np.stack([want, want])) <= 1e-12
+    monkeypatch.undo()
+    module._jax = None  # the next call binds the FFI again
+
+
 @pytest.mark.parametrize("order", [0, 2], ids=str)
 @pytest.mark.parametrize("name", ["linear", "rbf", "polynomial", "matern32"])
 def test_jax_target_gradients_match_finite_differences(name, order):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..runtime.bindings import SigKernelModule
+from ..runtime.bindings.sigkernel import SigKernelModule
 from ..runtime.dispatch import load_module, loaded
 from ..runtime.frameworks import framework_of, x64
 from ..spec import SIGKERNEL_MAX_DYADIC_ORDER as MAX_DYADIC_ORDER

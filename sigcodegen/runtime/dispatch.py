@@ -23,7 +23,10 @@ from ..jit.loader import import_source, native_build
 from ..jit.toolchain import CompileError, CompilerUnavailable
 from ..spec import KernelSpec
 from . import buckets
-from .bindings import CoefficientsModule, LogSignatureModule, NativeModule, SigKernelModule
+from .bindings.coefficients import CoefficientsModule
+from .bindings.logsignature import LogSignatureModule
+from .bindings.signature import NativeModule
+from .bindings.sigkernel import SigKernelModule
 from .buckets import COMPILED
 from .frameworks import Framework, framework_named, keras_backend, x64
 
