@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        328c279a0529c38f32e876e9a94cffbb966eedb35b6f0021d7af3754622801ce
-    generator  sigcodegen 0.1.0, generator sources d04a3972a4f8936d
+    key        645745a72394d1cf7d3d9b22532ee2f86f1393ab40153a4adbd213ebb91ce037
+    generator  sigcodegen 0.1.0, generator sources c268c28005df81f1
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        6a236e860c440c34c45fb4b18b9472676131de31934c584528b82d425812c374
- *     generator  sigcodegen 0.1.0, generator sources c166dbe293c60664
+ *     key        6d24a7c82a0f78fea47223ac7ee0ab18c44ffc9e32288d5f82e004325064d6ad
+ *     generator  sigcodegen 0.1.0, generator sources c6b06b255d94524d
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

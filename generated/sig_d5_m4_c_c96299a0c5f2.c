@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        5b1b2885cc06018738dc3590471c4df5c9d02eb20c3c0609212ca7a7e8079e2b
- *     generator  sigcodegen 0.1.0, generator sources c166dbe293c60664
+ *     key        c96299a0c5f25ece8f56d66cf243e131446878cc62cabb44c3c9129d67940eab
+ *     generator  sigcodegen 0.1.0, generator sources c6b06b255d94524d
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
