@@ -12,7 +12,11 @@ Targets: forward <= 0.05 x pysiglib, forward + backward <= 0.1 x pysiglib. Print
 peak (bench/fma_peak.py; the solver does 4 flops per grid cell). Values are checked against
 pysiglib before timing. Run on an otherwise idle machine:
 
-    python bench/sigkernel.py [--repeat 7] [--out bench/results] [--sigkerax-python PATH]
+    python bench/sigkernel.py [--repeat 7] [--rounds 3] [--out bench/results] [--sigkerax-python PATH]
+
+Ours and pysiglib's two settings are timed in interleaved rounds (bench/rounds.py: this
+machine's speed moves in phases), each figure the median of its best round; each line prints
+the rounds' spread and the hypervisor's steal time during the case.
 
 sigkerax pins jax < 0.5, so it is timed from an interpreter of its own. Its latest release
 (0.2.1) fails under the newest jax it allows (0.4.38: its solver passes the traced loop index as a
@@ -41,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sigcodegen as sc  # noqa: E402
+from rounds import interleaved, steal_ticks  # noqa: E402
 
 CELL_FLOPS = 4  # sigcodegen.plan.sigkernel.CELL_FLOPS: 2 adds and 2 multiplies per grid cell
 
@@ -65,29 +70,6 @@ def load_average() -> float:
         return float("nan")
 
 
-#: pause before each candidate: the previous one's idle worker threads (OpenMP's spin-wait in
-#: pysiglib, our pool's bounded spin) go to sleep instead of taking a core from this one
-SETTLE_SECONDS = 0.3
-#: then calls for at least this long before timing: the cores' clocks, idle after the pause,
-#: come back up
-WARM_SECONDS = 0.2
-
-
-def timed(fn, repeat: int) -> float:
-    """Median of ``repeat`` calls after a pause and warm-up calls (at least one), in ms."""
-    time.sleep(SETTLE_SECONDS)
-    end = time.perf_counter() + WARM_SECONDS
-    fn()
-    while time.perf_counter() < end:
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
 def brownian(seed: int, batch: int, length: int, dim: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     steps = rng.standard_normal((batch, length, dim)) / np.sqrt(length)
@@ -95,10 +77,19 @@ def brownian(seed: int, batch: int, length: int, dim: int) -> np.ndarray:
     return np.cumsum(steps, axis=1).astype(np.float32)
 
 
-def pysiglib_best(call, repeat: int) -> tuple[float, int]:
-    """(ms, n_jobs) of the faster setting."""
-    results = [(timed(lambda: call(n_jobs), repeat), n_jobs) for n_jobs in (1, -1)]
-    return min(results)
+def compare(ours, theirs, calls: int, rounds: int):
+    """(ours ms, (pysiglib ms, n_jobs) of its faster setting or None, spread, steal ticks):
+    ours and pysiglib at n_jobs=1 and -1 (``theirs(n_jobs)``) timed in interleaved rounds
+    (bench/rounds.py)."""
+    candidates = {"ours": ours}
+    if theirs is not None:
+        candidates.update({1: lambda: theirs(1), -1: lambda: theirs(-1)})
+    before = steal_ticks()
+    got = interleaved(candidates, calls, rounds)
+    steal = steal_ticks() - before
+    spread = max(v["spread"] for v in got.values())
+    best = min(((got[j]["ms"], j) for j in (1, -1)), default=None) if theirs else None
+    return got["ours"]["ms"], best, spread, steal
 
 
 def sigkerax_table(args, python: Path) -> None:
@@ -121,7 +112,7 @@ def sigkerax_table(args, python: Path) -> None:
     theirs = json.loads(done.stdout.strip().splitlines()[-1])
     print("sigkerax (its own grid and interpolation: values differ from the scheme above)")
     for name, (x, y) in cases.items():
-        ours = timed(lambda: sc.signature_kernel_gram(x, y), args.repeat)
+        ours = interleaved({0: lambda: sc.signature_kernel_gram(x, y)}, args.repeat, 1)[0]["ms"]
         value = float(sc.signature_kernel_gram(x[:1], y[:1])[0, 0])
         print(f"  {name:<22} ours {ours:9.2f} ms   sigkerax {theirs[name]['ms']:9.2f} ms   "
               f"ratio {ours / theirs[name]['ms']:6.3f}   k[0,0] ours {value:.5f} sigkerax "
@@ -130,7 +121,9 @@ def sigkerax_table(args, python: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=7, help="timed calls per round")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds (bench/rounds.py); each figure is its best round")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--sigkerax-python", type=Path, default=None,
                         help="an interpreter that has sigkerax (it pins jax < 0.5: give it a "
@@ -158,7 +151,10 @@ def main() -> int:
 
     rows = []
 
-    def report(name, ours_ms, theirs, cells, target):
+    def report(name, ours_fn, theirs_fn, cells, target, calls=None):
+        """Time ours against pysiglib's two settings (theirs_fn(n_jobs), or None) and print."""
+        ours_ms, theirs, spread, steal = compare(ours_fn, theirs_fn if have_pysiglib else None,
+                                                 calls or args.repeat, args.rounds)
         theirs_ms, jobs = theirs if theirs else (float("nan"), 0)
         ratio = ours_ms / theirs_ms if theirs else float("nan")
         rate = cells / (ours_ms / 1e3)
@@ -166,10 +162,12 @@ def main() -> int:
         verdict = "met" if ratio <= target else "NOT met"
         print(f"{name:<34} ours {ours_ms:9.2f} ms   pysiglib {theirs_ms:9.2f} ms (n_jobs={jobs:>2})"
               f"   ratio {ratio:6.3f} (target <= {target}: {verdict})   "
-              f"{rate / 1e9:6.2f} Gcells/s, {100 * fraction:5.1f}% of the FMA peak")
+              f"{rate / 1e9:6.2f} Gcells/s, {100 * fraction:5.1f}% of the FMA peak   "
+              f"rounds spread {spread:4.2f}, steal {steal} ticks")
         rows.append({"case": name, "ours_ms": ours_ms, "pysiglib_ms": theirs_ms,
                      "pysiglib_n_jobs": jobs, "ratio": ratio, "target": target,
-                     "gcells_per_s": rate / 1e9, "fma_fraction": fraction})
+                     "gcells_per_s": rate / 1e9, "fma_fraction": fraction,
+                     "rounds_spread": spread, "steal_ticks": steal})
 
     forward_cases = [((128, 100, 5), 0), ((128, 100, 5), 2), ((32, 1000, 3), 0)]
     for (batch, length, dim), order in forward_cases:
@@ -177,51 +175,42 @@ def main() -> int:
         y = brownian(1, batch, length, dim)
         cells = batch * ((length - 1) << order) ** 2
         ours = lambda: sc.signature_kernel(x, y, dyadic_order=order)  # noqa: E731
-        theirs = None
         if have_pysiglib:
             want = pysiglib.sig_kernel(x.astype(np.float64), y.astype(np.float64),
                                        dyadic_order=order)
             error = np.abs(ours() - want).max() / np.abs(want).max()
             print(f"check ({batch}, {length}, {dim}) order {order}: relative error vs "
                   f"pysiglib (float64) {error:.1e}")
-            theirs = pysiglib_best(lambda j: pysiglib.sig_kernel(x, y, dyadic_order=order,
-                                                                 n_jobs=j), args.repeat)
-        report(f"forward ({batch},{length},{dim}) λ={order}", timed(ours, args.repeat), theirs,
-               cells, 0.05)
+        report(f"forward ({batch},{length},{dim}) λ={order}", ours,
+               lambda j: pysiglib.sig_kernel(x, y, dyadic_order=order, n_jobs=j), cells, 0.05)
         ones = np.ones(batch, np.float32)
         grad = lambda: sc.signature_kernel_vjp(x, y, ones, dyadic_order=order)  # noqa: E731
-        theirs = None
-        if have_pysiglib:
-            def backprop(j):
-                pysiglib.sig_kernel(x, y, dyadic_order=order, n_jobs=j)
-                return pysiglib.sig_kernel_backprop(ones, x, y, dyadic_order=order,
-                                                    left_deriv=True, right_deriv=True, n_jobs=j)
-            theirs = pysiglib_best(backprop, args.repeat)
+
+        def backprop(j):
+            pysiglib.sig_kernel(x, y, dyadic_order=order, n_jobs=j)
+            return pysiglib.sig_kernel_backprop(ones, x, y, dyadic_order=order,
+                                                left_deriv=True, right_deriv=True, n_jobs=j)
 
         def forward_backward():
             sc.signature_kernel(x, y, dyadic_order=order)
             grad()
-        report(f"fwd+bwd ({batch},{length},{dim}) λ={order}", timed(forward_backward, args.repeat),
-               theirs, 4 * cells, 0.1)
+        report(f"fwd+bwd ({batch},{length},{dim}) λ={order}", forward_backward, backprop,
+               4 * cells, 0.1)
 
     x = brownian(2, 32, 1000, 3)
     y = brownian(3, 32, 1000, 3)
-    theirs = pysiglib_best(lambda j: pysiglib.sig_kernel_gram(x, y, dyadic_order=0, n_jobs=j),
-                           max(1, args.repeat // 3)) if have_pysiglib else None
-    report("gram 32x32 (1000,3)", timed(lambda: sc.signature_kernel_gram(x, y), args.repeat),
-           theirs, 32 * 32 * 999 * 999, 0.05)
+    report("gram 32x32 (1000,3)", lambda: sc.signature_kernel_gram(x, y),
+           lambda j: pysiglib.sig_kernel_gram(x, y, dyadic_order=0, n_jobs=j),
+           32 * 32 * 999 * 999, 0.05, calls=max(1, args.repeat // 3))
 
-    x = brownian(4, 256, 100, 5)
-    theirs = pysiglib_best(lambda j: pysiglib.sig_kernel_gram(x, x, dyadic_order=0, n_jobs=j),
-                           args.repeat) if have_pysiglib else None
-    report("symmetric gram 256x256 (100,5)", timed(lambda: sc.signature_kernel_gram(x),
-                                                   args.repeat),
-           theirs, 256 * 257 // 2 * 99 * 99, 0.05)
+    xs = brownian(4, 256, 100, 5)
+    report("symmetric gram 256x256 (100,5)", lambda: sc.signature_kernel_gram(xs),
+           lambda j: pysiglib.sig_kernel_gram(xs, xs, dyadic_order=0, n_jobs=j),
+           256 * 257 // 2 * 99 * 99, 0.05)
 
-    x, y = brownian(5, 128, 100, 5), brownian(6, 128, 100, 5)
-    theirs = pysiglib_best(lambda j: pysiglib.sig_mmd(x, y, dyadic_order=0, n_jobs=j),
-                           args.repeat) if have_pysiglib else None
-    report("mmd 128 vs 128 (100,5)", timed(lambda: sc.signature_mmd(x, y), args.repeat), theirs,
+    xm, ym = brownian(5, 128, 100, 5), brownian(6, 128, 100, 5)
+    report("mmd 128 vs 128 (100,5)", lambda: sc.signature_mmd(xm, ym),
+           lambda j: pysiglib.sig_mmd(xm, ym, dyadic_order=0, n_jobs=j),
            (128 * 129 + 128 * 128) * 99 * 99, 0.05)
 
     if args.sigkerax_python or have_sigkerax:
