@@ -1006,7 +1006,7 @@ def main(argv=None) -> int:
         import cpu_logsig
 
         configs = list(cpu_logsig.CONFIGS) if "configs" in args.defaults else args.configs
-        calls = 200 if "repeats" in args.defaults else args.repeats
+        calls = 70 if "repeats" in args.defaults else args.repeats
         cpu_logsig.main(["--configs", ",".join(configs), "--calls", str(calls)])
         args.modes = [m for m in args.modes if m != "logsig"]
         if not args.modes:

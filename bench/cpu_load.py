@@ -2,7 +2,11 @@
 
 Forward signature, final value, float32, configs A-F; ours is ``sigcodegen.signature(x, m)`` on
 numpy (the c target), pysiglib is ``pysiglib.sig(x, m, n_jobs=...)`` at n_jobs=1 and n_jobs=-1.
-Every figure is the median (and p90) of ``--calls`` calls after warm-up, all in this process.
+The four candidates of a config are timed in ``--rounds`` interleaved rounds of ``--calls`` calls
+after warm-up, all in this process (bench/rounds.py: this virtual machine's speed moves up to
+1.8x in phases of seconds, so one candidate timed after another compared phases, not code);
+each median is that of the candidate's best round, each p90 that of every call of every round.
+Each table prints the hypervisor's steal time while it ran.
 
 1. Quiet, all threads: ours against pysiglib at its best setting (the faster of n_jobs=1 and -1).
 2. Quiet, one thread each: ours under ``sigcodegen.num_threads(1)``, pysiglib n_jobs=1.
@@ -24,12 +28,15 @@ import csv
 import os
 import subprocess
 import sys
+import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from rounds import interleaved_samples, steal_ticks  # noqa: E402
 CONFIGS = {"A": (128, 100, 5, 4), "B": (128, 20, 5, 4), "C": (32, 500, 5, 4),
            "D": (16, 1000, 3, 6), "E": (64, 100, 10, 3), "F": (8, 200, 2, 10)}
 COMPETITOR_SECONDS = 600  # the competitor ends itself after this, whatever happens here
@@ -52,32 +59,12 @@ def paths(batch, length, dim, seed=0) -> np.ndarray:
     return x.astype(np.float32)
 
 
-#: pause before each candidate: the previous one's idle worker threads (OpenMP's spin-wait in
-#: pysiglib, our pool's bounded spin) go to sleep instead of taking a core from this one
-SETTLE_SECONDS = 0.3
-#: then calls for at least this long before timing: the cores' clocks, idle after the pause,
-#: come back up (a 0.05 ms call timed right after the pause runs up to 1.6x slower)
-WARM_SECONDS = 0.2
-
-
-def warm_up(fn) -> None:
-    time.sleep(SETTLE_SECONDS)
-    end = time.perf_counter() + WARM_SECONDS
-    fn()
-    while time.perf_counter() < end:
-        fn()
-
-
-def timed(fn, calls: int) -> tuple[float, float]:
-    """(median, p90) seconds of ``calls`` calls after a pause and warm-up calls."""
-    warm_up(fn)
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    samples.sort()
-    return samples[len(samples) // 2], samples[min(len(samples) - 1, (9 * len(samples)) // 10)]
+def summary(per_round: list[list[float]]) -> tuple[float, float]:
+    """(median, p90) seconds: the median of the best round (this machine's speed moves in
+    phases, bench/rounds.py) and the p90 of every call of every round."""
+    median = min(statistics.median(t) for t in per_round)
+    pooled = sorted(t for times in per_round for t in times)
+    return median, pooled[min(len(pooled) - 1, (9 * len(pooled)) // 10)]
 
 
 @contextlib.contextmanager
@@ -94,9 +81,9 @@ def competitor(nice: int):
         proc.wait()
 
 
-def measure(configs, calls: int) -> dict:
+def measure(configs, calls: int, rounds: int = 3) -> dict:
     """{config: {candidate: (median, p90)}} for ours (all threads and one thread) and pysiglib
-    (n_jobs 1 and -1)."""
+    (n_jobs 1 and -1), timed in ``rounds`` interleaved rounds of ``calls`` calls (summary)."""
     import pysiglib
 
     import sigcodegen as sc
@@ -105,32 +92,36 @@ def measure(configs, calls: int) -> dict:
     for name in configs:
         batch, length, dim, depth = CONFIGS[name]
         x = paths(batch, length, dim)
-        row = {
-            "ours": timed(lambda: sc.signature(x, depth), calls),
-            "pysiglib-1": timed(lambda: pysiglib.sig(x, degree=depth, n_jobs=1), calls),
-            "pysiglib-all": timed(lambda: pysiglib.sig(x, degree=depth, n_jobs=-1), calls),
-        }
-        with sc.num_threads(1):
-            row["ours-1"] = timed(lambda: sc.signature(x, depth), calls)
+
+        got = interleaved_samples({
+            "ours": lambda: sc.signature(x, depth),
+            "pysiglib-1": lambda: pysiglib.sig(x, degree=depth, n_jobs=1),
+            "pysiglib-all": lambda: pysiglib.sig(x, degree=depth, n_jobs=-1),
+            "ours-1": (lambda: sc.signature(x, depth), lambda: sc.num_threads(1)),
+        }, calls, rounds)
+        row = {candidate: summary(per_round) for candidate, per_round in got.items()}
         out[name] = row
     return out
 
 
-def one_core_at_a(fma_peak) -> tuple[float, float]:
-    """(best seconds of 200 one-thread calls at A, the one-thread FMA peak measured after)."""
+def one_core_at_a(fma_peak, rounds: int = 3) -> tuple[float, float]:
+    """(best seconds of 200 one-thread calls at A, the best one-thread FMA peak), over
+    ``rounds`` rounds of the two measured back to back (both at their best phase)."""
     import sigcodegen as sc
 
     batch, length, dim, depth = CONFIGS["A"]
     x = paths(batch, length, dim)
-    with sc.num_threads(1):
-        for _ in range(5):
-            sc.signature(x, depth)
-        best = float("inf")
-        for _ in range(200):
-            start = time.perf_counter()
-            sc.signature(x, depth)
-            best = min(best, time.perf_counter() - start)
-    return best, fma_peak.measure(threads=1)["one_thread_gflops"]
+    best, peak = float("inf"), 0.0
+    for _ in range(rounds):
+        with sc.num_threads(1):
+            for _ in range(5):
+                sc.signature(x, depth)
+            for _ in range(200):
+                start = time.perf_counter()
+                sc.signature(x, depth)
+                best = min(best, time.perf_counter() - start)
+        peak = max(peak, fma_peak.measure(threads=1)["one_thread_gflops"])
+    return best, peak
 
 
 def check_correct(configs) -> list[str]:
@@ -156,7 +147,8 @@ def main(argv) -> int:
     parser = argparse.ArgumentParser(prog="bench/cpu.py --load", description=__doc__.splitlines()[0])
     parser.add_argument("--load", action="store_true")
     parser.add_argument("--configs", default=",".join(CONFIGS))
-    parser.add_argument("--calls", type=int, default=41)
+    parser.add_argument("--calls", type=int, default=41, help="timed calls per round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     configs = args.configs.split(",")
@@ -175,11 +167,16 @@ def main(argv) -> int:
     print(f"float32 FMA peak measured here: {peak['one_thread_gflops']:.1f} GFLOP/s on one thread, "
           f"{peak['all_threads_gflops']:.1f} on {peak['threads']} ({8 * peak['vector_bytes']}-bit)")
 
-    quiet = measure(configs, args.calls)
+    steal = {}
+    before = steal_ticks()
+    quiet = measure(configs, args.calls, args.rounds)
+    steal["quiet"] = steal_ticks() - before
     loaded = {}
     for nice in (0, 19):
         with competitor(nice):
-            loaded[nice] = measure(configs, args.calls)
+            before = steal_ticks()
+            loaded[nice] = measure(configs, args.calls, args.rounds)
+            steal[nice] = steal_ticks() - before
 
     rows, verdicts = [], []
 
@@ -187,7 +184,8 @@ def main(argv) -> int:
         verdicts.append(ok)
         return "met" if ok else "NOT met"
 
-    print(f"\n1. quiet, all threads (ms, median / p90 of {args.calls})")
+    print(f"\n1. quiet, all threads (ms, best round's median / p90 of {args.rounds} rounds of "
+          f"{args.calls}; steal {steal['quiet']} ticks in the quiet tables)")
     print(f"{'cfg':<4}{'ours':>16}{'pysiglib n=1':>16}{'pysiglib n=-1':>16}{'ours/best':>11}  "
           f"target <= 0.25")
     for name in configs:
@@ -209,18 +207,19 @@ def main(argv) -> int:
     if "A" in configs:
         # the kernel and the peak measured back to back, each at its best of many calls, so
         # that both see the same machine (a virtual machine's host load moves both)
-        best_kernel, best_peak = one_core_at_a(fma_peak)
+        best_kernel, best_peak = one_core_at_a(fma_peak, args.rounds)
         gflops = horner_flops(*CONFIGS["A"]) / best_kernel / 1e9
         frac = gflops / best_peak
         median_gflops = horner_flops(*CONFIGS["A"]) / quiet["A"]["ours-1"][0] / 1e9
-        print(f"\n3. one core at A (best of 200 calls, peak measured right after): {gflops:.1f} "
+        print(f"\n3. one core at A (best of {args.rounds} x 200 calls, each round's peak measured "
+              f"right after, best taken): {gflops:.1f} "
               f"GFLOP/s = {frac:.2f} of the one-thread FMA peak {best_peak:.1f}  (target >= 0.5: "
               f"{verdict(frac >= 0.5)}); at the median of table 2: {median_gflops:.1f} GFLOP/s")
         rows.append({"table": "one-core", "config": "A", "ratio": frac, "gflops": gflops,
                      "peak_gflops": best_peak, "median_gflops": median_gflops})
 
     for nice in (0, 19):
-        print(f"\n4. one busy competitor at nice {nice} (ms, median / p90)")
+        print(f"\n4. one busy competitor at nice {nice} (ms, median / p90; steal {steal[nice]} ticks)")
         print(f"{'cfg':<4}{'ours':>16}{'pysiglib n=1':>16}{'pysiglib n=-1':>16}"
               f"{'ours/pysiglib':>14}{'p90/quiet':>10}  targets <= 0.5, <= 3")
         for name in configs:

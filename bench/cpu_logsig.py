@@ -14,9 +14,10 @@ issue names; both are compared with method 2).
   ``sig_to_log_sig_backprop`` + ``sig_backprop`` (its log_sig has no autograd).
 - two settings: one thread each (ours under ``sigcodegen.num_threads(1)``, pysiglib n_jobs=1)
   and all threads each (ours by default against the faster of pysiglib's n_jobs=1 and -1).
-- each candidate after a pause and warm-up calls (bench/cpu_load.py's ``timed``), the median of
-  ``--calls`` calls; values checked against iisignature (brackets, float64 path) or the float64
-  log-signature of the same path (words), as max|out - ref| / max|ref|.
+- the candidates of a row timed in ``--rounds`` interleaved rounds (bench/rounds.py: this
+  machine's speed moves in phases), each after a pause and warm-up calls, each figure the median
+  of its best round of ``--calls`` calls; values checked against iisignature (brackets, float64
+  path) or the float64 log-signature of the same path (words), as max|out - ref| / max|ref|.
 
 Targets (issue 15): ours <= 0.33 x pysiglib in every row, forward and forward + backward.
 """
@@ -31,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cpu_load  # noqa: E402
+from rounds import interleaved  # noqa: E402
 
 CONFIGS = {**cpu_load.CONFIGS, "G": (32, 200, 20, 2)}
 TARGET = 0.33
@@ -67,7 +69,7 @@ def _pysiglib_grad(x, depth, n_jobs):
     return run
 
 
-def measure(configs, calls: int) -> list[dict]:
+def measure(configs, calls: int, rounds: int = 3) -> list[dict]:
     import iisignature
     import pysiglib
 
@@ -91,19 +93,18 @@ def measure(configs, calls: int) -> list[dict]:
             row = {"config": name, "mode": mode, "error": error, "pysiglib_error": peer_error}
             fwd = lambda: sc.logsignature(x, depth, mode)  # noqa: E731
             grad = _ours_grad(x, depth, mode)
-            row["ours"] = cpu_load.timed(fwd, calls)[0]
-            row["ours_grad"] = cpu_load.timed(grad, calls)[0]
-            with sc.num_threads(1):
-                row["ours-1"] = cpu_load.timed(fwd, calls)[0]
-                row["ours-1_grad"] = cpu_load.timed(grad, calls)[0]
+            one = lambda: sc.num_threads(1)  # noqa: E731
+            candidates = {"ours": fwd, "ours_grad": grad, "ours-1": (fwd, one),
+                          "ours-1_grad": (grad, one)}
             for n in (1, -1):
                 tag = "pysiglib-1" if n == 1 else "pysiglib-all"
-                row[tag] = cpu_load.timed(
-                    lambda: pysiglib.log_sig(x, depth, method=2, n_jobs=n), calls)[0]
-                row[f"{tag}_grad"] = cpu_load.timed(_pysiglib_grad(x, depth, n), calls)[0]
+                candidates[tag] = lambda n=n: pysiglib.log_sig(x, depth, method=2, n_jobs=n)
+                candidates[f"{tag}_grad"] = _pysiglib_grad(x, depth, n)
+            got = interleaved(candidates, calls, rounds)
+            row.update({k: v["ms"] / 1e3 for k, v in got.items()})
             if mode == "brackets":
-                row["iisignature"] = cpu_load.timed(lambda: iisignature.logsig(x64, prepared),
-                                                    max(5, calls // 10))[0]
+                row["iisignature"] = interleaved({0: lambda: iisignature.logsig(x64, prepared)},
+                                                 max(5, calls // 10), 1)[0]["ms"] / 1e3
             rows.append(row)
     return rows
 
@@ -148,7 +149,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default=",".join(CONFIGS),
                         help=f"comma-separated subset of {','.join(CONFIGS)}")
-    parser.add_argument("--calls", type=int, default=200, help="timed calls per candidate")
+    parser.add_argument("--calls", type=int, default=70, help="timed calls per candidate and round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     args, _ = parser.parse_known_args(argv)
     import os
 
@@ -163,7 +165,7 @@ def main(argv=None) -> int:
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         parser.error(f"unknown configs {unknown}; use {','.join(CONFIGS)}")
-    report(measure(configs, args.calls))
+    report(measure(configs, args.calls, args.rounds))
     return 0
 
 

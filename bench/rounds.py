@@ -36,9 +36,9 @@ def steal_ticks() -> int:
         return 0
 
 
-def one_round(fn, calls: int) -> float:
-    """Median seconds of up to ``calls`` calls (ROUND_SECONDS at most, one at least) after a
-    pause and warm-up calls."""
+def one_round(fn, calls: int) -> list[float]:
+    """Seconds of up to ``calls`` calls (ROUND_SECONDS at most, one at least) after a pause and
+    warm-up calls."""
     time.sleep(SETTLE_SECONDS)
     end = time.perf_counter() + WARM_SECONDS
     fn()
@@ -50,16 +50,30 @@ def one_round(fn, calls: int) -> float:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def interleaved_samples(candidates: dict, calls: int = 7, rounds: int = 3) -> dict:
+    """{name: [each round's call times (s)]} for the ``candidates`` ({name: a zero-argument
+    callable, or (callable, context manager factory entered around each of its rounds)}), timed in ``rounds`` rounds that alternate them (the order reversed every other
+    round)."""
+    names = list(candidates)
+    samples = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else reversed(names):
+            fn = candidates[name]
+            if isinstance(fn, tuple):  # (callable, context manager factory) around the round
+                with fn[1]():
+                    samples[name].append(one_round(fn[0], calls))
+            else:
+                samples[name].append(one_round(fn, calls))
+    return samples
 
 
 def interleaved(candidates: dict, calls: int = 7, rounds: int = 3) -> dict:
-    """{name: {"ms": best round's median, "spread": slowest / best round}} for the
-    ``candidates`` ({name: zero-argument callable}), timed in ``rounds`` rounds that alternate
-    them (the order reversed every other round)."""
-    names = list(candidates)
-    medians = {name: [] for name in names}
-    for r in range(rounds):
-        for name in names if r % 2 == 0 else reversed(names):
-            medians[name].append(one_round(candidates[name], calls))
-    return {name: {"ms": min(m) * 1e3, "spread": max(m) / min(m)} for name, m in medians.items()}
+    """{name: {"ms": best round's median, "spread": slowest / best round's median}}."""
+    out = {}
+    for name, per_round in interleaved_samples(candidates, calls, rounds).items():
+        medians = [statistics.median(t) for t in per_round]
+        out[name] = {"ms": min(medians) * 1e3, "spread": max(medians) / min(medians)}
+    return out
