@@ -39,6 +39,27 @@ def test_forced_time_chunks(chunks):
     assert relative_error(got, reference_signature(path, 5), 2, 5) <= 1e-12
 
 
+@pytest.mark.parametrize("dim,depth", [(3, 6), (2, 9), (2, 10)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_forward_cut_into_subtrees(dim, depth, dtype):
+    """Specs whose fused steps run subtree by subtree (the plan's subtree_depth > 0): batches
+    that do and do not fill the lanes, lengths with and without a tail of single steps, forced
+    time chunks (joined by Chen's identity) and the stream (which steps the whole state)."""
+    from sigcodegen.plan.signature import subtree_depth
+
+    assert subtree_depth(dim, depth) > 0
+    module = native(dim, depth)
+    for batch, length, chunks in ((3, 11, 0), (9, 14, 0), (8, 30, 3)):
+        path = brownian(np.random.default_rng(batch + length), (batch, length, dim)).astype(dtype)
+        want = reference_signature(path, depth)
+        got = module.forward(path, False, chunks) if chunks else module.forward(path)
+        assert relative_error(got, want, dim, depth) <= TOLERANCE[dtype], (batch, length, chunks)
+    path = brownian(np.random.default_rng(1), (2, 7, dim)).astype(dtype)
+    got = module.forward(path, True)
+    assert relative_error(got, reference_signature(path, depth, True), dim, depth) <= \
+        TOLERANCE[dtype]
+
+
 def test_two_points_and_one_point():
     path = brownian(np.random.default_rng(0), (3, 2, 4))
     assert relative_error(native(4, 3).forward(path), reference_signature(path, 3), 4, 3) <= 1e-12

@@ -184,7 +184,8 @@ def _changed_plan(plan):
                                     params=(("block_elements", 5555), ("min_steps", 3)))
     schedules = tuple({"chunked": chunked, "levelwise": levelwise}.get(s.strategy, s)
                       for s in plan.schedules)
-    new = {"reversal_tolerance": 3e-05, "team_min_ops": 777, "pool_spin_ns": 321, "top_tile_rows": 2, "top_tile_rows_avx512": 4, "register_budget": 10**6,
+    new = {"reversal_tolerance": 3e-05, "team_min_ops": 777, "pool_spin_ns": 321, "top_tile_rows": 2, "top_tile_rows_avx512": 4, "subtree_depth": 0,
+           "register_budget": 10**6,
            "lanes_per_program": 256, "max_lane_block": 1024, "optimize": "O1",
            "bucket_min_steps": 40, "bucket_min_paths": 6, "bucket_steps_per_octave": 4,
            "bucket_paths_per_octave": 3, "lane_max_bytes": 12345}

@@ -156,6 +156,51 @@ def test_fused_and_lower_steps_agree_with_exp_step(d, m):
         np.testing.assert_allclose(_flat(low, "a", m - 1), _flat(one, "a", m - 1), rtol=1e-12)
 
 
+@pytest.mark.parametrize("d,m,q", [(2, 4, 1), (3, 4, 1), (2, 6, 1), (2, 6, 3), (3, 5, 2),
+                                   (2, 10, None), (3, 6, None)])
+def test_subtree_steps_agree_with_exp_step(d, m, q):
+    """exp_steps_prefix on levels 1..q, then exp_steps_subtree on each of the d**q subtrees
+    (levels q+1..m of the words under one prefix, each chain from its root R at the prefix),
+    equals K exp_steps on the whole state; q=None: the plan's own cut (it holds the routines)."""
+    import plan_interpreter
+    from sigcodegen.plan.signature import subtree_depth, subtree_routines
+
+    rng = np.random.default_rng(10 * d + m)
+    plan = make_plan(KernelSpec(dim=d, depth=m))
+    if q is None:
+        q = subtree_depth(d, m)
+        assert q > 0 and plan.target_params("c").param("subtree_depth") == q
+        prefix, subtree = plan.routine("exp_steps_prefix"), plan.routine("exp_steps_subtree")
+    else:
+        prefix, subtree = subtree_routines(d, m, q)
+    names = [v.name for v in prefix.params if v.name.startswith("dx")]
+    a = _levels(rng, "a", d, m, n=2)
+    dxs = {name: 0.5 * rng.standard_normal((d, 2)) for name in names}
+    state = dict(a)
+    for name in names:
+        state = plan_interpreter.run(plan.routine("exp_step"), d, {**state, "dx": dxs[name]})
+    low = plan_interpreter.run(prefix, d, {**{f"a{k}": a[f"a{k}"] for k in range(1, q + 1)},
+                                           **dxs})
+    cut = {f"a{k}": low[f"a{k}"] for k in range(1, q + 1)}
+    for k in range(q + 1, m + 1):
+        cut[f"a{k}"] = np.empty_like(a[f"a{k}"])
+    for u in range(d**q):
+        part = {f"a{k}": a[f"a{q + k}"][u * d**k:(u + 1) * d**k] for k in range(1, m - q + 1)}
+        roots = {f"r{name[2:]}{k}": low[f"R{q + k}{name[2:]}"][u:u + 1]
+                 for name in names for k in range(1, m - q + 1)}
+        out = plan_interpreter.run(subtree, d, {**part, **roots, **dxs})
+        for k in range(1, m - q + 1):
+            cut[f"a{q + k}"][u * d**k:(u + 1) * d**k] = out[f"a{k}"]
+    np.testing.assert_allclose(_flat(cut, "a", m), _flat(state, "a", m), rtol=1e-11, atol=1e-11)
+
+
+def test_subtree_routines_refuse_a_shallow_cut():
+    from sigcodegen.plan.signature import subtree_routines
+
+    with pytest.raises(ValueError, match="depth >= 3"):
+        subtree_routines(2, 5, 3)
+
+
 @pytest.mark.parametrize("d,m", [(1, 3), (2, 3), (3, 4), (2, 6)])
 def test_log_and_exp_series(d, m):
     """log_series is the tensor logarithm (checked against a plain series of truncated

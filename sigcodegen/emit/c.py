@@ -22,9 +22,12 @@ __all__ = ["CEmitter", "CRoutine", "PRECISIONS", "sigkernel_context"]
 #: (suffix, C type, bits) of the precisions every C module holds.
 PRECISIONS = (("f32", "float", 32), ("f64", "double", 64))
 #: Routines of the forward part (the rest belong to the backward part).
-FORWARD_ROUTINES = ("exp_step", "exp_steps", "chen", "exp_step_row", "exp_steps_row")
+FORWARD_ROUTINES = ("exp_step", "exp_steps", "chen", "exp_step_row", "exp_steps_row",
+                    "exp_steps_prefix", "exp_steps_subtree")
 #: The routines the C drivers call, and whether each runs on vectors of paths or on scalars.
 C_ROUTINES = (("exp_step", True), ("exp_steps", True), ("exp_step_vjp", True), ("chen", False))
+#: The fused forward steps cut at the plan's subtree_depth q > 0 (on vectors of paths).
+SUBTREE_ROUTINES = (("exp_steps_prefix", True), ("exp_steps_subtree", True))
 #: The same steps on one path (scalar code, vectorised along its coefficients by the compiler),
 #: for blocks of fewer paths than lanes whose lanes would take too much memory (the plan's
 #: lane_max_bytes), keyed ``<routine>_row``.
@@ -62,13 +65,21 @@ def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: b
     used = {v.name for op in routine.ops for field in vars(op).values()
             for v in (field if isinstance(field, tuple) else (field,)) if hasattr(v, "degree")}
     named = params | results
-    args, lines, groups, singles = [], [], {}, []
+    args, lines, groups, singles, roots = [], [], {}, [], {}
     for value in routine.params + routine.results:  # arguments in the plan's order
         match = _LEVEL.match(value.name)
         # levels 1..k of one array: a1, a2, ... (a prefix of the signature layout)
         is_level = bool(match) and int(match.group(2)) == value.degree and \
             f"{match.group(1)}1" in named
-        if is_level and match.group(1) not in groups:
+        if match and value.degree == 0:  # ra1, ra2, ...: one array of roots, one per level
+            group = match.group(1)
+            if group not in roots:
+                qual = "const " if value.name not in results else ""
+                args.append(f"{qual}{elem} *restrict {group}")
+                roots[group] = qual
+            lines.append(f"{roots[group]}{elem} *restrict {value.name} = {group} + "
+                         f"{int(match.group(2)) - 1};")
+        elif is_level and match.group(1) not in groups:
             group = match.group(1)
             groups[group] = max(k for k in range(1, depth + 1) if f"{group}{k}" in named)
             qual = "const " if value.name not in results else ""
@@ -85,7 +96,8 @@ def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: b
                 qual = "const " if name not in results else ""
                 lines.append(f"{qual}{elem} *restrict {name} = {group} + {offset};")
         offset += plan.dim**k
-    known = {f"{g}{k}" for g, levels in groups.items() for k in range(1, levels + 1)} | set(singles)
+    known = {f"{g}{k}" for g, levels in groups.items() for k in range(1, levels + 1)} | \
+        set(singles) | {v.name for v in routine.params if v.degree == 0}
     scratch = 0
     written = [v for op in routine.ops for v in (op.out, getattr(op, "gright", None)) if v]
     for value in written:  # every value an op writes (an adjoint op writes two)
@@ -130,7 +142,9 @@ class CEmitter(Emitter):
     def context(self, plan: Plan, prov: Provenance) -> dict:
         optimize = plan.target_params(self.target).param("optimize")
         precisions = []
-        names = C_ROUTINES + ((("exp_step_lower", True),) if plan.depth > 1 else ())
+        subtree = plan.target_params(self.target).param("subtree_depth")
+        names = C_ROUTINES + ((("exp_step_lower", True),) if plan.depth > 1 else ()) \
+            + (SUBTREE_ROUTINES if subtree else ())
         for suffix, scalar, bits in PRECISIONS:
             routines = {name: _c_routine(plan, plan.routine(name), suffix, scalar, vector)
                         for name, vector in names}
@@ -157,8 +171,23 @@ class CEmitter(Emitter):
             "fused_steps": len(plan.routine("exp_steps").params) - plan.depth,
             "forward_routines": FORWARD_ROUTINES + tuple(k for k, _, _, fwd in LOG_ROUTINES if fwd),
             "top_tiles": top_tiles,
+            "subtree": _subtree_layout(plan.dim, plan.depth, subtree) if subtree else None,
             "optimize": "" if optimize == "flags" else optimize,
         }
+
+
+def _subtree_layout(dim: int, depth: int, q: int) -> dict:
+    """Where the forward's state lives while its fused steps run subtree by subtree: levels
+    1..q first (``prefix`` coefficients, as in the signature layout), then subtree u (the words
+    under prefix u, levels q+1..depth, ``size`` coefficients) at prefix + u * size, its levels
+    one after another. ``levels``: (level, its offset in the signature layout, its offset in a
+    subtree, coefficients per subtree)."""
+    prefix = sum(dim**k for k in range(1, q + 1))
+    size = sum(dim**k for k in range(1, depth - q + 1))
+    levels = tuple((q + k, sum(dim**j for j in range(1, q + k)),
+                    sum(dim**j for j in range(1, k)), dim**k) for k in range(1, depth - q + 1))
+    return {"q": q, "count": dim**q, "prefix": prefix, "size": size, "levels": levels,
+            "roots": depth - q}
 
 
 def sigkernel_context(plan, prov: Provenance) -> dict:

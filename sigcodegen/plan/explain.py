@@ -149,4 +149,12 @@ def c_blocking(plan: Plan) -> str:
         else:
             lines.append(f"  {label:<8} ({key}={rows}): tiles of {rows} rows, {rows * k + k + 1} "
                          f"vectors live ({registers} registers)")
+    q = params.param("subtree_depth")
+    if q:
+        size = sum(plan.dim**j for j in range(1, m - q + 1))
+        text = (f"cut at prefix length {q} (subtree_depth): exp_steps_prefix steps levels 1..{q} "
+                f"and keeps {m - q} roots per increment and prefix; then exp_steps_subtree (the "
+                f"same blocking at depth {m - q}) runs each of the {plan.dim**q} subtrees of "
+                f"{size} coefficients")
+        lines += textwrap.wrap(text, 96, initial_indent="  ", subsequent_indent="    ")
     return "\n".join(textwrap.wrap(lines[0], 96, subsequent_indent="  ") + lines[1:])

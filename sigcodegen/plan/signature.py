@@ -30,8 +30,8 @@ from ..algebra import level_sizes
 from .ir import (Add, Cumsum, OuterAdd, OuterAddSum, OuterAdjoint, Plan, Routine, Scale,
                  Schedule, Shift, Stage, TargetParams, TopPass, Value)
 
-__all__ = ["signature_plan", "c_optimize", "fused_steps", "CHUNK_LANES", "CHUNK_MIN_STEPS",
-           "BLOCK_ELEMENTS", "BLOCK_MIN_STEPS"]
+__all__ = ["signature_plan", "c_optimize", "fused_steps", "subtree_depth", "subtree_routines",
+           "CHUNK_LANES", "CHUNK_MIN_STEPS", "BLOCK_ELEMENTS", "BLOCK_MIN_STEPS"]
 
 # ---- the constants that decide what runs: schedule parameters and target constants ----------
 # (each lands in the plan, so `sigcodegen plan` prints it and the emitters read it from there)
@@ -77,6 +77,19 @@ TOP_TILE_ROWS_AVX512 = 6
 #: Below it the lanes are faster even mostly empty (the log of F (8, 200, 2, 10)'s 8 rows:
 #: 0.06 ms one row at a time, a quarter of that on the lanes).
 LANE_MAX_BYTES = 4 << 20
+#: c: the fused forward steps of a signature of at least SUBTREE_MIN_SIGLEN coefficients run
+#: subtree by subtree (``subtree_depth``), each subtree of at least this many coefficients.
+#: Measured on one Zen 3 core (AVX2, f32, the fused steps alone in a C harness, both variants
+#: in one binary, interleaved, best of 150, ms per 198 increments of 8 paths): (2,10) uncut
+#: 0.32, cut at q = 3 / 4 / 5 / 6 (subtrees of 254 / 126 / 62 / 30 coefficients, the subtree
+#: routine at -O3) 0.26 / 0.225 / 0.23 / 0.245; (3,6) uncut 0.097, q = 1 / 2 / 3 (363 / 120 /
+#: 39) 0.085 / 0.084 / 0.096 (at q = 3 the roots' pass and their gather cost what the
+#: subtrees save); (5,4) 0.047 uncut, about 0.045 at q = 1 with neither cost counted.
+#: Cuts that leave larger subtrees gain nothing: (8,4) at q = 1 (subtrees of 584) 3 % slower
+#: and (4,5) at q = 1 (340) as fast, through signature() at (64, 100), one thread.
+SUBTREE_MIN_COEFFICIENTS = 100
+SUBTREE_MAX_COEFFICIENTS = 256
+SUBTREE_MIN_SIGLEN = 1000
 #: c: nanoseconds an idle pool thread spins for the next pass before it sleeps (and a caller
 #: waits for started tasks before it sleeps): long enough to span the Python between two calls,
 #: short enough that an idle process burns no core.
@@ -121,6 +134,9 @@ GLOSSARY = (
     ("top_tile_rows", "most rows per register tile of the fused pass over the top levels (letters "
                       "of level m-1 from depth 3, top-level rows at depth 2; 16 vector registers)"),
     ("top_tile_rows_avx512", "the same with 32 vector registers (AVX-512)"),
+    ("subtree_depth", "c: the fused forward steps run on levels 1..q (exp_steps_prefix), then on "
+                      "each subtree of the words under one of the dim**q prefixes "
+                      "(exp_steps_subtree); 0: on the whole state (exp_steps)"),
     ("optimize", "the GCC optimisation level (flags: that of $SIGCODEGEN_CFLAGS, -O3 by default)"),
     ("register_budget", "tile values a lane may name in one forward step (sets the prefix "
                         "length p)"),
@@ -144,10 +160,14 @@ def _scaled_increments(depth: int, name: str = "dx") -> tuple[dict[int, Value], 
     return scaled, tuple(ops)
 
 
-def _horner_chain(n: int, lower: tuple[Value, ...], scaled: dict[int, Value], out: Value, acc):
+def _horner_chain(n: int, lower: tuple[Value, ...], scaled: dict[int, Value], out: Value, acc,
+                  root: Value | None = None):
     """Ops for ``out = acc + sum_{k<n} lower[k] ⊗ dx^{⊗(n-k)}/(n-k)!`` (lower[0] is the scalar
-    1), Horner form: t = L1 + dx/n; t = Lk + t ⊗ dx/(n-k+1); out = acc + t ⊗ dx."""
-    ops = [Add(Value("t1", 1), lower[0], scaled[n])]
+    1), Horner form: t = L1 + dx/n; t = Lk + t ⊗ dx/(n-k+1); out = acc + t ⊗ dx. With a
+    ``root`` (degree 0) the chain starts from it instead of 1: t = L1 + root ⊗ dx/n (a chain of
+    a subtree of the word tree, ``_exp_steps_subtree``)."""
+    ops = [Add(Value("t1", 1), lower[0], scaled[n]) if root is None
+           else OuterAdd(Value("t1", 1), lower[0], root, scaled[n])]
     for k in range(2, n):
         prev = Value(f"t{k - 1}", k - 1)
         ops.append(OuterAdd(Value(f"t{k}", k), lower[k - 1], prev, scaled[n - k + 1]))
@@ -236,26 +256,42 @@ def _exp_steps(dim: int, depth: int) -> Routine:
     return _fused_routine(k, a, names, stages)
 
 
-def _exp_steps_top_pass(depth: int, a: tuple[Value, ...], names: list[str]) -> Routine:
-    """exp_steps at depth >= 3: levels 1..m-2 stepped per increment, then one TopPass."""
+def _exp_steps_top_pass(depth: int, a: tuple[Value, ...], names: list[str],
+                        roots: dict[str, tuple[Value, ...]] | None = None) -> Routine:
+    """exp_steps at depth >= 3: levels 1..m-2 stepped per increment, then one TopPass. With
+    ``roots`` (per increment, a degree-0 root per level) every chain starts from its level's
+    root instead of 1: the same K steps on one subtree of the word tree."""
     m, stages, terms = depth, [], []
     for name in names:
         scaled, prologue = _scaled_increments(m, name)
+        root = roots[name] if roots else (None,) * m
         # the Horner values of degree m-2 of the chains of levels m and m-1, kept by name
-        top = _horner_chain(m, a, scaled, a[m - 1], a[m - 1])[:-2]
+        top = _horner_chain(m, a, scaled, a[m - 1], a[m - 1], root[m - 1])[:-2]
         top[-1] = dataclasses.replace(top[-1], out=Value(f"p{m - 2}{name[2:]}", m - 2))
-        below = _horner_chain(m - 1, a, scaled, a[m - 2], a[m - 2])[:-1]
+        below = _horner_chain(m - 1, a, scaled, a[m - 2], a[m - 2], root[m - 2])[:-1]
         below[-1] = dataclasses.replace(below[-1], out=Value(f"q{m - 2}{name[2:]}", m - 2))
         ops = list(prologue) + top + below
         for n in range(m - 2, 1, -1):
-            ops += _horner_chain(n, a, scaled, a[n - 1], a[n - 1])
-        ops.append(Add(a[0], a[0], scaled[1]))
+            ops += _horner_chain(n, a, scaled, a[n - 1], a[n - 1], root[n - 1])
+        ops.append(Add(a[0], a[0], scaled[1]) if root[0] is None
+                   else OuterAdd(a[0], a[0], root[0], scaled[1]))
         stages.append(Stage(f"increment {name}: degree-{m - 2} Horner values of levels {m} and "
                             f"{m - 1}, then levels {m - 2}..1", tuple(ops)))
         terms.append((top[-1].out, scaled[2], below[-1].out, scaled[1], scaled[1]))
     tl, tr, bl, br, r = (tuple(t[i] for t in terms) for i in range(5))
     stages.append(Stage(f"degrees {m - 1} and {m}: the {len(names)} increments in one pass over "
                         f"level {m - 1}", (TopPass(a[m - 1], a[m - 2], tl, tr, bl, br, r),)))
+    if roots:
+        return Routine(
+            name="exp_steps_subtree",
+            doc=f"exp_steps on one subtree of the word tree: {len(names)} increment(s) on the "
+                f"levels 1..{m} of the words under one prefix, each chain from its root.",
+            params=a + tuple(r for name in names for r in roots[name])
+            + tuple(Value(n, 1) for n in names),
+            results=a,
+            stages=tuple(stages),
+            unit=f"per path per subtree per {len(names)} time step(s)",
+        )
     return _fused_routine(len(names), a, names, stages)
 
 
@@ -268,6 +304,78 @@ def _fused_routine(k: int, a: tuple[Value, ...], names: list[str], stages: list)
         stages=tuple(stages),
         unit=f"per path per {k} time step(s)",
     )
+
+
+def subtree_depth(dim: int, depth: int) -> int:
+    """q, the prefix length by which the c target's fused forward steps cut the word tree (0:
+    not cut). Every word of degree > q lies under one of the dim**q prefixes of degree q, and
+    the chains of its levels read the levels up to q only through one value per level and
+    increment, the chain's Horner value at the prefix (its root). So ``exp_steps_prefix``
+    steps levels 1..q and keeps those roots, and then ``exp_steps_subtree`` runs the K
+    increments on each subtree (levels q+1..m of the words under one prefix, depth m-q) in
+    turn: short loops GCC unrolls whole (the routine is compiled at -O3 even where the module
+    is at -O2), on a subtree that stays in the L1 cache. q is the largest that leaves subtrees
+    of depth >= 3 (the top pass) with >= SUBTREE_MIN_COEFFICIENTS coefficients, and only for
+    signatures of >= SUBTREE_MIN_SIGLEN coefficients whose subtrees then hold at most
+    SUBTREE_MAX_COEFFICIENTS."""
+    def size(q):
+        return sum(dim**k for k in range(1, depth - q + 1))
+
+    if fused_steps(dim, depth) == 1 or size(0) < SUBTREE_MIN_SIGLEN:
+        return 0
+    q = 0
+    while depth - q - 1 >= 3 and size(q + 1) >= SUBTREE_MIN_COEFFICIENTS:
+        q += 1
+    return q if size(q) <= SUBTREE_MAX_COEFFICIENTS else 0
+
+
+def subtree_routines(dim: int, depth: int, q: int) -> tuple[Routine, Routine]:
+    """(exp_steps_prefix, exp_steps_subtree) for the word tree cut at prefix length q
+    (1 <= q <= depth - 3); the plan holds them for q = subtree_depth(dim, depth) > 0."""
+    if not 1 <= q <= depth - 3:
+        raise ValueError(f"subtree_routines: q = {q} must lie in 1..depth-3 = 1..{depth - 3} "
+                         f"(dim {dim}, depth {depth}): a subtree needs depth >= 3")
+    return _exp_steps_prefix(dim, depth, q), _exp_steps_subtree(dim, depth, q)
+
+
+def _exp_steps_prefix(dim: int, depth: int, q: int) -> Routine:
+    """The K increments on levels 1..q, keeping per increment each higher level's root: the
+    Horner value of degree q of its chain (R<n><s>, for level n and increment s)."""
+    k = fused_steps(dim, depth)
+    a, low = _levels("a", depth), _levels("a", q)
+    names = [f"dx{chr(ord('a') + i)}" for i in range(k)]
+    stages, roots = [], []
+    for name in names:
+        scaled, prologue = _scaled_increments(depth, name)
+        ops = list(prologue)
+        for n in range(depth, q, -1):  # levels above q: their chains up to degree q
+            chain = _horner_chain(n, a, scaled, a[n - 1], a[n - 1])[:q]
+            chain[-1] = dataclasses.replace(chain[-1], out=Value(f"R{n}{name[2:]}", q))
+            roots.append(chain[-1].out)
+            ops += chain
+        for n in range(q, 1, -1):
+            ops += _horner_chain(n, a, scaled, a[n - 1], a[n - 1])
+        ops.append(Add(a[0], a[0], scaled[1]))
+        stages.append(Stage(f"increment {name}: the roots of levels {depth}..{q + 1} (their "
+                            f"chains' degree-{q} values), then levels {q}..1", tuple(ops)))
+    return Routine(
+        name="exp_steps_prefix",
+        doc=f"exp_steps on levels 1..{q} for {k} increment(s), keeping the roots of the levels "
+            f"above: the Horner values of degree {q} that exp_steps_subtree starts from.",
+        params=low + tuple(Value(n, 1) for n in names),
+        results=low + tuple(sorted(roots, key=lambda r: (r.name[-1], int(r.name[1:-1])))),
+        stages=tuple(stages),
+        unit=f"per path per {k} time step(s)",
+    )
+
+
+def _exp_steps_subtree(dim: int, depth: int, q: int) -> Routine:
+    """exp_steps_top_pass on one subtree: depth m-q, chain n' (level q+n') of increment s from
+    the root r<s><n'> (the value R<q+n'><s> of exp_steps_prefix at the subtree's prefix)."""
+    k, mp = fused_steps(dim, depth), depth - q
+    names = [f"dx{chr(ord('a') + i)}" for i in range(k)]
+    roots = {name: tuple(Value(f"r{name[2:]}{n}", 0) for n in range(1, mp + 1)) for name in names}
+    return _exp_steps_top_pass(mp, _levels("a", mp), names, roots)
 
 
 def _exp_step_vjp(depth: int) -> Routine:
@@ -407,7 +515,7 @@ def _schedules() -> tuple[Schedule, ...]:
     )
 
 
-def _targets(depth: int) -> tuple[TargetParams, ...]:
+def _targets(dim: int, depth: int) -> tuple[TargetParams, ...]:
     every = ("horner", "chunked", "levelwise")
     buckets = (("bucket_min_steps", BUCKET_MIN_STEPS),
                ("bucket_steps_per_octave", BUCKET_STEPS_PER_OCTAVE),
@@ -419,7 +527,8 @@ def _targets(depth: int) -> tuple[TargetParams, ...]:
         TargetParams("c", ("horner", "chunked"),
                      (("reversal_tolerance", REVERSAL_TOLERANCE), ("team_min_ops", TEAM_MIN_OPS),
                       ("pool_spin_ns", POOL_SPIN_NS), ("lane_max_bytes", LANE_MAX_BYTES),
-                      ("top_tile_rows", TOP_TILE_ROWS), ("top_tile_rows_avx512", TOP_TILE_ROWS_AVX512), ("optimize", c_optimize(depth)))),
+                      ("top_tile_rows", TOP_TILE_ROWS), ("top_tile_rows_avx512", TOP_TILE_ROWS_AVX512),
+                      ("subtree_depth", subtree_depth(dim, depth)), ("optimize", c_optimize(depth)))),
         TargetParams("triton", ("horner", "chunked"),
                      (("reversal_tolerance", REVERSAL_TOLERANCE),
                       ("register_budget", REGISTER_BUDGET),
@@ -438,8 +547,9 @@ def signature_plan(dim: int, depth: int) -> Plan:
         level_sizes=level_sizes(dim, depth),
         routines=(_exp_step(depth), _chen(depth), _levelwise_block(depth), _exp_step_vjp(depth),
                   _exp_steps(dim, depth), _log_series(depth), _exp_series(depth))
-        + ((_exp_step(depth - 1, "exp_step_lower"),) if depth > 1 else ()),
+        + ((_exp_step(depth - 1, "exp_step_lower"),) if depth > 1 else ())
+        + (subtree_routines(dim, depth, q) if (q := subtree_depth(dim, depth)) else ()),
         schedules=_schedules(),
-        targets=_targets(depth),
+        targets=_targets(dim, depth),
         glossary=GLOSSARY,
     )

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        36a0cfccec0c98e5c93075553fc79c7515a8becc464c53f286e9feff4573f5dd
- *     generator  sigcodegen 0.1.0, generator sources 7afb8dd351262b29
+ *     key        b0b24701537c9834e72d1f14ad5ac3202d170c969a63bb58c66b3770b25c3def
+ *     generator  sigcodegen 0.1.0, generator sources 5fddc179d4d47c55
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200
@@ -43,6 +43,7 @@
 #define LANE_MAX_BYTES 4194304
 /* increments per exp_steps call (the top level is updated once per call) */
 #define FUSED_STEPS 3
+#define SUBTREE_VECTORS 0 /* the fused steps run on the whole state (the plan's subtree_depth 0) */
 /* multiply-adds per path of one exp_step and of one chen product (for sizing thread teams) */
 #define STEP_OPS 985
 #define CHEN_OPS 2930
@@ -1613,11 +1614,18 @@ typedef struct {
     vec_f32 *buffers[POOL_MAX_THREADS]; /* per worker: state + scratch, allocated on first use */
 } forward_pass_f32;
 
+/* FUSED_STEPS increments (increment k at dx + k * DIM) on a block's state; `scratch` holds
+ * SCRATCH + 1 + SUBTREE_VECTORS vectors */
+static inline void fused_steps_f32(vec_f32 *state, const vec_f32 *dx, vec_f32 *scratch)
+{
+    exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+}
+
 static void forward_block_f32(void *arg, int64_t block, int worker)
 {
     forward_pass_f32 *pass = arg;
     const int W = LANES_f32;
-    size_t vectors = SIGLEN + SCRATCH_f32 + 1;
+    size_t vectors = SIGLEN + SCRATCH_f32 + 1 + SUBTREE_VECTORS;
     if (!pass->buffers[worker])
         pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f32));
     vec_f32 *state = pass->buffers[worker];
@@ -1672,7 +1680,7 @@ static void forward_block_f32(void *arg, int64_t block, int worker)
         else
             for (int k = 0; k < FUSED_STEPS; ++k)
                 load_increment_f32(dx + k * DIM, x, lanes, length, step + k, 1);
-        exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+        fused_steps_f32(state, dx, scratch);
     }
     for (int64_t step = fused; step < chunk_steps; ++step) { /* the last chunk_steps % FUSED_STEPS */
         vec_f32 dx[DIM];
@@ -1753,7 +1761,7 @@ static int forward_run_f32(const float *x, int64_t batch, int64_t length, float 
         if (!stream && batch > 0 && out) memset(out, 0, (size_t)batch * SIGLEN * sizeof(float));
         return SIGCODEGEN_OK;
     }
-    size_t lane_bytes = (SIGLEN + SCRATCH_f32 + 1) * sizeof(vec_f32);
+    size_t lane_bytes = (SIGLEN + SCRATCH_f32 + 1 + SUBTREE_VECTORS) * sizeof(vec_f32);
     const int by_path = batch < W && lane_bytes > LANE_MAX_BYTES;
     int64_t chunks = stream || by_path ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
     if (chunks > steps) chunks = steps;
@@ -3199,11 +3207,18 @@ typedef struct {
     vec_f64 *buffers[POOL_MAX_THREADS]; /* per worker: state + scratch, allocated on first use */
 } forward_pass_f64;
 
+/* FUSED_STEPS increments (increment k at dx + k * DIM) on a block's state; `scratch` holds
+ * SCRATCH + 1 + SUBTREE_VECTORS vectors */
+static inline void fused_steps_f64(vec_f64 *state, const vec_f64 *dx, vec_f64 *scratch)
+{
+    exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+}
+
 static void forward_block_f64(void *arg, int64_t block, int worker)
 {
     forward_pass_f64 *pass = arg;
     const int W = LANES_f64;
-    size_t vectors = SIGLEN + SCRATCH_f64 + 1;
+    size_t vectors = SIGLEN + SCRATCH_f64 + 1 + SUBTREE_VECTORS;
     if (!pass->buffers[worker])
         pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f64));
     vec_f64 *state = pass->buffers[worker];
@@ -3258,7 +3273,7 @@ static void forward_block_f64(void *arg, int64_t block, int worker)
         else
             for (int k = 0; k < FUSED_STEPS; ++k)
                 load_increment_f64(dx + k * DIM, x, lanes, length, step + k, 1);
-        exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+        fused_steps_f64(state, dx, scratch);
     }
     for (int64_t step = fused; step < chunk_steps; ++step) { /* the last chunk_steps % FUSED_STEPS */
         vec_f64 dx[DIM];
@@ -3339,7 +3354,7 @@ static int forward_run_f64(const double *x, int64_t batch, int64_t length, doubl
         if (!stream && batch > 0 && out) memset(out, 0, (size_t)batch * SIGLEN * sizeof(double));
         return SIGCODEGEN_OK;
     }
-    size_t lane_bytes = (SIGLEN + SCRATCH_f64 + 1) * sizeof(vec_f64);
+    size_t lane_bytes = (SIGLEN + SCRATCH_f64 + 1 + SUBTREE_VECTORS) * sizeof(vec_f64);
     const int by_path = batch < W && lane_bytes > LANE_MAX_BYTES;
     int64_t chunks = stream || by_path ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
     if (chunks > steps) chunks = steps;

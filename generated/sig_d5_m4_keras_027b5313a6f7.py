@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        06516a104183a830f0e146441c1260d4b8e2f617b255f6108e39f40219d34879
-    generator  sigcodegen 0.1.0, generator sources 9251a3ac355f7087
+    key        027b5313a6f7c835da177aeed20a2e76cefd4210791f60c335e2734091b13a1f
+    generator  sigcodegen 0.1.0, generator sources 50f22571395b4179
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

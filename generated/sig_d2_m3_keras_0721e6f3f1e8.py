@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        5d573486b35bd30824d539fb7e8c22450a05169e9c78bf395eab12c9e4433de8
-    generator  sigcodegen 0.1.0, generator sources 9251a3ac355f7087
+    key        0721e6f3f1e87cf3528dca398e731565a819381a5a4dcfc2126bd23c5b90d6f5
+    generator  sigcodegen 0.1.0, generator sources 50f22571395b4179
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        ae02e1a7a183e86932b1e1417a115b3bcde671e3dca6cb97e2e077a041787b21
- *     generator  sigcodegen 0.1.0, generator sources 7afb8dd351262b29
+ *     key        cead5d4e6d622a5f137df45d973588e153ce1d30297513490a96402e5ff755fd
+ *     generator  sigcodegen 0.1.0, generator sources 5fddc179d4d47c55
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10
@@ -43,6 +43,7 @@
 #define LANE_MAX_BYTES 4194304
 /* increments per exp_steps call (the top level is updated once per call) */
 #define FUSED_STEPS 3
+#define SUBTREE_VECTORS 0 /* the fused steps run on the whole state (the plan's subtree_depth 0) */
 /* multiply-adds per path of one exp_step and of one chen product (for sizing thread teams) */
 #define STEP_OPS 26
 #define CHEN_OPS 34
@@ -1176,11 +1177,18 @@ typedef struct {
     vec_f32 *buffers[POOL_MAX_THREADS]; /* per worker: state + scratch, allocated on first use */
 } forward_pass_f32;
 
+/* FUSED_STEPS increments (increment k at dx + k * DIM) on a block's state; `scratch` holds
+ * SCRATCH + 1 + SUBTREE_VECTORS vectors */
+static inline void fused_steps_f32(vec_f32 *state, const vec_f32 *dx, vec_f32 *scratch)
+{
+    exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+}
+
 static void forward_block_f32(void *arg, int64_t block, int worker)
 {
     forward_pass_f32 *pass = arg;
     const int W = LANES_f32;
-    size_t vectors = SIGLEN + SCRATCH_f32 + 1;
+    size_t vectors = SIGLEN + SCRATCH_f32 + 1 + SUBTREE_VECTORS;
     if (!pass->buffers[worker])
         pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f32));
     vec_f32 *state = pass->buffers[worker];
@@ -1235,7 +1243,7 @@ static void forward_block_f32(void *arg, int64_t block, int worker)
         else
             for (int k = 0; k < FUSED_STEPS; ++k)
                 load_increment_f32(dx + k * DIM, x, lanes, length, step + k, 1);
-        exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+        fused_steps_f32(state, dx, scratch);
     }
     for (int64_t step = fused; step < chunk_steps; ++step) { /* the last chunk_steps % FUSED_STEPS */
         vec_f32 dx[DIM];
@@ -1316,7 +1324,7 @@ static int forward_run_f32(const float *x, int64_t batch, int64_t length, float 
         if (!stream && batch > 0 && out) memset(out, 0, (size_t)batch * SIGLEN * sizeof(float));
         return SIGCODEGEN_OK;
     }
-    size_t lane_bytes = (SIGLEN + SCRATCH_f32 + 1) * sizeof(vec_f32);
+    size_t lane_bytes = (SIGLEN + SCRATCH_f32 + 1 + SUBTREE_VECTORS) * sizeof(vec_f32);
     const int by_path = batch < W && lane_bytes > LANE_MAX_BYTES;
     int64_t chunks = stream || by_path ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
     if (chunks > steps) chunks = steps;
@@ -2325,11 +2333,18 @@ typedef struct {
     vec_f64 *buffers[POOL_MAX_THREADS]; /* per worker: state + scratch, allocated on first use */
 } forward_pass_f64;
 
+/* FUSED_STEPS increments (increment k at dx + k * DIM) on a block's state; `scratch` holds
+ * SCRATCH + 1 + SUBTREE_VECTORS vectors */
+static inline void fused_steps_f64(vec_f64 *state, const vec_f64 *dx, vec_f64 *scratch)
+{
+    exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+}
+
 static void forward_block_f64(void *arg, int64_t block, int worker)
 {
     forward_pass_f64 *pass = arg;
     const int W = LANES_f64;
-    size_t vectors = SIGLEN + SCRATCH_f64 + 1;
+    size_t vectors = SIGLEN + SCRATCH_f64 + 1 + SUBTREE_VECTORS;
     if (!pass->buffers[worker])
         pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f64));
     vec_f64 *state = pass->buffers[worker];
@@ -2384,7 +2399,7 @@ static void forward_block_f64(void *arg, int64_t block, int worker)
         else
             for (int k = 0; k < FUSED_STEPS; ++k)
                 load_increment_f64(dx + k * DIM, x, lanes, length, step + k, 1);
-        exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
+        fused_steps_f64(state, dx, scratch);
     }
     for (int64_t step = fused; step < chunk_steps; ++step) { /* the last chunk_steps % FUSED_STEPS */
         vec_f64 dx[DIM];
@@ -2465,7 +2480,7 @@ static int forward_run_f64(const double *x, int64_t batch, int64_t length, doubl
         if (!stream && batch > 0 && out) memset(out, 0, (size_t)batch * SIGLEN * sizeof(double));
         return SIGCODEGEN_OK;
     }
-    size_t lane_bytes = (SIGLEN + SCRATCH_f64 + 1) * sizeof(vec_f64);
+    size_t lane_bytes = (SIGLEN + SCRATCH_f64 + 1 + SUBTREE_VECTORS) * sizeof(vec_f64);
     const int by_path = batch < W && lane_bytes > LANE_MAX_BYTES;
     int64_t chunks = stream || by_path ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
     if (chunks > steps) chunks = steps;
