@@ -148,7 +148,7 @@ def main(argv) -> int:
     parser.add_argument("--load", action="store_true")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--calls", type=int, default=41, help="timed calls per round")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     configs = args.configs.split(",")

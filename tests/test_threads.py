@@ -133,6 +133,51 @@ def test_a_worker_that_never_starts_does_not_block_a_call():
     assert got["started"] == 1 and got["same"]
 
 
+def test_a_preempted_worker_makes_the_caller_run_alone_for_a_while():
+    """The test hook holds pool worker 1 inside the task it claims, as a preemption would, and a
+    Python thread releases it 30 ms later: after POOL_STRIKES such waits in a row the caller
+    runs its passes alone (the hold stays armed, released only after a second, and the calls
+    finish at once, on the caller: with the team they would wait for that release), with the
+    same values; ending the backoff brings the team back."""
+    got = _run_child("""
+        import ctypes, json, threading, time, numpy as np, sigcodegen as sc
+        from sigcodegen.runtime.dispatch import load_native
+        sc.set_num_threads(2)
+        x = np.cumsum(np.random.default_rng(0).standard_normal((256, 2000, 4)), axis=1) / 45
+        module = load_native(4, 4, "numpy", "float64")  # ~10 ms a call: worker 1 wakes in it
+        lib = module.lib(64)
+        lib.sigcodegen_pool_straggles.restype = ctypes.c_int64
+        first = module.forward(x)
+        def held_call():
+            lib.sigcodegen_pool_debug_hold(1, 0)
+            release = threading.Timer(0.03, lib.sigcodegen_pool_debug_hold, (1, 1))
+            release.start()
+            t = time.perf_counter()
+            out = module.forward(x)
+            release.join()
+            return out, time.perf_counter() - t
+        runs = [held_call() for _ in range(2)]  # two strikes
+        backoffs = lib.sigcodegen_pool_straggles(0)
+        lib.sigcodegen_pool_debug_hold(1, 0)    # armed, released only after a second
+        late = threading.Timer(1.0, lib.sigcodegen_pool_debug_hold, (1, 1))
+        late.start()
+        t = time.perf_counter()
+        alone = [module.forward(x) for _ in range(3)]
+        alone_s = time.perf_counter() - t
+        late.join()
+        lib.sigcodegen_pool_debug_hold(0, 1)
+        lib.sigcodegen_pool_straggles(1)        # end the backoff: the team runs again
+        again, again_s = held_call()
+        print(json.dumps({"held": [s for _, s in runs], "backoffs": backoffs,
+                          "alone_s": alone_s, "again_s": again_s,
+                          "same": all(bool(np.array_equal(o, first))
+                                      for o in [r for r, _ in runs] + alone + [again])}))
+    """, timeout=120)
+    assert got["same"]
+    assert min(got["held"]) >= 0.02 and got["again_s"] >= 0.02  # the team waited for worker 1
+    assert got["backoffs"] == 1 and got["alone_s"] < 0.5
+
+
 def _thread_report(prelude: str = "") -> str:
     return textwrap.dedent(prelude) + textwrap.dedent("""
         import json, numpy as np, sigcodegen as sc

@@ -23,11 +23,11 @@ import math
 from dataclasses import dataclass
 
 from .ir import TargetParams
+from .rules import POOL_PARAMS
 
-#: the c module's constants: a pass of fewer node updates (letters x steps x blocks) runs on one
-#: thread; nanoseconds an idle pool thread spins before it sleeps
+#: the c module's constant: a pass of fewer node updates (letters x steps x blocks) runs on one
+#: thread (the pool's own constants: rules.POOL_PARAMS)
 TEAM_MIN_UPDATES = 20_000
-POOL_SPIN_NS = 200_000
 
 __all__ = ["CoefficientLevel", "CoefficientPlan", "CoefficientKernelPlan", "coefficient_plan",
            "coefficient_kernel_plan", "check_words"]
@@ -209,7 +209,7 @@ class CoefficientKernelPlan:
     kind: str = "coefficients"
     targets: tuple[TargetParams, ...] = (
         TargetParams("c", ("horner",), (("team_min_updates", TEAM_MIN_UPDATES),
-                                        ("pool_spin_ns", POOL_SPIN_NS))),)
+                                        *POOL_PARAMS)),)
 
     def target_params(self, target: str) -> TargetParams:
         for params in self.targets:

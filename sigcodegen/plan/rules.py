@@ -8,7 +8,30 @@ thread count and is written in C (``forward_chunks`` in ``templates/c/module.c.j
 constants come from the plan.
 """
 
-__all__ = ["num_chunks", "levelwise_block_steps", "bucket", "top_tiles"]
+__all__ = ["num_chunks", "levelwise_block_steps", "bucket", "top_tiles", "POOL_PARAMS",
+           "POOL_GLOSSARY"]
+
+#: The c target's thread pool (templates/c/pool.j2), the same for every kind: nanoseconds an
+#: idle pool thread spins for the next pass before it sleeps (and a caller waits for started
+#: tasks before it sleeps): long enough to span the Python between two calls, short enough
+#: that an idle process burns no core. A caller that, its own tasks done, waits for a task
+#: another thread claimed and has run for longer than twice the caller's mean task time plus
+#: pool_straggle_ns (that thread was preempted mid-task: another process wants the core), in
+#: pool_strikes team passes in a row (one such wait is a hiccup of the host), runs the passes
+#: of the next pool_backoff_ns on its thread alone, then tries the team again. Measured with a
+#: busy competitor at nice 0 on 2 cores (bench/cpu.py --load): see the README's under-load
+#: table.
+POOL_PARAMS = (("pool_spin_ns", 200_000), ("pool_straggle_ns", 50_000), ("pool_strikes", 2),
+               ("pool_backoff_ns", 100_000_000))
+POOL_GLOSSARY = (
+    ("pool_spin_ns", "nanoseconds an idle pool thread spins before it sleeps"),
+    ("pool_straggle_ns", "a caller that waits for a task another thread has run for longer than "
+                         "twice the caller's mean task time plus this (preempted: the machine "
+                         "is busy), pool_strikes times in a row, runs alone for "
+                         "pool_backoff_ns"),
+    ("pool_strikes", "such waits in consecutive team passes that start a backoff"),
+    ("pool_backoff_ns", "nanoseconds the passes after such waits run on the caller alone"),
+)
 
 
 def num_chunks(steps, paths, lanes, min_steps):

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from ..spec import SIGKERNEL_MAX_DYADIC_ORDER, SIGKERNEL_MAX_GRID_ROW
 from .ir import TargetParams
+from .rules import POOL_GLOSSARY, POOL_PARAMS
 
 __all__ = ["StaticKernelForm", "SigKernelPlan", "sigkernel_plan", "STATIC_KERNELS",
            "MAX_DYADIC_ORDER", "MAX_GRID_ROW", "cell_flops"]
@@ -49,15 +50,12 @@ MAX_GRID_ROW = SIGKERNEL_MAX_GRID_ROW
 ROWS_PER_SWEEP = 4
 #: c: a pass of fewer grid-cell updates (vector) than this runs on the calling thread alone.
 TEAM_MIN_CELLS = 20_000
-#: c: nanoseconds an idle pool thread spins before it sleeps (as for the signature kind).
-POOL_SPIN_NS = 200_000
 #: flops of one grid-cell update: 2 adds, 2 multiplies (the coefficients are per coarse cell)
 CELL_FLOPS = 4
 
-GLOSSARY = (
+GLOSSARY = POOL_GLOSSARY + (
     ("rows_per_sweep", "grid rows advanced together by one sweep, staggered by a column (1 to 8)"),
     ("team_min_cells", "a pass of fewer vector cell updates runs on one thread"),
-    ("pool_spin_ns", "nanoseconds an idle pool thread spins before it sleeps"),
     ("checkpoints", "the backward pass keeps every S-th grid row, S = ceil(sqrt(M))"),
 )
 
@@ -226,7 +224,7 @@ def sigkernel_plan(dim: int, depth: None = None) -> SigKernelPlan:
     targets = (
         TargetParams("c", ("pde",), (("rows_per_sweep", ROWS_PER_SWEEP),
                                      ("team_min_cells", TEAM_MIN_CELLS),
-                                     ("pool_spin_ns", POOL_SPIN_NS))),
+                                     *POOL_PARAMS)),
         TargetParams("jax", ("antidiagonal",), ()),
         TargetParams("triton", ("wavefront",), ()),
     )

@@ -29,6 +29,7 @@ from fractions import Fraction
 from ..algebra import level_sizes
 from .ir import (Add, Cumsum, OuterAdd, OuterAddSum, OuterAdjoint, Plan, Routine, Scale,
                  Schedule, Shift, Stage, TargetParams, TopPass, Value)
+from .rules import POOL_GLOSSARY, POOL_PARAMS
 
 __all__ = ["signature_plan", "c_optimize", "fused_steps", "subtree_depth", "subtree_routines",
            "CHUNK_LANES", "CHUNK_MIN_STEPS", "BLOCK_ELEMENTS", "BLOCK_MIN_STEPS"]
@@ -90,10 +91,6 @@ LANE_MAX_BYTES = 4 << 20
 SUBTREE_MIN_COEFFICIENTS = 100
 SUBTREE_MAX_COEFFICIENTS = 256
 SUBTREE_MIN_SIGLEN = 1000
-#: c: nanoseconds an idle pool thread spins for the next pass before it sleeps (and a caller
-#: waits for started tasks before it sleeps): long enough to span the Python between two calls,
-#: short enough that an idle process burns no core.
-POOL_SPIN_NS = 200_000
 #: jax, keras: the shape buckets a call runs at (``rules.bucket``), so that varying lengths and
 #: batch sizes compile a bounded number of times: increments padded to the grid 16, 24, 32, 48,
 #: ... (at most 1.5x the work past 16 increments; 11 compilations for L = 2..401), paths to
@@ -111,7 +108,7 @@ LANES_PER_PROGRAM = 128
 MAX_LANE_BLOCK = 1024
 
 #: What each parameter means, as ``sigcodegen plan`` prints it.
-GLOSSARY = (
+GLOSSARY = POOL_GLOSSARY + (
     ("chunked.lanes", "paths × chunks to aim for (the chunks run side by side as extra paths)"),
     ("chunked.min_steps", "the fewest increments a time chunk may have"),
     ("levelwise.block_elements", "most coefficients per level array of a time block "
@@ -128,7 +125,6 @@ GLOSSARY = (
                          "path, whose results are dropped)"),
     ("bucket_paths_per_octave", "path buckets per octave (1: 8, 16, 32, ...)"),
     ("team_min_ops", "a parallel pass of fewer vector multiply-adds runs on one thread"),
-    ("pool_spin_ns", "nanoseconds an idle pool thread spins before it sleeps"),
     ("lane_max_bytes", "the most bytes the lanes of a block of fewer paths (or signature rows) "
                        "than lanes may take; above it each runs alone in scalar code"),
     ("top_tile_rows", "most rows per register tile of the fused pass over the top levels (letters "
@@ -526,7 +522,7 @@ def _targets(dim: int, depth: int) -> tuple[TargetParams, ...]:
         TargetParams("keras", every, buckets),  # gradients by the backend's autodiff
         TargetParams("c", ("horner", "chunked"),
                      (("reversal_tolerance", REVERSAL_TOLERANCE), ("team_min_ops", TEAM_MIN_OPS),
-                      ("pool_spin_ns", POOL_SPIN_NS), ("lane_max_bytes", LANE_MAX_BYTES),
+                      *POOL_PARAMS, ("lane_max_bytes", LANE_MAX_BYTES),
                       ("top_tile_rows", TOP_TILE_ROWS), ("top_tile_rows_avx512", TOP_TILE_ROWS_AVX512),
                       ("subtree_depth", subtree_depth(dim, depth)), ("optimize", c_optimize(depth)))),
         TargetParams("triton", ("horner", "chunked"),
