@@ -71,6 +71,12 @@ TEAM_MIN_OPS = 100_000
 #: at E, 0.96x at F, 1.00x at A and D.
 TOP_TILE_ROWS = 3
 TOP_TILE_ROWS_AVX512 = 6
+#: c: from this dim on, the tiles' loops over the letters keep the K increments' values in
+#: registers (IN_REGISTER in the emitted C) instead of letting GCC fold a load of each into
+#: every multiply-add, which made those loops load-bound. Measured on one Zen 3 core (AVX2,
+#: fused steps alone in a C harness, interleaved): (20,2) 0.84x the time, (10,3) 0.88x, (5,4)
+#: 1.00x, (3,6) 1.04x, (2,10) 1.07x (short loops GCC unrolls whole schedule better unpinned).
+PIN_MIN_DIM = 8
 #: c: a block of paths (or of signature rows) goes onto the SIMD lanes unless there are fewer
 #: of them than lanes and the block's buffers would take more than this; then each path (row)
 #: runs alone in scalar code, vectorised along its coefficients: at (1000, 2) in float64 a
@@ -133,6 +139,8 @@ GLOSSARY = POOL_GLOSSARY + (
     ("subtree_depth", "c: the fused forward steps run on levels 1..q (exp_steps_prefix), then on "
                       "each subtree of the words under one of the dim**q prefixes "
                       "(exp_steps_subtree); 0: on the whole state (exp_steps)"),
+    ("pin_increments", "c: the register tiles' loops keep the increments in registers "
+                       "(from dim PIN_MIN_DIM = 8 on)"),
     ("optimize", "the GCC optimisation level (flags: that of $SIGCODEGEN_CFLAGS, -O3 by default)"),
     ("register_budget", "tile values a lane may name in one forward step (sets the prefix "
                         "length p)"),
@@ -524,7 +532,8 @@ def _targets(dim: int, depth: int) -> tuple[TargetParams, ...]:
                      (("reversal_tolerance", REVERSAL_TOLERANCE), ("team_min_ops", TEAM_MIN_OPS),
                       *POOL_PARAMS, ("lane_max_bytes", LANE_MAX_BYTES),
                       ("top_tile_rows", TOP_TILE_ROWS), ("top_tile_rows_avx512", TOP_TILE_ROWS_AVX512),
-                      ("subtree_depth", subtree_depth(dim, depth)), ("optimize", c_optimize(depth)))),
+                      ("subtree_depth", subtree_depth(dim, depth)),
+                      ("pin_increments", dim >= PIN_MIN_DIM), ("optimize", c_optimize(depth)))),
         TargetParams("triton", ("horner", "chunked"),
                      (("reversal_tolerance", REVERSAL_TOLERANCE),
                       ("register_budget", REGISTER_BUDGET),

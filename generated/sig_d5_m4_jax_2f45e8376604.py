@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        67667210bbe3c18ac7b5e0eeba880fb51b2822133c79047553107502021f05bd
-    generator  sigcodegen 0.1.0, generator sources ade9d0c7ad0bd77d
+    key        2f45e83766040acbfc23c564f4e3a9db1f574ba18412866c0c6bbaa7b80e3a03
+    generator  sigcodegen 0.1.0, generator sources f18745ad0af9c928
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

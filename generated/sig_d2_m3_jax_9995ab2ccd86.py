@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        4165d56464860cc4d03d7b32de5b5135d6d3ad2e16c59dc5976fa86ef8649eca
-    generator  sigcodegen 0.1.0, generator sources ade9d0c7ad0bd77d
+    key        9995ab2ccd864204bf83dba21d76904f7cbd18cb5d70dff6fcd910e7998efc66
+    generator  sigcodegen 0.1.0, generator sources f18745ad0af9c928
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
