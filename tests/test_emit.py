@@ -185,7 +185,8 @@ def _changed_plan(plan):
     schedules = tuple({"chunked": chunked, "levelwise": levelwise}.get(s.strategy, s)
                       for s in plan.schedules)
     new = {"reversal_tolerance": 3e-05, "team_min_ops": 777, "pool_spin_ns": 321,
-           "pool_straggle_ns": 4321, "pool_strikes": 5, "pool_backoff_ns": 654321, "top_tile_rows": 2, "top_tile_rows_avx512": 4, "subtree_depth": 0, "pin_increments": True,
+           "pool_straggle_ns": 4321, "pool_strikes": 5, "pool_backoff_ns": 654321,
+           "pool_backoff_min_ns": 54321, "top_tile_rows": 2, "top_tile_rows_avx512": 4, "subtree_depth": 0, "pin_increments": True,
            "register_budget": 10**6,
            "lanes_per_program": 256, "max_lane_block": 1024, "optimize": "O1",
            "bucket_min_steps": 40, "bucket_min_paths": 6, "bucket_steps_per_octave": 4,
@@ -206,7 +207,7 @@ def test_constants_come_from_the_plan(target):
         for line in ("#define CHUNK_MIN_STEPS 5", "#define REVERSAL_TOLERANCE 3e-05",
                      "#define TEAM_MIN_OPS 777", "#define POOL_SPIN_NS 321",
                      "#define POOL_STRAGGLE_NS 4321", "#define POOL_STRIKES 5",
-                     "#define POOL_BACKOFF_NS 654321",
+                     "#define POOL_BACKOFF_NS 654321", "#define POOL_BACKOFF_MIN_NS 54321",
                      "#define LANE_MAX_BYTES 12345",
                      # the top pass's tiles (rules.top_tiles): 5 letters in 2 + 2 + 1, 3 + 2
                      "letters 4..4 */", "letters 0..2 */", "IN_REGISTER(x0); IN_REGISTER(x1);",

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        d9042c91cd422d1a49290521906ef4ff53d07adf83815bfa932f58cc76c04128
-    generator  sigcodegen 0.1.0, generator sources be4b704614d61f52
+    key        c9410ed478a22cd8be557c23361c84f54f9d5897dff2e25e20f93b835ac3c73a
+    generator  sigcodegen 0.1.0, generator sources 5d23df5cc502c541
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

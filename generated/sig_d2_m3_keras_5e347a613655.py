@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        d72eda11ce4757f10e22a6c3e4203450abddd00c87115bccac2f8922480471d9
-    generator  sigcodegen 0.1.0, generator sources 9a10823791f77586
+    key        5e347a613655c089b488cd34d623ee94d3b0bee9c0787460f5ad83095352a00e
+    generator  sigcodegen 0.1.0, generator sources cbe1c6655336dcad
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

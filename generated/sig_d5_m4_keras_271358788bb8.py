@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        0311bf1cae068d0a97bbae64002797f6584de6053ee7cf5d55572884c2250ad4
-    generator  sigcodegen 0.1.0, generator sources 9a10823791f77586
+    key        271358788bb8276885798014adbd561683d927ca98ad1f9472dec80902586a17
+    generator  sigcodegen 0.1.0, generator sources cbe1c6655336dcad
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
