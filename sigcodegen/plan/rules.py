@@ -14,11 +14,10 @@ __all__ = ["num_chunks", "levelwise_block_steps", "bucket", "top_tiles", "POOL_P
 #: The c target's thread pool (templates/c/pool.j2), the same for every kind: nanoseconds an
 #: idle pool thread spins for the next pass before it sleeps (and a caller waits for started
 #: tasks before it sleeps): long enough to span the Python between two calls, short enough
-#: that an idle process burns no core. A caller that is preempted during a team pass (its
-#: involuntary context switches) or, its own tasks done, waits for a task another thread
-#: claimed and has run for longer than twice the caller's mean task time plus pool_straggle_ns
-#: (that thread was preempted mid-task), in pool_strikes team passes in a row (another process
-#: wants the cores; one such pass is a hiccup), runs the passes of the next
+#: that an idle process burns no core. A caller that, its own tasks done, waits for a task
+#: another thread claimed and has run for longer than twice the caller's mean task time plus
+#: pool_straggle_ns (that thread was preempted mid-task), in pool_strikes team passes in a row
+#: (another process wants the cores; one such pass is a hiccup), runs the passes of the next
 #: pool_backoff_min_ns on its thread alone, then tries the team again; a backoff that follows
 #: another without a clean team pass between them lasts twice as long, up to pool_backoff_ns. Measured with a
 #: busy competitor at nice 0 on 2 cores (bench/cpu.py --load): see the README's under-load
@@ -27,9 +26,9 @@ POOL_PARAMS = (("pool_spin_ns", 200_000), ("pool_straggle_ns", 50_000), ("pool_s
                ("pool_backoff_min_ns", 6_250_000), ("pool_backoff_ns", 100_000_000))
 POOL_GLOSSARY = (
     ("pool_spin_ns", "nanoseconds an idle pool thread spins before it sleeps"),
-    ("pool_straggle_ns", "a caller preempted in a team pass, or that waits for a task another "
-                         "thread has run for longer than twice the caller's mean task time "
-                         "plus this, pool_strikes passes in a row, runs alone for a while"),
+    ("pool_straggle_ns", "a caller that waits for a task another thread has run for longer than "
+                         "twice the caller's mean task time plus this, pool_strikes passes in a "
+                         "row, runs alone for a while"),
     ("pool_strikes", "such team passes in a row that start a backoff"),
     ("pool_backoff_min_ns", "nanoseconds of the first backoff (each that follows another "
                             "without a clean team pass lasts twice as long)"),
