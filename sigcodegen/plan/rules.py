@@ -19,9 +19,8 @@ __all__ = ["num_chunks", "levelwise_block_steps", "bucket", "top_tiles", "POOL_P
 #: pool_straggle_ns (that thread was preempted mid-task), in pool_strikes team passes in a row
 #: (another process wants the cores; one such pass is a hiccup), runs the passes of the next
 #: pool_backoff_min_ns on its thread alone, then tries the team again; a backoff that follows
-#: another without a clean team pass between them lasts twice as long, up to pool_backoff_ns. Measured with a
-#: busy competitor at nice 0 on 2 cores (bench/cpu.py --load): see the README's under-load
-#: table.
+#: another without a clean team pass between them lasts twice as long, up to pool_backoff_ns.
+#: What it does under load: the README's under-load table (bench/cpu.py --load).
 POOL_PARAMS = (("pool_spin_ns", 200_000), ("pool_straggle_ns", 50_000), ("pool_strikes", 2),
                ("pool_backoff_min_ns", 6_250_000), ("pool_backoff_ns", 100_000_000))
 POOL_GLOSSARY = (

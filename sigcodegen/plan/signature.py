@@ -351,12 +351,13 @@ def _exp_steps_prefix(dim: int, depth: int, q: int) -> Routine:
     stages, roots = [], []
     for name in names:
         scaled, prologue = _scaled_increments(depth, name)
-        ops = list(prologue)
+        ops, found = list(prologue), []
         for n in range(depth, q, -1):  # levels above q: their chains up to degree q
             chain = _horner_chain(n, a, scaled, a[n - 1], a[n - 1])[:q]
             chain[-1] = dataclasses.replace(chain[-1], out=Value(f"R{n}{name[2:]}", q))
-            roots.append(chain[-1].out)
+            found.append(chain[-1].out)
             ops += chain
+        roots += reversed(found)  # per increment, levels q+1..m
         for n in range(q, 1, -1):
             ops += _horner_chain(n, a, scaled, a[n - 1], a[n - 1])
         ops.append(Add(a[0], a[0], scaled[1]))
@@ -367,7 +368,7 @@ def _exp_steps_prefix(dim: int, depth: int, q: int) -> Routine:
         doc=f"exp_steps on levels 1..{q} for {k} increment(s), keeping the roots of the levels "
             f"above: the Horner values of degree {q} that exp_steps_subtree starts from.",
         params=low + tuple(Value(n, 1) for n in names),
-        results=low + tuple(sorted(roots, key=lambda r: (r.name[-1], int(r.name[1:-1])))),
+        results=low + tuple(roots),
         stages=tuple(stages),
         unit=f"per path per {k} time step(s)",
     )

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        6b737e0838ea707d025651038a47d8e0eb5cc853bb638e006610e95826c41eb9
-    generator  sigcodegen 0.1.0, generator sources 091d905bd96c1b2b
+    key        de9d3c1f50af152ea62cbe6e00df14634d9202ba123afb7fa36009fe0abaee14
+    generator  sigcodegen 0.1.0, generator sources 038f5d2875beb98a
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        2f650b3c5dca3961b9cea3800dd0b54fea7bdb1d5cbd2ff429099c8792236b95
-    generator  sigcodegen 0.1.0, generator sources e29c4c767f541bf3
+    key        4c33c4a3ba797b45d500a2a34dea95ee0caec5dc323315ec8f3b91807f60f38b
+    generator  sigcodegen 0.1.0, generator sources 4527ed0be8ab6b96
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        ce659e238a92f7db9c92bd9dff147c4103f0939cbe57e6d8a067694c97045f6a
-    generator  sigcodegen 0.1.0, generator sources e29c4c767f541bf3
+    key        3659eef8012127f25ebaf139bc1ffc3a0303a567993f918cbd6360a79c0addb2
+    generator  sigcodegen 0.1.0, generator sources 4527ed0be8ab6b96
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

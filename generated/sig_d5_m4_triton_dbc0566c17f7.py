@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        d4f5714ef6bc9cc4bfaf85b0a8d9771eeb8aeb68f3adc29977d2d8108770ae6a
-    generator  sigcodegen 0.1.0, generator sources 091d905bd96c1b2b
+    key        dbc0566c17f7fa309e92454f9e165fef8dfd58dd28c58df1b042ba768dbd16fb
+    generator  sigcodegen 0.1.0, generator sources 038f5d2875beb98a
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200
