@@ -120,16 +120,18 @@ def _mib(value: int) -> str:
     return f"{value / 2**20:,.1f} MiB"
 
 
-def check_allocation(owner: str, what: str, rows: int, siglen: int, itemsize: int,
+def check_allocation(owner: str, what, rows: int, siglen: int, itemsize: int,
                      scratch: int = 0) -> int:
     """Refuse a call whose output (``rows`` × ``siglen`` values of ``itemsize`` bytes) plus
     ``scratch`` bytes of workspace exceed the memory limit (``sigcodegen.config.max_bytes()``);
-    return the bytes it will allocate. ``what`` names the spec in the message."""
+    return the bytes it will allocate. ``what`` names the spec in the message: a string, or a
+    function that makes it (only a refusal formats it)."""
     from .config import max_bytes
 
     total = rows * siglen * itemsize + scratch
     limit = max_bytes()
     if total > limit:
+        what = what() if callable(what) else what
         raise SizeLimitError(
             f"{owner}: {what} would allocate {_mib(total)} ({rows:,} rows x {siglen:,} "
             f"coefficients x {itemsize} bytes = {_mib(rows * siglen * itemsize)} of output, "

@@ -76,9 +76,9 @@ def check_size(shape, dim: int, depth: int, dtype: str, stream: bool,
     workers = max(1, min(_CPUS, -(-rows // _LANES)))
     scratch = workers * siglen * WORKSPACE_BYTES_PER_COEFFICIENT
     itemsize = 8 if dtype == "float64" else 4
-    what = f"the signature of paths {tuple(shape)} at depth {depth} ({dtype}" \
-           f"{', stream' if stream else ''})"
-    return check_allocation(owner, what, rows, siglen, itemsize, scratch)
+    return check_allocation(owner, lambda: f"the signature of paths {tuple(shape)} at depth "
+                            f"{depth} ({dtype}{', stream' if stream else ''})", rows, siglen,
+                            itemsize, scratch)
 
 
 def validate(path, depth, stream, target, strategy) -> tuple[object, Framework]:
