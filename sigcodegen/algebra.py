@@ -21,6 +21,7 @@ __all__ = [
     "logsignature_channels",
     "lyndon_maps",
     "lyndon_index",
+    "lyndon_last_letters",
     "LyndonMaps",
     "SparseMap",
     "antipode",
@@ -114,6 +115,45 @@ def lyndon_words(dim: int, depth: int) -> list[tuple[int, ...]]:
 
     dim, depth = check_dim_depth(dim, depth)
     return [w for k in range(1, depth + 1) for w in _lyndon_of_length(dim, k)]
+
+
+def lyndon_last_letters(dim: int, length: int) -> tuple[int, ...]:
+    """For every word p of ``length - 1`` letters (in the flat order of its level), the
+    smallest letter v such that p v is a Lyndon word, or ``dim`` where there is none: the
+    Lyndon words of ``length`` letters are exactly the words p v with v at least that letter.
+
+    Why one bound per p: p v can be Lyndon only if p is a prenecklace (a prefix of some Lyndon
+    word, or of a power of one); such a p with Lyndon period k extends to a Lyndon word by v
+    exactly when v > p[len(p) - k] (Ruskey, Savage and Wang's prenecklace theorem). The
+    prenecklaces are generated with their periods by the Fredricksen-Kessler-Maiorana
+    recursion, so the cost is their number, not dim ** (length - 1).
+
+    >>> lyndon_last_letters(3, 2)
+    (1, 2, 3)
+    """
+    if length < 2:
+        raise ValueError(f"lyndon_last_letters: length {length} must be >= 2 (a word p v)")
+    n = length - 1
+    first = [dim] * dim**n
+    word = [0] * (n + 1)  # 1-based: word[1..n]
+
+    def extend(t: int, period: int) -> None:
+        if t > n:
+            index = 0
+            for letter in word[1:]:
+                index = index * dim + letter
+            first[index] = word[n + 1 - period] + 1
+            return
+        word[t] = word[t - period]
+        extend(t + 1, period)
+        for letter in range(word[t - period] + 1, dim):
+            word[t] = letter
+            extend(t + 1, t)
+
+    for letter in range(dim):  # the first letter, period 1
+        word[1] = letter
+        extend(2, 1)
+    return tuple(first)
 
 
 def _is_lyndon(word: tuple[int, ...]) -> bool:

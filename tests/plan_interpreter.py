@@ -12,7 +12,8 @@ def _outer(x, y):
     return z.reshape(-1, z.shape[-1])
 
 
-def run(routine, dim: int, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run(routine, dim: int, inputs: dict[str, np.ndarray], tree: int = 0) -> dict[str, np.ndarray]:
+    """``tree``: the subtree a pruned subtree routine runs on (the C routine's ``tree``)."""
     if routine.time_axis:
         raise NotImplementedError("the interpreter runs per-step routines only")
     env = {k: np.array(v, dtype=np.float64) for k, v in inputs.items()}
@@ -50,6 +51,13 @@ def run(routine, dim: int, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarra
             env[op.below.name] = below
         else:
             raise NotImplementedError(op.kind)
+        if getattr(op, "first_letters", ()):  # pruned: the others are unspecified, so NaN here
+            rows_per_tree = len(op.first_letters) // getattr(op, "trees", 1)
+            table = op.first_letters[tree * rows_per_tree:(tree + 1) * rows_per_tree]
+            value = value.copy()
+            rows = value.reshape(len(table), dim, -1)
+            for row, first in enumerate(table):
+                rows[row, :first] = np.nan
         assert value.shape[0] == dim**op.out.degree, (str(op), value.shape)
         env[op.out.name] = value
     return {v.name: env[v.name] for v in routine.results}

@@ -156,21 +156,31 @@ def test_fused_and_lower_steps_agree_with_exp_step(d, m):
         np.testing.assert_allclose(_flat(low, "a", m - 1), _flat(one, "a", m - 1), rtol=1e-12)
 
 
-@pytest.mark.parametrize("d,m,q", [(2, 4, 1), (3, 4, 1), (2, 6, 1), (2, 6, 3), (3, 5, 2),
-                                   (2, 10, None), (3, 6, None)])
-def test_subtree_steps_agree_with_exp_step(d, m, q):
+@pytest.mark.parametrize("d,m,q,pruned", [
+    (2, 4, 1, False), (3, 4, 1, False), (2, 6, 1, False), (2, 6, 3, False), (3, 5, 2, False),
+    (2, 10, None, False), (3, 6, None, False),
+    (2, 10, None, True), (3, 6, None, True), (2, 9, None, True),  # exp_steps_subtree_lyndon
+])
+def test_subtree_steps_agree_with_exp_step(d, m, q, pruned):
     """exp_steps_prefix on levels 1..q, then exp_steps_subtree on each of the d**q subtrees
     (levels q+1..m of the words under one prefix, each chain from its root R at the prefix),
-    equals K exp_steps on the whole state; q=None: the plan's own cut (it holds the routines)."""
+    equals K exp_steps on the whole state; q=None: the plan's own cut (it holds the routines).
+    pruned: the log-signature plan's exp_steps_subtree_lyndon (subtree u reads its own table
+    of first letters: the interpreter's tree argument), equal at the top level's Lyndon words
+    (the interpreter sets the others to NaN)."""
+    import itertools
+
     import plan_interpreter
+    from sigcodegen.plan.logsignature import logsignature_plan
     from sigcodegen.plan.signature import subtree_depth, subtree_routines
 
     rng = np.random.default_rng(10 * d + m)
-    plan = make_plan(KernelSpec(dim=d, depth=m))
+    plan = logsignature_plan(d, m) if pruned else make_plan(KernelSpec(dim=d, depth=m))
     if q is None:
         q = subtree_depth(d, m)
         assert q > 0 and plan.target_params("c").param("subtree_depth") == q
-        prefix, subtree = plan.routine("exp_steps_prefix"), plan.routine("exp_steps_subtree")
+        prefix = plan.routine("exp_steps_prefix")
+        subtree = plan.routine("exp_steps_subtree_lyndon" if pruned else "exp_steps_subtree")
     else:
         prefix, subtree = subtree_routines(d, m, q)
     names = [v.name for v in prefix.params if v.name.startswith("dx")]
@@ -188,9 +198,16 @@ def test_subtree_steps_agree_with_exp_step(d, m, q):
         part = {f"a{k}": a[f"a{q + k}"][u * d**k:(u + 1) * d**k] for k in range(1, m - q + 1)}
         roots = {f"r{name[2:]}{k}": low[f"R{q + k}{name[2:]}"][u:u + 1]
                  for name in names for k in range(1, m - q + 1)}
-        out = plan_interpreter.run(subtree, d, {**part, **roots, **dxs})
+        out = plan_interpreter.run(subtree, d, {**part, **roots, **dxs}, tree=u)
         for k in range(1, m - q + 1):
             cut[f"a{q + k}"][u * d**k:(u + 1) * d**k] = out[f"a{k}"]
+    if pruned:
+        lyndon = np.array([_is_lyndon(w) for w in itertools.product(range(d), repeat=m)])
+        # the interpreter marks what the op's table leaves out: exactly the non-Lyndon words
+        np.testing.assert_array_equal(np.isnan(cut[f"a{m}"]).all(axis=1), ~lyndon)
+        np.testing.assert_allclose(cut[f"a{m}"][lyndon], state[f"a{m}"][lyndon],
+                                   rtol=1e-11, atol=1e-11)
+        m -= 1  # the levels below the top: whole
     np.testing.assert_allclose(_flat(cut, "a", m), _flat(state, "a", m), rtol=1e-11, atol=1e-11)
 
 
@@ -199,6 +216,74 @@ def test_subtree_routines_refuse_a_shallow_cut():
 
     with pytest.raises(ValueError, match="depth >= 3"):
         subtree_routines(2, 5, 3)
+
+
+def _is_lyndon(word):
+    """Strictly smaller than each of its proper rotations (the definition)."""
+    return all(word < word[i:] + word[:i] for i in range(1, len(word)))
+
+
+@pytest.mark.parametrize("d,m", [(2, 2), (3, 2), (2, 7), (3, 4), (4, 3), (5, 3), (1, 3)])
+def test_lyndon_last_letters_bound_exactly_the_lyndon_words(d, m):
+    import itertools
+
+    from sigcodegen.algebra import lyndon_last_letters
+
+    first = lyndon_last_letters(d, m)
+    assert len(first) == d ** (m - 1)
+    for row, prefix in enumerate(itertools.product(range(d), repeat=m - 1)):
+        lyndon = [v for v in range(d) if _is_lyndon(prefix + (v,))]
+        assert lyndon == list(range(first[row], d)), prefix
+
+
+@pytest.mark.parametrize("d,m", [(2, 2), (5, 2), (3, 3), (4, 3), (3, 4), (2, 6)])
+def test_lyndon_steps_agree_with_exp_step_at_the_lyndon_words(d, m):
+    """exp_steps_lyndon (the log-signature plan's fused steps, the top level pruned) equals K
+    exp_steps on levels 1..m-1 and at the top level's Lyndon words, twice in a row: the plan
+    interpreter sets every coefficient the pruned op leaves unspecified to NaN, so a read of
+    one by the next call would show."""
+    import itertools
+
+    import plan_interpreter
+    from sigcodegen.plan.logsignature import logsignature_plan
+
+    rng = np.random.default_rng(7 * d + m)
+    plan = logsignature_plan(d, m)
+    pruned, full = plan.routine("exp_steps_lyndon"), plan.routine("exp_steps")
+    assert pruned.macs(d) < full.macs(d)
+    names = [v.name for v in full.params if v.name.startswith("dx")]
+    a = _levels(rng, "a", d, m, n=2)
+    state, stepped = dict(a), dict(a)
+    for _ in range(2):
+        dxs = {name: 0.5 * rng.standard_normal((d, 2)) for name in names}
+        for name in names:
+            state = plan_interpreter.run(plan.routine("exp_step"), d, {**state, "dx": dxs[name]})
+        stepped = plan_interpreter.run(pruned, d, {**stepped, **dxs})
+    for k in range(1, m):
+        np.testing.assert_allclose(stepped[f"a{k}"], state[f"a{k}"], rtol=1e-12, atol=1e-12)
+    words = list(itertools.product(range(d), repeat=m))
+    lyndon = np.array([_is_lyndon(w) for w in words])
+    top, want = stepped[f"a{m}"], state[f"a{m}"]
+    np.testing.assert_allclose(top[lyndon], want[lyndon], rtol=1e-12, atol=1e-12)
+    # the interpreter marks what the op's table leaves out: exactly the non-Lyndon words
+    np.testing.assert_array_equal(np.isnan(top).all(axis=1), ~lyndon)
+
+
+def test_the_log_signature_plan_prunes_the_steps_it_runs():
+    from sigcodegen.plan.logsignature import logsignature_plan
+
+    def names(d, m):
+        return {r.name for r in logsignature_plan(d, m).routines}
+
+    assert "exp_steps_lyndon" in names(20, 2) and "exp_steps_lyndon" in names(5, 4)
+    assert "exp_steps_subtree_lyndon" not in names(5, 4)
+    assert logsignature_plan(2, 10).target_params("c").param("subtree_depth") > 0
+    assert "exp_steps_subtree_lyndon" in names(2, 10)  # cut: the subtrees are pruned
+    assert "exp_steps_lyndon" not in names(2, 10)
+    assert "subtrees' tables]" in logsignature_plan(2, 10).text("c")
+    assert "exp_steps_lyndon" not in names(3, 1) and "exp_steps_lyndon" not in names(1, 4)
+    assert "exp_steps_lyndon" not in names(9, 5)  # 6,561 rows: above LYNDON_MAX_ROWS
+    assert "[pruned]" in logsignature_plan(5, 4).text("c")
 
 
 @pytest.mark.parametrize("d,m", [(1, 3), (2, 3), (3, 4), (2, 6)])

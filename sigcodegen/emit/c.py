@@ -23,7 +23,8 @@ __all__ = ["CEmitter", "CRoutine", "PRECISIONS", "sigkernel_context"]
 PRECISIONS = (("f32", "float", 32), ("f64", "double", 64))
 #: Routines of the forward part (the rest belong to the backward part).
 FORWARD_ROUTINES = ("exp_step", "exp_steps", "chen", "exp_step_row", "exp_steps_row",
-                    "exp_steps_prefix", "exp_steps_subtree")
+                    "exp_steps_prefix", "exp_steps_subtree", "exp_steps_lyndon",
+                    "exp_steps_lyndon_row", "exp_steps_subtree_lyndon")
 #: The routines the C drivers call, and whether each runs on vectors of paths or on scalars.
 C_ROUTINES = (("exp_step", True), ("exp_steps", True), ("exp_step_vjp", True), ("chen", False))
 #: The fused forward steps cut at the plan's subtree_depth q > 0 (on vectors of paths).
@@ -31,7 +32,10 @@ SUBTREE_ROUTINES = (("exp_steps_prefix", True), ("exp_steps_subtree", True))
 #: The same steps on one path (scalar code, vectorised along its coefficients by the compiler),
 #: for blocks of fewer paths than lanes whose lanes would take too much memory (the plan's
 #: lane_max_bytes), keyed ``<routine>_row``.
-ROW_ROUTINES = ("exp_step", "exp_steps", "exp_step_vjp", "exp_step_lower")
+ROW_ROUTINES = ("exp_step", "exp_steps", "exp_step_vjp", "exp_step_lower", "exp_steps_lyndon")
+#: kind="logsignature": the fused steps pruned to the top level's Lyndon words, where the plan
+#: has them (plan.logsignature.lyndon_steps; on vectors of paths, and as a row routine).
+LYNDON_ROUTINES = (("exp_steps_lyndon", True), ("exp_steps_subtree_lyndon", True))
 #: kind="logsignature" adds the logarithm, the exponential and their adjoints, on vectors of
 #: rows (a block of signatures on the lanes) and on one row (few rows: a block's unused lanes
 #: would cost LANES x the row's memory), as (key, routine, vector, forward part).
@@ -109,6 +113,8 @@ def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: b
         else:
             lines.append(f"{elem} *restrict {value.name} = w + {scratch};")
             scratch += plan.dim**value.degree
+    if any(getattr(op, "trees", 1) > 1 for op in routine.ops):
+        args.append("int tree")  # the subtree a pruned subtree routine runs on (its table)
     if vector or scratch:  # the drivers pass every vector routine (and a scalar one that needs
         args.append(f"{elem} *restrict w")  # it) a scratch buffer
     return CRoutine(
@@ -144,7 +150,8 @@ class CEmitter(Emitter):
         precisions = []
         subtree = plan.target_params(self.target).param("subtree_depth")
         names = C_ROUTINES + ((("exp_step_lower", True),) if plan.depth > 1 else ()) \
-            + (SUBTREE_ROUTINES if subtree else ())
+            + (SUBTREE_ROUTINES if subtree else ()) \
+            + tuple(r for r in LYNDON_ROUTINES if r[0] in {x.name for x in plan.routines})
         for suffix, scalar, bits in PRECISIONS:
             routines = {name: _c_routine(plan, plan.routine(name), suffix, scalar, vector)
                         for name, vector in names}
@@ -171,9 +178,32 @@ class CEmitter(Emitter):
             "fused_steps": len(plan.routine("exp_steps").params) - plan.depth,
             "forward_routines": FORWARD_ROUTINES + tuple(k for k, _, _, fwd in LOG_ROUTINES if fwd),
             "top_tiles": top_tiles,
+            "tile_first_letters": tile_first_letters,
+            "lyndon": any(r.name in ("exp_steps_lyndon", "exp_steps_subtree_lyndon")
+                          for r in plan.routines),
+            "row_tile_first_letters": row_tile_first_letters,
             "subtree": _subtree_layout(plan.dim, plan.depth, subtree) if subtree else None,
             "optimize": "" if optimize == "flags" else optimize,
         }
+
+
+def tile_first_letters(first_letters: tuple[int, ...], tiles) -> list[list[int]]:
+    """The pruned top pass's table (``TopPass.first_letters``): per word u of degree n-2 and
+    tile (j0, rows) of letters j, the least first letter of the tile's rows u j, from which
+    its loop over the top level's letters v starts (a tile runs its rows together)."""
+    dim = sum(rows for _, rows in tiles)
+    return [[min(first_letters[u * dim + j0 + i] for i in range(rows)) for j0, rows in tiles]
+            for u in range(len(first_letters) // dim)]
+
+
+def row_tile_first_letters(first_letters: tuple[int, ...], tile: int) -> list[int]:
+    """The pruned outer_add_sum's table (``OuterAddSum.first_letters``): per row p, the least
+    first letter of the rows p..p+tile-1 where p starts a tile of the main loop, p's own in the
+    rows after the last whole tile (which run one by one)."""
+    n = len(first_letters)
+    main = n - n % tile
+    return [min(first_letters[p:p + tile]) if p < main and p % tile == 0 else first_letters[p]
+            for p in range(n)]
 
 
 def _subtree_layout(dim: int, depth: int, q: int) -> dict:

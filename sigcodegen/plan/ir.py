@@ -32,7 +32,21 @@ __all__ = [
     "Schedule",
     "TargetParams",
     "Plan",
+    "pruned_words",
 ]
+
+
+def pruned_words(first_letters: tuple[int, ...], dim: int, degree: int, trees: int = 1) -> int:
+    """The coefficients of a level of ``degree`` an op pruned by ``first_letters`` must write:
+    per row p (a word of degree - 1), the letters v >= first_letters[p]; all dim**degree when
+    ``first_letters`` is empty. With ``trees`` > 1 the table holds one such table per subtree
+    (the op runs on one, named by the routine's ``tree`` argument): their mean. (The
+    log-signature's words and brackets read its top level only at the Lyndon words,
+    ``algebra.lyndon_last_letters``.)"""
+    if not first_letters:
+        return dim**degree
+    assert len(first_letters) == trees * dim ** (degree - 1)
+    return sum(dim - v for v in first_letters) // trees
 
 
 @dataclass(frozen=True)
@@ -112,18 +126,24 @@ class OuterAddSum:
     acc: Value | None
     lefts: tuple[Value, ...]
     rights: tuple[Value, ...]
+    #: empty: every coefficient; else, per row p of out (a coefficient of the lefts, whose
+    #: rights are of degree 1), the first letter v of the coefficients p v the op must write
+    #: (``dim``: none); the others are left unspecified (see :func:`pruned_words`)
+    first_letters: tuple[int, ...] = ()
     kind: str = field(default="outer_add_sum", init=False)
 
     def __post_init__(self):
         assert len(self.lefts) == len(self.rights) >= 1
         assert all(l.degree + r.degree == self.out.degree for l, r in zip(self.lefts, self.rights))
+        assert not self.first_letters or all(r.degree == 1 for r in self.rights)
 
     def macs(self, dim: int) -> int:
-        return len(self.lefts) * dim**self.out.degree
+        return len(self.lefts) * pruned_words(self.first_letters, dim, self.out.degree)
 
     def __str__(self) -> str:
         prods = " + ".join(f"{l} ⊗ {r}" for l, r in zip(self.lefts, self.rights))
-        return f"{self.out} = {self.acc} + {prods}" if self.acc else f"{self.out} = {prods}"
+        text = f"{self.out} = {self.acc} + {prods}" if self.acc else f"{self.out} = {prods}"
+        return text + (" [pruned]" if self.first_letters else "")
 
 
 @dataclass(frozen=True)
@@ -174,6 +194,13 @@ class TopPass:
     below_lefts: tuple[Value, ...]
     below_rights: tuple[Value, ...]
     rights: tuple[Value, ...]
+    #: empty: every coefficient of ``top``; else, per coefficient w of ``below``, the first
+    #: letter v of the coefficients w v of ``top`` the pass must write (``dim``: none); the
+    #: others are left unspecified (see :func:`pruned_words`). ``below`` is always whole.
+    first_letters: tuple[int, ...] = ()
+    #: > 1: ``first_letters`` holds one table per subtree of the word tree, one after another
+    #: (the routine runs on one subtree, and its caller names which: the ``tree`` argument)
+    trees: int = 1
     kind: str = field(default="top_pass", init=False)
 
     def __post_init__(self):
@@ -185,12 +212,16 @@ class TopPass:
         assert all(v.degree == 1 for v in self.top_rights + self.below_rights + self.rights)
 
     def macs(self, dim: int) -> int:
-        return len(self.top_lefts) * (2 * dim**self.below.degree + dim**self.out.degree)
+        return len(self.top_lefts) * (2 * dim**self.below.degree
+                                      + pruned_words(self.first_letters, dim, self.out.degree,
+                                                     self.trees))
 
     def __str__(self) -> str:
         terms = ", ".join(f"({tl}, {tr}; {bl}, {br}; {r})" for tl, tr, bl, br, r in zip(
             self.top_lefts, self.top_rights, self.below_lefts, self.below_rights, self.rights))
-        return f"{self.out}, {self.below} = top_pass({self.out}, {self.below}; {terms})"
+        pruned = "" if not self.first_letters else \
+            " [pruned]" if self.trees == 1 else f" [pruned, {self.trees} subtrees' tables]"
+        return f"{self.out}, {self.below} = top_pass({self.out}, {self.below}; {terms}){pruned}"
 
 
 @dataclass(frozen=True)

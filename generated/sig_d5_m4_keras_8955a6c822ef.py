@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        9418bf0cb2a4d9671e8087e7234ca518a6562faabe32b86eb731ffdeec2bfc89
-    generator  sigcodegen 0.1.0, generator sources a1ca850d8e3d14cf
+    key        8955a6c822efd9cab0418963d5da22c9d29e8dc9004f71c049facb31e67c8f88
+    generator  sigcodegen 0.1.0, generator sources f7d43d5ed1c62d6d
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

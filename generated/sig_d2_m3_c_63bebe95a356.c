@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        f5ddec4c10c35fea1ac2d78faf666897a08ec602246d7a04797b0886f518d46b
- *     generator  sigcodegen 0.1.0, generator sources 8ad1616efcd2f2e3
+ *     key        63bebe95a35652dc64a00f42a12025c50b46edaad6f7efd5509b041e25a38303
+ *     generator  sigcodegen 0.1.0, generator sources 70ef5e97e94f8a57
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10

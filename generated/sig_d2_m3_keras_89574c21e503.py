@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        88ddb6da420e81bbb4859b864dcffd04acfb456b30828cefe29af7a093b04e49
-    generator  sigcodegen 0.1.0, generator sources a1ca850d8e3d14cf
+    key        89574c21e5033bd622fc7acf1700e73c0f07de864622ff7cb11e53231f429944
+    generator  sigcodegen 0.1.0, generator sources f7d43d5ed1c62d6d
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        484f4f55ad883abe46a4758cb87e254d9d81e02274b1575fa1263cd8e4500b22
- *     generator  sigcodegen 0.1.0, generator sources 8ad1616efcd2f2e3
+ *     key        7213b0e9df32a4d539ca870e2067f31fab39390b8caa14424c9ad39dc89b3b22
+ *     generator  sigcodegen 0.1.0, generator sources 70ef5e97e94f8a57
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        dbc0566c17f7fa309e92454f9e165fef8dfd58dd28c58df1b042ba768dbd16fb
-    generator  sigcodegen 0.1.0, generator sources 038f5d2875beb98a
+    key        096f912573068c160b8115a13273dc9e2afc7c617026cd34e7c4ddce97ddfb60
+    generator  sigcodegen 0.1.0, generator sources 74e68e2afbee1e47
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        de9d3c1f50af152ea62cbe6e00df14634d9202ba123afb7fa36009fe0abaee14
-    generator  sigcodegen 0.1.0, generator sources 038f5d2875beb98a
+    key        8c60ed9b9eeb43680e51c436ca2763a4d4234f42c88f3b3755930c811be3f947
+    generator  sigcodegen 0.1.0, generator sources 74e68e2afbee1e47
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
 
