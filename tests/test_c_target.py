@@ -15,6 +15,7 @@ import pytest
 import sigcodegen as sc
 from cases import TOLERANCE
 from reference import brownian, finite_difference_gradient, relative_error
+from reference import logsignature as reference_logsignature
 from reference import signature as reference_signature
 from sigcodegen.runtime.dispatch import load_module
 
@@ -136,6 +137,50 @@ def test_torch_custom_op_autograd_and_compile():
     compiled = torch.compile(lambda p: sc.signature(p, 3, target="c").square().sum())
     eager = sc.signature(path, 3, target="c").square().sum()
     assert torch.allclose(compiled(path), eager, rtol=1e-12)
+
+
+@pytest.mark.parametrize("wide", [0, 1])
+def test_both_fused_step_variants(tmp_path, wide):
+    """The emitted C holds the fused steps twice, K = fused_steps (16 vector registers) and
+    fused_steps_wide (32: AVX-512), and SIGCODEGEN_WIDE_STEPS picks one (by default from the
+    vector width): both, forced on whatever this machine is, give the signature (uncut, cut into
+    subtrees, odd tails, forced time chunks, stream) and the log-signature whose pruned steps
+    are their variants too."""
+    from sigcodegen.plan.signature import fused_steps
+
+    cases = [(5, 4, 9, 14, 0), (3, 6, 5, 16, 0), (3, 6, 8, 30, 3), (2, 3, 3, 20, 0)]
+    result = _run(
+        f"""
+        import ctypes, numpy as np, sigcodegen as sc
+        from sigcodegen.jit.loader import build_library
+        from sigcodegen.runtime.dispatch import load_module
+        for dim, depth, batch, length, chunks in {cases!r}:
+            x = np.cumsum(np.random.default_rng(batch).standard_normal((batch, length, dim)), axis=1)
+            spec = sc.KernelSpec(dim=dim, depth=depth, target="c")
+            module = load_module(spec)
+            lib = ctypes.CDLL(str(build_library(spec, bits=64)))
+            lib.sigcodegen_info.restype = ctypes.c_int64
+            print(dim, depth, lib.sigcodegen_info(7))
+            np.save(f"sig_{{dim}}_{{depth}}_{{chunks}}.npy", module.forward(x, False, chunks) if chunks else module.forward(x))
+            np.save(f"stream_{{dim}}_{{depth}}_{{chunks}}.npy", module.forward(x[:2, :9], True))
+            np.save(f"words_{{dim}}_{{depth}}_{{chunks}}.npy", sc.logsignature(x, depth, "words"))
+        """, SIGCODEGEN_CFLAGS=f"-O1 -march=native -DSIGCODEGEN_WIDE_STEPS={wide}",
+        SIGCODEGEN_CACHE_DIR=str(tmp_path / "cache"), SIGCODEGEN_PREBUILT="0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = [tuple(int(v) for v in line.split()) for line in result.stdout.strip().splitlines()]
+    assert printed == [(d, m, fused_steps(d, m, bool(wide))) for d, m, *_ in cases]
+    for dim, depth, batch, length, chunks in cases:
+        x = np.cumsum(np.random.default_rng(batch).standard_normal((batch, length, dim)), axis=1)
+        got = np.load(f"sig_{dim}_{depth}_{chunks}.npy")
+        assert relative_error(got, reference_signature(x, depth), dim, depth) <= 1e-12
+        got = np.load(f"stream_{dim}_{depth}_{chunks}.npy")
+        want = reference_signature(x[:2, :9], depth, True)
+        assert relative_error(got, want, dim, depth) <= 1e-12
+        got = np.load(f"words_{dim}_{depth}_{chunks}.npy")
+        want = reference_logsignature(x, depth, "words")
+        assert np.abs(got - want).max() <= 1e-12 * max(1.0, np.abs(want).max())
+        for name in ("sig", "stream", "words"):
+            os.remove(f"{name}_{dim}_{depth}_{chunks}.npy")
 
 
 # ---- toolchain ----------------------------------------------------------------------------------

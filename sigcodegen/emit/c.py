@@ -36,6 +36,10 @@ ROW_ROUTINES = ("exp_step", "exp_steps", "exp_step_vjp", "exp_step_lower", "exp_
 #: kind="logsignature": the fused steps pruned to the top level's Lyndon words, where the plan
 #: has them (plan.logsignature.lyndon_steps; on vectors of paths, and as a row routine).
 LYNDON_ROUTINES = (("exp_steps_lyndon", True), ("exp_steps_subtree_lyndon", True))
+#: The vector routines whose K increments per call differ with the vector registers: the plan's
+#: ``<name>_wide`` variants (32 registers: AVX-512) replace them under SIGCODEGEN_WIDE_STEPS.
+FUSED_ROUTINES = ("exp_steps", "exp_steps_prefix", "exp_steps_subtree", "exp_steps_lyndon",
+                  "exp_steps_subtree_lyndon")
 #: kind="logsignature" adds the logarithm, the exponential and their adjoints, on vectors of
 #: rows (a block of signatures on the lanes) and on one row (few rows: a block's unused lanes
 #: would cost LANES x the row's memory), as (key, routine, vector, forward part).
@@ -61,7 +65,10 @@ class CRoutine:
     scratch: int  # elements of scratch the routine needs
 
 
-def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: bool) -> CRoutine:
+def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: bool,
+               stem: str | None = None) -> CRoutine:
+    """``stem``: the C name's stem (default the routine's; a ``_wide`` variant takes its
+    narrow routine's, the two compiled under opposite #if)."""
     elem = f"vec_{suffix}" if vector else scalar
     depth = plan.depth
     params = {v.name for v in routine.params}
@@ -119,7 +126,7 @@ def _c_routine(plan: Plan, routine: Routine, suffix: str, scalar: str, vector: b
         args.append(f"{elem} *restrict w")  # it) a scratch buffer
     return CRoutine(
         routine=routine,
-        cname=f"{routine.name}_{suffix}{'v' if vector else 's'}",
+        cname=f"{stem or routine.name}_{suffix}{'v' if vector else 's'}",
         elem=elem,
         scalar=scalar,
         zero=f"({elem}){{0}}" if vector else f"({scalar})0",
@@ -149,6 +156,9 @@ class CEmitter(Emitter):
         optimize = plan.target_params(self.target).param("optimize")
         precisions = []
         subtree = plan.target_params(self.target).param("subtree_depth")
+        fused = len(plan.routine("exp_steps").params) - plan.depth
+        wide = len(plan.routine("exp_steps_wide").params) - plan.depth \
+            if "exp_steps_wide" in {r.name for r in plan.routines} else 0
         names = C_ROUTINES + ((("exp_step_lower", True),) if plan.depth > 1 else ()) \
             + (SUBTREE_ROUTINES if subtree else ()) \
             + tuple(r for r in LYNDON_ROUTINES if r[0] in {x.name for x in plan.routines})
@@ -161,12 +171,22 @@ class CEmitter(Emitter):
             log_routines = {key: _c_routine(plan, plan.routine(name), suffix, scalar, vector)
                             for key, name, vector, _ in LOG_ROUTINES} \
                 if plan.kind == "logsignature" else {}
+            narrow = {name: routines[name] for name in FUSED_ROUTINES if name in routines}
+            variants = [{"guard": "!SIGCODEGEN_WIDE_STEPS" if wide else None,
+                         "fused_steps": fused, "routines": narrow}]
+            if wide:
+                variants.append({"guard": "SIGCODEGEN_WIDE_STEPS", "fused_steps": wide,
+                                 "routines": {name: _c_routine(plan, plan.routine(f"{name}_wide"),
+                                                               suffix, scalar, True, name)
+                                              for name in narrow}})
             precisions.append({
                 "suffix": suffix,
                 "scalar": scalar,
                 "bits": bits,
-                "routines": routines,
-                "scratch": max(r.scratch for r in routines.values()),
+                "routines": {k: r for k, r in routines.items() if k not in narrow},
+                "variants": variants,
+                "scratch": max([r.scratch for r in routines.values()]
+                               + [r.scratch for v in variants for r in v["routines"].values()]),
                 "log_routines": log_routines,
                 "log_scratch": max((r.scratch for r in log_routines.values()), default=0),
             })
@@ -175,7 +195,8 @@ class CEmitter(Emitter):
             "dim": plan.dim,
             "precisions": precisions,
             "chunk_min_steps": plan.schedule("chunked").param("min_steps", self.target),
-            "fused_steps": len(plan.routine("exp_steps").params) - plan.depth,
+            "fused_steps": fused,
+            "wide_steps": wide,
             "forward_routines": FORWARD_ROUTINES + tuple(k for k, _, _, fwd in LOG_ROUTINES if fwd),
             "top_tiles": top_tiles,
             "tile_first_letters": tile_first_letters,

@@ -122,9 +122,13 @@ def c_blocking(plan: Plan) -> str:
     register file (the emitted C picks one from the compiler's vector width)."""
     routine = plan.routine("exp_steps")
     k = len(routine.params) - plan.depth
+    names = {r.name for r in plan.routines}
+    wide = len(plan.routine("exp_steps_wide").params) - plan.depth \
+        if "exp_steps_wide" in names else k
     params = plan.target_params("c")
     passes = [op for op in routine.ops if op.kind in ("top_pass", "outer_add_sum")]
-    lines = [f"c blocking of exp_steps: {k} increment(s) per call"]
+    lines = [f"c blocking of exp_steps: {k} increment(s) per call"
+             + (f" ({wide} with 32 vector registers: exp_steps_wide)" if wide != k else "")]
     if not passes:
         return "\n".join(lines)
     op = passes[0]
@@ -137,17 +141,18 @@ def c_blocking(plan: Plan) -> str:
     else:
         lines[0] += (f"; level {m}'s {k} terms in one pass (outer_add_sum), tiles of rows of "
                      f"level {m}")
-    for label, key, registers in (("AVX-512", "top_tile_rows_avx512", 32),
-                                  ("AVX2", "top_tile_rows", 16)):
+    for label, key, registers, k in (("AVX-512", "top_tile_rows_avx512", 32, wide),
+                                     ("AVX2", "top_tile_rows", 16, k)):
         rows = params.param(key)
         if op.kind == "top_pass":
             tiles = rules.top_tiles(plan.dim, rows)
             widest = max(n for _, n in tiles)
-            lines.append(f"  {label:<8} ({key}={rows}): tiles of "
+            lines.append(f"  {label:<8} ({key}={rows}): {k} increments, tiles of "
                          f"{' + '.join(str(n) for _, n in tiles)} letters, "
                          f"{widest * k + 3 * k + 1} vectors live ({registers} registers)")
         else:
-            lines.append(f"  {label:<8} ({key}={rows}): tiles of {rows} rows, {rows * k + k + 1} "
+            lines.append(f"  {label:<8} ({key}={rows}): {k} increments, tiles of {rows} rows, "
+                         f"{rows * k + k + 1} "
                          f"vectors live ({registers} registers)")
     q = params.param("subtree_depth")
     if q:

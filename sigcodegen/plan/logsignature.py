@@ -144,14 +144,15 @@ def lyndon_steps(steps: Routine, dim: int, depth: int) -> Routine:
         stage, title=f"{stage.title}, the top level at the Lyndon words only",
         ops=stage.ops[:-1] + (pruned,)),)
     count = sum(dim - v for v in first)
+    wide = "_wide" if steps.name.endswith("_wide") else ""  # the variant for 32 registers
     if trees > 1:
         return dataclasses.replace(
-            steps, name="exp_steps_subtree_lyndon", stages=stages,
+            steps, name=f"exp_steps_subtree_lyndon{wide}", stages=stages,
             doc=f"exp_steps_subtree with the top level updated at the Lyndon words under the "
                 f"subtree's prefix only ({count:,} of {dim ** depth:,} over the {trees} "
                 f"subtrees; argument tree: which), its other coefficients unspecified.")
     return dataclasses.replace(
-        steps, name="exp_steps_lyndon", stages=stages,
+        steps, name=f"exp_steps_lyndon{wide}", stages=stages,
         doc=f"exp_steps with the top level updated at its {count:,} Lyndon words only (of "
             f"{dim ** depth:,}), its other coefficients unspecified: for the words and "
             f"brackets projections, which read nothing else of it.")
@@ -168,8 +169,10 @@ def logsignature_plan(dim: int, depth: int) -> Plan:
     # (cut) against 0.43 (pruned, uncut) and 0.47 (neither); cut and pruned, on a Xeon with
     # AVX-512, 0.31 against 0.38 (cut); at (3, 6), D, 0.78 against 1.28.
     cut = base.target_params("c").param("subtree_depth")
-    steps = base.routine("exp_steps_subtree" if cut else "exp_steps")
-    pruned = (lyndon_steps(steps, dim, depth),) \
+    name = "exp_steps_subtree" if cut else "exp_steps"
+    names = {r.name for r in base.routines}
+    pruned = tuple(lyndon_steps(base.routine(n), dim, depth) for n in (name, f"{name}_wide")
+                   if n in names) \
         if depth >= 2 and dim >= 2 and dim ** (depth - 1) <= LYNDON_MAX_ROWS else ()
     adjoints = (
         _series_vjp(depth, "log_series_vjp", log_coefficients(depth),

@@ -202,14 +202,27 @@ def _exp_step(depth: int, name: str = "exp_step") -> Routine:
     )
 
 
-def fused_steps(dim: int, depth: int) -> int:
-    """Increments per call of exp_steps (c target). Measured on one AVX2 core (ms per forward,
-    K = 1 / 2 / 3 / 4): (10,3) at E 1.20 / 0.75 / 0.69 / 0.80; (3,6) at D 3.69 / 3.17 / 2.97 /
-    3.85; (2,10) at F 1.60 / 1.56 / 0.97 / 1.04; (5,4) at A: 2 and 3 equal, 25% under 1. With
-    the fused top pass on one Zen 5 core (AVX-512, ms, min of ~3000 calls, K = 2 / 3 / 4): A
-    0.20 / 0.15 / 0.15, C 0.22 / 0.17 / 0.17, D 0.40 / 0.34-0.35 / 0.34, E 0.14 / 0.10 / 0.10,
-    F 0.15 / 0.155 / 0.16: 3 and 4 equal within the noise."""
-    return 1 if depth == 1 else 3
+#: c: increments per call of the fused steps (exp_steps) with 16 vector registers (AVX2), and
+#: with 32 (AVX-512: the ``_wide`` routines, chosen in the emitted C by the vector width).
+FUSED_STEPS = 3
+FUSED_STEPS_WIDE = 6
+
+
+def fused_steps(dim: int, depth: int, wide: bool = False) -> int:
+    """Increments per call of exp_steps (c target); ``wide``: with 32 vector registers.
+    Measured on one AVX2 core (ms per forward, K = 1 / 2 / 3 / 4): (10,3) at E 1.20 / 0.75 /
+    0.69 / 0.80; (3,6) at D 3.69 / 3.17 / 2.97 / 3.85; (2,10) at F 1.60 / 1.56 / 0.97 / 1.04;
+    (5,4) at A: 2 and 3 equal, 25% under 1. With the fused top pass on one Zen 5 core (AVX-512,
+    ms, min of ~3000 calls, K = 2 / 3 / 4): A 0.20 / 0.15 / 0.15, C 0.22 / 0.17 / 0.17, D 0.40
+    / 0.34-0.35 / 0.34, E 0.14 / 0.10 / 0.10, F 0.15 / 0.155 / 0.16. On one core of a Xeon with
+    AVX-512 whose block state (780 vectors of 64 bytes at A) outgrows its 48 KiB L1 cache, so
+    that each call streams the state through L2 (best of 5 medians of 60 calls, ms, K = 3 / 4 /
+    6 / 8): A 0.378 / 0.336 / 0.299 / 0.451, B 0.120 / - / 0.102 / 0.117, C 0.44 / - / 0.321 /
+    0.316, D 0.650 / 0.553 / 0.535 / 0.585, E 0.250 / 0.221 / 0.193 / 0.190, F 0.225 / - / 0.233
+    / 0.214; the same machine limited to AVX2 (16 registers, K = 3 / 4 / 6): A 0.385 / 0.419 /
+    0.428, D 0.789 / 0.810 / 0.920, F 0.248 / 0.246 / 0.384. Hence 3, and 6 where there are 32
+    registers."""
+    return 1 if depth == 1 else FUSED_STEPS_WIDE if wide else FUSED_STEPS
 
 
 def c_optimize(depth: int) -> str:
@@ -220,7 +233,7 @@ def c_optimize(depth: int) -> str:
     return "O2" if depth >= 8 else "flags"
 
 
-def _exp_steps(dim: int, depth: int) -> Routine:
+def _exp_steps(dim: int, depth: int, wide: bool = False) -> Routine:
     """exp_step for K increments in a row, the top level updated once for all K: the top level
     is read by no other level, so its K rank-one terms (each from its own Horner chain on the
     levels as they stand before that increment) can wait and be added in one pass, which loads
@@ -228,8 +241,18 @@ def _exp_steps(dim: int, depth: int) -> Routine:
     below the top joins that pass (``TopPass``): the K increments first step levels 1..m-2 and
     keep, per increment, the two Horner values of degree m-2 that levels m-1 and m need; then one
     pass over level m-1 updates it K times and makes the top level's K terms in registers, so
-    neither level m-1 nor its Horner values go through memory more than once per K steps."""
-    k = fused_steps(dim, depth)
+    neither level m-1 nor its Horner values go through memory more than once per K steps.
+    ``wide``: K for 32 vector registers, the routine named ``exp_steps_wide``."""
+    return _widened(_exp_steps_k(dim, depth, fused_steps(dim, depth, wide)), wide)
+
+
+def _widened(routine: Routine, wide: bool) -> Routine:
+    """A fused-steps routine of the wide K named ``<name>_wide`` (the c target's variant for 32
+    vector registers; the emitted C gives it the narrow one's C name under its own #if)."""
+    return dataclasses.replace(routine, name=f"{routine.name}_wide") if wide else routine
+
+
+def _exp_steps_k(dim: int, depth: int, k: int) -> Routine:
     a = _levels("a", depth)
     names = [f"dx{chr(ord('a') + i)}" for i in range(k)]
     if depth >= 3:
@@ -333,19 +356,20 @@ def subtree_depth(dim: int, depth: int) -> int:
     return q if size(q) <= SUBTREE_MAX_COEFFICIENTS else 0
 
 
-def subtree_routines(dim: int, depth: int, q: int) -> tuple[Routine, Routine]:
+def subtree_routines(dim: int, depth: int, q: int, wide: bool = False) -> tuple[Routine, Routine]:
     """(exp_steps_prefix, exp_steps_subtree) for the word tree cut at prefix length q
     (1 <= q <= depth - 3); the plan holds them for q = subtree_depth(dim, depth) > 0."""
     if not 1 <= q <= depth - 3:
         raise ValueError(f"subtree_routines: q = {q} must lie in 1..depth-3 = 1..{depth - 3} "
                          f"(dim {dim}, depth {depth}): a subtree needs depth >= 3")
-    return _exp_steps_prefix(dim, depth, q), _exp_steps_subtree(dim, depth, q)
+    return (_widened(_exp_steps_prefix(dim, depth, q, wide), wide),
+            _widened(_exp_steps_subtree(dim, depth, q, wide), wide))
 
 
-def _exp_steps_prefix(dim: int, depth: int, q: int) -> Routine:
+def _exp_steps_prefix(dim: int, depth: int, q: int, wide: bool) -> Routine:
     """The K increments on levels 1..q, keeping per increment each higher level's root: the
     Horner value of degree q of its chain (R<n><s>, for level n and increment s)."""
-    k = fused_steps(dim, depth)
+    k = fused_steps(dim, depth, wide)
     a, low = _levels("a", depth), _levels("a", q)
     names = [f"dx{chr(ord('a') + i)}" for i in range(k)]
     stages, roots = [], []
@@ -374,10 +398,10 @@ def _exp_steps_prefix(dim: int, depth: int, q: int) -> Routine:
     )
 
 
-def _exp_steps_subtree(dim: int, depth: int, q: int) -> Routine:
+def _exp_steps_subtree(dim: int, depth: int, q: int, wide: bool) -> Routine:
     """exp_steps_top_pass on one subtree: depth m-q, chain n' (level q+n') of increment s from
     the root r<s><n'> (the value R<q+n'><s> of exp_steps_prefix at the subtree's prefix)."""
-    k, mp = fused_steps(dim, depth), depth - q
+    k, mp = fused_steps(dim, depth, wide), depth - q
     names = [f"dx{chr(ord('a') + i)}" for i in range(k)]
     roots = {name: tuple(Value(f"r{name[2:]}{n}", 0) for n in range(1, mp + 1)) for name in names}
     return _exp_steps_top_pass(mp, _levels("a", mp), names, roots)
@@ -543,6 +567,16 @@ def _targets(dim: int, depth: int) -> tuple[TargetParams, ...]:
     )
 
 
+def _wide_routines(dim: int, depth: int) -> tuple[Routine, ...]:
+    """The c target's fused steps for 32 vector registers (``exp_steps_wide`` and, where the
+    word tree is cut, ``exp_steps_prefix_wide`` and ``exp_steps_subtree_wide``), where their K
+    differs from the narrow one's."""
+    if fused_steps(dim, depth, True) == fused_steps(dim, depth):
+        return ()
+    q = subtree_depth(dim, depth)
+    return (_exp_steps(dim, depth, True),) + (subtree_routines(dim, depth, q, True) if q else ())
+
+
 @functools.lru_cache(maxsize=None)
 def signature_plan(dim: int, depth: int) -> Plan:
     """The plan of the signature kernels for one (dim, depth): every strategy of every target."""
@@ -554,7 +588,8 @@ def signature_plan(dim: int, depth: int) -> Plan:
         routines=(_exp_step(depth), _chen(depth), _levelwise_block(depth), _exp_step_vjp(depth),
                   _exp_steps(dim, depth), _log_series(depth), _exp_series(depth))
         + ((_exp_step(depth - 1, "exp_step_lower"),) if depth > 1 else ())
-        + (subtree_routines(dim, depth, q) if (q := subtree_depth(dim, depth)) else ()),
+        + (subtree_routines(dim, depth, q) if (q := subtree_depth(dim, depth)) else ())
+        + _wide_routines(dim, depth),
         schedules=_schedules(),
         targets=_targets(dim, depth),
         glossary=GLOSSARY,

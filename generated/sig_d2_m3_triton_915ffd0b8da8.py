@@ -5,10 +5,11 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        8c60ed9b9eeb43680e51c436ca2763a4d4234f42c88f3b3755930c811be3f947
-    generator  sigcodegen 0.1.0, generator sources 74e68e2afbee1e47
+    key        915ffd0b8da865646c416abed95e23eb274bfcdc3ee3eaf206fcefa0ea7a25f5
+    generator  sigcodegen 0.1.0, generator sources b8283f5d1d152f43
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
-               38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
+               38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
+               exp_steps_wide 156
 
 triton lanes: dim=2, depth=3
   prefix length p = 0: each path spreads over 1 lane(s), one per 0-letter word prefix,

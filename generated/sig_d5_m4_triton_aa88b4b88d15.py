@@ -5,11 +5,11 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        096f912573068c160b8115a13273dc9e2afc7c617026cd34e7c4ddce97ddfb60
-    generator  sigcodegen 0.1.0, generator sources 74e68e2afbee1e47
+    key        aa88b4b88d158a6ab78bac3b6e8ffb1fd250382a9a8e911409cfa5fc15cffbc1
+    generator  sigcodegen 0.1.0, generator sources b8283f5d1d152f43
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
-               exp_series 3,420, exp_step_lower 200
+               exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910
 
 triton lanes: dim=5, depth=4
   prefix length p = 2: each path spreads over 5**2 = 25 lane(s), one per 2-letter word prefix,

@@ -5,11 +5,11 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        63bebe95a35652dc64a00f42a12025c50b46edaad6f7efd5509b041e25a38303
- *     generator  sigcodegen 0.1.0, generator sources 70ef5e97e94f8a57
+ *     key        33086be303df9f9157b4152aaeadb0259bd772a4ee6676dabf14c3faccebc0ab
+ *     generator  sigcodegen 0.1.0, generator sources 478d6e1b72d7688c
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
- *                exp_step_lower 10
+ *                exp_step_lower 10, exp_steps_wide 156
  *
  * Layout: paths on the SIMD lanes. A block of W paths (W = SIGCODEGEN_VECTOR_BYTES / element
  * size) steps through time together; every coefficient is a vector of W lanes. The thread pool
@@ -49,8 +49,18 @@
 /* a block of fewer paths (or signature rows) than lanes whose lane buffers would take more
  * bytes than this runs each path (row) alone, in scalar code (plan: lane_max_bytes) */
 #define LANE_MAX_BYTES 4194304
-/* increments per exp_steps call (the top level is updated once per call) */
+/* increments per exp_steps call (the top level is updated once per call): the plan's
+ * fused_steps, and fused_steps_wide with 32 vector registers (AVX-512: the _wide routines) */
+#ifndef SIGCODEGEN_WIDE_STEPS
+#define SIGCODEGEN_WIDE_STEPS (SIGCODEGEN_VECTOR_BYTES >= 64)
+#endif
+#if SIGCODEGEN_WIDE_STEPS
+#define FUSED_STEPS 6
+#else
 #define FUSED_STEPS 3
+#endif
+/* ... and per call of the one-path routine exp_steps_row */
+#define ROW_FUSED_STEPS 3
 #define SUBTREE_VECTORS 0 /* the fused steps run on the whole state (the plan's subtree_depth 0) */
 /* multiply-adds per path of one exp_step and of one chen product (for sizing thread teams) */
 #define STEP_OPS 26
@@ -462,110 +472,6 @@ static void exp_step_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f
 }
 #endif
 
-#if BUILD_F32_FORWARD
-/* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
- * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
-static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, vec_f32 *restrict w)
-{
-    vec_f32 *restrict a1 = a + 0;
-    vec_f32 *restrict a2 = a + 2;
-    vec_f32 *restrict a3 = a + 6;
-    vec_f32 dxa2[2];
-    vec_f32 dxa3[2];
-    vec_f32 p1a[2];
-    vec_f32 q1a[2];
-    vec_f32 dxb2[2];
-    vec_f32 dxb3[2];
-    vec_f32 p1b[2];
-    vec_f32 q1b[2];
-    vec_f32 dxc2[2];
-    vec_f32 dxc3[2];
-    vec_f32 p1c[2];
-    vec_f32 q1c[2];
-    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
-    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
-    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
-    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
-    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int u = 0; u < 2; ++u) {
-        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
-        vec_f32 *restrict bw = a2 + u * 2;
-        vec_f32 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
-            vec_f32 b0 = bw[0];
-            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
-            b0 = b0 + lq0 * dxa[0];
-            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
-            b0 = b0 + lq1 * dxb[0];
-            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
-            b0 = b0 + lq2 * dxc[0];
-            bw[0] = b0;
-            vec_f32 b1 = bw[1];
-            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
-            b1 = b1 + lq0 * dxa[1];
-            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
-            b1 = b1 + lq1 * dxb[1];
-            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
-            b1 = b1 + lq2 * dxc[1];
-            bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
-                vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
-
-                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
-            }
-        }
-    }
-#else
-    for (int u = 0; u < 2; ++u) {
-        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
-        vec_f32 *restrict bw = a2 + u * 2;
-        vec_f32 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
-            vec_f32 b0 = bw[0];
-            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
-            b0 = b0 + lq0 * dxa[0];
-            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
-            b0 = b0 + lq1 * dxb[0];
-            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
-            b0 = b0 + lq2 * dxc[0];
-            bw[0] = b0;
-            vec_f32 b1 = bw[1];
-            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
-            b1 = b1 + lq0 * dxa[1];
-            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
-            b1 = b1 + lq1 * dxb[1];
-            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
-            b1 = b1 + lq2 * dxc[1];
-            bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
-                vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
-
-                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
-            }
-        }
-    }
-#endif
-
-}
-#endif
-
 #if BUILD_F32_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
  * 58 multiply-adds per path per time step, each on a vector of paths. */
@@ -933,6 +839,274 @@ static void exp_step_lower_f32s(float *restrict a, const float *restrict dx)
 }
 #endif
 
+#if !SIGCODEGEN_WIDE_STEPS /* the fused steps, 3 increments per call */
+
+#if BUILD_F32_FORWARD
+/* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
+ * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, vec_f32 *restrict w)
+{
+    vec_f32 *restrict a1 = a + 0;
+    vec_f32 *restrict a2 = a + 2;
+    vec_f32 *restrict a3 = a + 6;
+    vec_f32 dxa2[2];
+    vec_f32 dxa3[2];
+    vec_f32 p1a[2];
+    vec_f32 q1a[2];
+    vec_f32 dxb2[2];
+    vec_f32 dxb3[2];
+    vec_f32 p1b[2];
+    vec_f32 q1b[2];
+    vec_f32 dxc2[2];
+    vec_f32 dxc3[2];
+    vec_f32 p1c[2];
+    vec_f32 q1c[2];
+    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
+    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
+    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
+    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
+    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
+    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
+    for (int u = 0; u < 2; ++u) {
+        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f32 *restrict bw = a2 + u * 2;
+        vec_f32 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f32 b0 = bw[0];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f32 b1 = bw[1];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
+        }
+    }
+#else
+    for (int u = 0; u < 2; ++u) {
+        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f32 *restrict bw = a2 + u * 2;
+        vec_f32 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f32 b0 = bw[0];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f32 b1 = bw[1];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
+        }
+    }
+#endif
+
+}
+#endif
+#endif /* !SIGCODEGEN_WIDE_STEPS */
+
+#if SIGCODEGEN_WIDE_STEPS /* the fused steps, 6 increments per call */
+
+#if BUILD_F32_FORWARD
+/* exp_step for 6 increment(s) in a row, the top level updated once for all of them.
+ * 156 multiply-adds per path per 6 time step(s), each on a vector of paths. */
+static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, const vec_f32 *restrict dxd, const vec_f32 *restrict dxe, const vec_f32 *restrict dxf, vec_f32 *restrict w)
+{
+    vec_f32 *restrict a1 = a + 0;
+    vec_f32 *restrict a2 = a + 2;
+    vec_f32 *restrict a3 = a + 6;
+    vec_f32 dxa2[2];
+    vec_f32 dxa3[2];
+    vec_f32 p1a[2];
+    vec_f32 q1a[2];
+    vec_f32 dxb2[2];
+    vec_f32 dxb3[2];
+    vec_f32 p1b[2];
+    vec_f32 q1b[2];
+    vec_f32 dxc2[2];
+    vec_f32 dxc3[2];
+    vec_f32 p1c[2];
+    vec_f32 q1c[2];
+    vec_f32 dxd2[2];
+    vec_f32 dxd3[2];
+    vec_f32 p1d[2];
+    vec_f32 q1d[2];
+    vec_f32 dxe2[2];
+    vec_f32 dxe3[2];
+    vec_f32 p1e[2];
+    vec_f32 q1e[2];
+    vec_f32 dxf2[2];
+    vec_f32 dxf3[2];
+    vec_f32 p1f[2];
+    vec_f32 q1f[2];
+    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
+    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
+    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
+    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
+    /* increment dxd: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxd2[i] = dxd[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxd3[i] = dxd[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1d[i] = a1[i] + dxd3[i];
+    for (int i = 0; i < 2; ++i) q1d[i] = a1[i] + dxd2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxd[i];
+    /* increment dxe: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxe2[i] = dxe[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxe3[i] = dxe[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1e[i] = a1[i] + dxe3[i];
+    for (int i = 0; i < 2; ++i) q1e[i] = a1[i] + dxe2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxe[i];
+    /* increment dxf: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxf2[i] = dxf[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxf3[i] = dxf[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1f[i] = a1[i] + dxf3[i];
+    for (int i = 0; i < 2; ++i) q1f[i] = a1[i] + dxf2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxf[i];
+    /* degrees 2 and 3: the 6 increments in one pass over level 2 */
+    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
+    for (int u = 0; u < 2; ++u) {
+        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u], lp3 = p1d[u], lq3 = q1d[u], lp4 = p1e[u], lq4 = q1e[u], lp5 = p1f[u], lq5 = q1f[u];
+        vec_f32 *restrict bw = a2 + u * 2;
+        vec_f32 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f32 b0 = bw[0];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            const vec_f32 t0_3 = b0 + lp3 * dxd2[0];
+            b0 = b0 + lq3 * dxd[0];
+            const vec_f32 t0_4 = b0 + lp4 * dxe2[0];
+            b0 = b0 + lq4 * dxe[0];
+            const vec_f32 t0_5 = b0 + lp5 * dxf2[0];
+            b0 = b0 + lq5 * dxf[0];
+            bw[0] = b0;
+            vec_f32 b1 = bw[1];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            const vec_f32 t1_3 = b1 + lp3 * dxd2[1];
+            b1 = b1 + lq3 * dxd[1];
+            const vec_f32 t1_4 = b1 + lp4 * dxe2[1];
+            b1 = b1 + lq4 * dxe[1];
+            const vec_f32 t1_5 = b1 + lp5 * dxf2[1];
+            b1 = b1 + lq5 * dxf[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v], x3 = dxd[v], x4 = dxe[v], x5 = dxf[v];
+
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2 + t0_3 * x3 + t0_4 * x4 + t0_5 * x5;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+            }
+        }
+    }
+#else
+    for (int u = 0; u < 2; ++u) {
+        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u], lp3 = p1d[u], lq3 = q1d[u], lp4 = p1e[u], lq4 = q1e[u], lp5 = p1f[u], lq5 = q1f[u];
+        vec_f32 *restrict bw = a2 + u * 2;
+        vec_f32 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f32 b0 = bw[0];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            const vec_f32 t0_3 = b0 + lp3 * dxd2[0];
+            b0 = b0 + lq3 * dxd[0];
+            const vec_f32 t0_4 = b0 + lp4 * dxe2[0];
+            b0 = b0 + lq4 * dxe[0];
+            const vec_f32 t0_5 = b0 + lp5 * dxf2[0];
+            b0 = b0 + lq5 * dxf[0];
+            bw[0] = b0;
+            vec_f32 b1 = bw[1];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            const vec_f32 t1_3 = b1 + lp3 * dxd2[1];
+            b1 = b1 + lq3 * dxd[1];
+            const vec_f32 t1_4 = b1 + lp4 * dxe2[1];
+            b1 = b1 + lq4 * dxe[1];
+            const vec_f32 t1_5 = b1 + lp5 * dxf2[1];
+            b1 = b1 + lq5 * dxf[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v], x3 = dxd[v], x4 = dxe[v], x5 = dxf[v];
+
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2 + t0_3 * x3 + t0_4 * x4 + t0_5 * x5;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+            }
+        }
+    }
+#endif
+
+}
+#endif
+#endif /* SIGCODEGEN_WIDE_STEPS */
+
 /* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
 static void load_increment_f32(vec_f32 *dx, const float *x, const lane_t *lanes, int64_t length,
                                    int64_t step, float sign)
@@ -1250,12 +1424,22 @@ typedef struct {
     vec_f32 *buffers[POOL_MAX_THREADS]; /* per worker: state + scratch, allocated on first use */
 } forward_pass_f32;
 
+#if !SIGCODEGEN_WIDE_STEPS
 /* FUSED_STEPS increments (increment k at dx + k * DIM) on a block's state; `scratch` holds
  * SCRATCH + 1 + SUBTREE_VECTORS vectors */
 static inline void fused_steps_f32(vec_f32 *state, const vec_f32 *dx, vec_f32 *scratch)
 {
     exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
 }
+#endif
+#if SIGCODEGEN_WIDE_STEPS
+/* FUSED_STEPS increments (increment k at dx + k * DIM) on a block's state; `scratch` holds
+ * SCRATCH + 1 + SUBTREE_VECTORS vectors */
+static inline void fused_steps_f32(vec_f32 *state, const vec_f32 *dx, vec_f32 *scratch)
+{
+    exp_steps_f32v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, dx + 3 * DIM, dx + 4 * DIM, dx + 5 * DIM, scratch);
+}
+#endif
 
 static void forward_block_f32(void *arg, int64_t block, int worker)
 {
@@ -1349,9 +1533,9 @@ static void forward_row_f32(void *arg, int64_t b, int worker)
     memset(state, 0, SIGLEN * sizeof(float));
     int64_t step = 0;
     if (!pass->stream)
-        for (; step + FUSED_STEPS <= steps; step += FUSED_STEPS) {
-            float dx[FUSED_STEPS * DIM];
-            for (int k = 0; k < FUSED_STEPS * DIM; ++k) dx[k] = x[step * DIM + DIM + k] - x[step * DIM + k];
+        for (; step + ROW_FUSED_STEPS <= steps; step += ROW_FUSED_STEPS) {
+            float dx[ROW_FUSED_STEPS * DIM];
+            for (int k = 0; k < ROW_FUSED_STEPS * DIM; ++k) dx[k] = x[step * DIM + DIM + k] - x[step * DIM + k];
             exp_steps_f32s(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM);
         }
     for (; step < steps; ++step) {
@@ -1726,110 +1910,6 @@ static void exp_step_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f
 }
 #endif
 
-#if BUILD_F64_FORWARD
-/* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
- * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
-static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, vec_f64 *restrict w)
-{
-    vec_f64 *restrict a1 = a + 0;
-    vec_f64 *restrict a2 = a + 2;
-    vec_f64 *restrict a3 = a + 6;
-    vec_f64 dxa2[2];
-    vec_f64 dxa3[2];
-    vec_f64 p1a[2];
-    vec_f64 q1a[2];
-    vec_f64 dxb2[2];
-    vec_f64 dxb3[2];
-    vec_f64 p1b[2];
-    vec_f64 q1b[2];
-    vec_f64 dxc2[2];
-    vec_f64 dxc3[2];
-    vec_f64 p1c[2];
-    vec_f64 q1c[2];
-    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
-    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
-    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
-    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
-    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int u = 0; u < 2; ++u) {
-        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
-        vec_f64 *restrict bw = a2 + u * 2;
-        vec_f64 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
-            vec_f64 b0 = bw[0];
-            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
-            b0 = b0 + lq0 * dxa[0];
-            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
-            b0 = b0 + lq1 * dxb[0];
-            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
-            b0 = b0 + lq2 * dxc[0];
-            bw[0] = b0;
-            vec_f64 b1 = bw[1];
-            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
-            b1 = b1 + lq0 * dxa[1];
-            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
-            b1 = b1 + lq1 * dxb[1];
-            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
-            b1 = b1 + lq2 * dxc[1];
-            bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
-                vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
-
-                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
-            }
-        }
-    }
-#else
-    for (int u = 0; u < 2; ++u) {
-        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
-        vec_f64 *restrict bw = a2 + u * 2;
-        vec_f64 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
-            vec_f64 b0 = bw[0];
-            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
-            b0 = b0 + lq0 * dxa[0];
-            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
-            b0 = b0 + lq1 * dxb[0];
-            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
-            b0 = b0 + lq2 * dxc[0];
-            bw[0] = b0;
-            vec_f64 b1 = bw[1];
-            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
-            b1 = b1 + lq0 * dxa[1];
-            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
-            b1 = b1 + lq1 * dxb[1];
-            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
-            b1 = b1 + lq2 * dxc[1];
-            bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
-                vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
-
-                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
-            }
-        }
-    }
-#endif
-
-}
-#endif
-
 #if BUILD_F64_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
  * 58 multiply-adds per path per time step, each on a vector of paths. */
@@ -2197,6 +2277,274 @@ static void exp_step_lower_f64s(double *restrict a, const double *restrict dx)
 }
 #endif
 
+#if !SIGCODEGEN_WIDE_STEPS /* the fused steps, 3 increments per call */
+
+#if BUILD_F64_FORWARD
+/* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
+ * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, vec_f64 *restrict w)
+{
+    vec_f64 *restrict a1 = a + 0;
+    vec_f64 *restrict a2 = a + 2;
+    vec_f64 *restrict a3 = a + 6;
+    vec_f64 dxa2[2];
+    vec_f64 dxa3[2];
+    vec_f64 p1a[2];
+    vec_f64 q1a[2];
+    vec_f64 dxb2[2];
+    vec_f64 dxb3[2];
+    vec_f64 p1b[2];
+    vec_f64 q1b[2];
+    vec_f64 dxc2[2];
+    vec_f64 dxc3[2];
+    vec_f64 p1c[2];
+    vec_f64 q1c[2];
+    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
+    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
+    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
+    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
+    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
+    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
+    for (int u = 0; u < 2; ++u) {
+        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f64 *restrict bw = a2 + u * 2;
+        vec_f64 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f64 b0 = bw[0];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f64 b1 = bw[1];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
+        }
+    }
+#else
+    for (int u = 0; u < 2; ++u) {
+        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
+        vec_f64 *restrict bw = a2 + u * 2;
+        vec_f64 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f64 b0 = bw[0];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            bw[0] = b0;
+            vec_f64 b1 = bw[1];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+            }
+        }
+    }
+#endif
+
+}
+#endif
+#endif /* !SIGCODEGEN_WIDE_STEPS */
+
+#if SIGCODEGEN_WIDE_STEPS /* the fused steps, 6 increments per call */
+
+#if BUILD_F64_FORWARD
+/* exp_step for 6 increment(s) in a row, the top level updated once for all of them.
+ * 156 multiply-adds per path per 6 time step(s), each on a vector of paths. */
+static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, const vec_f64 *restrict dxd, const vec_f64 *restrict dxe, const vec_f64 *restrict dxf, vec_f64 *restrict w)
+{
+    vec_f64 *restrict a1 = a + 0;
+    vec_f64 *restrict a2 = a + 2;
+    vec_f64 *restrict a3 = a + 6;
+    vec_f64 dxa2[2];
+    vec_f64 dxa3[2];
+    vec_f64 p1a[2];
+    vec_f64 q1a[2];
+    vec_f64 dxb2[2];
+    vec_f64 dxb3[2];
+    vec_f64 p1b[2];
+    vec_f64 q1b[2];
+    vec_f64 dxc2[2];
+    vec_f64 dxc3[2];
+    vec_f64 p1c[2];
+    vec_f64 q1c[2];
+    vec_f64 dxd2[2];
+    vec_f64 dxd3[2];
+    vec_f64 p1d[2];
+    vec_f64 q1d[2];
+    vec_f64 dxe2[2];
+    vec_f64 dxe3[2];
+    vec_f64 p1e[2];
+    vec_f64 q1e[2];
+    vec_f64 dxf2[2];
+    vec_f64 dxf3[2];
+    vec_f64 p1f[2];
+    vec_f64 q1f[2];
+    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
+    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
+    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
+    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
+    /* increment dxd: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxd2[i] = dxd[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxd3[i] = dxd[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1d[i] = a1[i] + dxd3[i];
+    for (int i = 0; i < 2; ++i) q1d[i] = a1[i] + dxd2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxd[i];
+    /* increment dxe: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxe2[i] = dxe[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxe3[i] = dxe[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1e[i] = a1[i] + dxe3[i];
+    for (int i = 0; i < 2; ++i) q1e[i] = a1[i] + dxe2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxe[i];
+    /* increment dxf: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
+    for (int i = 0; i < 2; ++i) dxf2[i] = dxf[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 2; ++i) dxf3[i] = dxf[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 2; ++i) p1f[i] = a1[i] + dxf3[i];
+    for (int i = 0; i < 2; ++i) q1f[i] = a1[i] + dxf2[i];
+    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxf[i];
+    /* degrees 2 and 3: the 6 increments in one pass over level 2 */
+    #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
+    for (int u = 0; u < 2; ++u) {
+        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u], lp3 = p1d[u], lq3 = q1d[u], lp4 = p1e[u], lq4 = q1e[u], lp5 = p1f[u], lq5 = q1f[u];
+        vec_f64 *restrict bw = a2 + u * 2;
+        vec_f64 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f64 b0 = bw[0];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            const vec_f64 t0_3 = b0 + lp3 * dxd2[0];
+            b0 = b0 + lq3 * dxd[0];
+            const vec_f64 t0_4 = b0 + lp4 * dxe2[0];
+            b0 = b0 + lq4 * dxe[0];
+            const vec_f64 t0_5 = b0 + lp5 * dxf2[0];
+            b0 = b0 + lq5 * dxf[0];
+            bw[0] = b0;
+            vec_f64 b1 = bw[1];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            const vec_f64 t1_3 = b1 + lp3 * dxd2[1];
+            b1 = b1 + lq3 * dxd[1];
+            const vec_f64 t1_4 = b1 + lp4 * dxe2[1];
+            b1 = b1 + lq4 * dxe[1];
+            const vec_f64 t1_5 = b1 + lp5 * dxf2[1];
+            b1 = b1 + lq5 * dxf[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v], x3 = dxd[v], x4 = dxe[v], x5 = dxf[v];
+
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2 + t0_3 * x3 + t0_4 * x4 + t0_5 * x5;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+            }
+        }
+    }
+#else
+    for (int u = 0; u < 2; ++u) {
+        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u], lp3 = p1d[u], lq3 = q1d[u], lp4 = p1e[u], lq4 = q1e[u], lp5 = p1f[u], lq5 = q1f[u];
+        vec_f64 *restrict bw = a2 + u * 2;
+        vec_f64 *restrict tw = a3 + u * 4;
+        { /* letters 0..1 */
+            vec_f64 b0 = bw[0];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
+            b0 = b0 + lq0 * dxa[0];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[0];
+            b0 = b0 + lq1 * dxb[0];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[0];
+            b0 = b0 + lq2 * dxc[0];
+            const vec_f64 t0_3 = b0 + lp3 * dxd2[0];
+            b0 = b0 + lq3 * dxd[0];
+            const vec_f64 t0_4 = b0 + lp4 * dxe2[0];
+            b0 = b0 + lq4 * dxe[0];
+            const vec_f64 t0_5 = b0 + lp5 * dxf2[0];
+            b0 = b0 + lq5 * dxf[0];
+            bw[0] = b0;
+            vec_f64 b1 = bw[1];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[1];
+            b1 = b1 + lq0 * dxa[1];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[1];
+            b1 = b1 + lq1 * dxb[1];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
+            b1 = b1 + lq2 * dxc[1];
+            const vec_f64 t1_3 = b1 + lp3 * dxd2[1];
+            b1 = b1 + lq3 * dxd[1];
+            const vec_f64 t1_4 = b1 + lp4 * dxe2[1];
+            b1 = b1 + lq4 * dxe[1];
+            const vec_f64 t1_5 = b1 + lp5 * dxf2[1];
+            b1 = b1 + lq5 * dxf[1];
+            bw[1] = b1;
+            for (int v = 0; v < 2; ++v) {
+                vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v], x3 = dxd[v], x4 = dxe[v], x5 = dxf[v];
+
+                tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2 + t0_3 * x3 + t0_4 * x4 + t0_5 * x5;
+                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+            }
+        }
+    }
+#endif
+
+}
+#endif
+#endif /* SIGCODEGEN_WIDE_STEPS */
+
 /* dx[j] lane l = increment `step` of lane l (zero past its steps: the identity), times sign */
 static void load_increment_f64(vec_f64 *dx, const double *x, const lane_t *lanes, int64_t length,
                                    int64_t step, double sign)
@@ -2409,12 +2757,22 @@ typedef struct {
     vec_f64 *buffers[POOL_MAX_THREADS]; /* per worker: state + scratch, allocated on first use */
 } forward_pass_f64;
 
+#if !SIGCODEGEN_WIDE_STEPS
 /* FUSED_STEPS increments (increment k at dx + k * DIM) on a block's state; `scratch` holds
  * SCRATCH + 1 + SUBTREE_VECTORS vectors */
 static inline void fused_steps_f64(vec_f64 *state, const vec_f64 *dx, vec_f64 *scratch)
 {
     exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
 }
+#endif
+#if SIGCODEGEN_WIDE_STEPS
+/* FUSED_STEPS increments (increment k at dx + k * DIM) on a block's state; `scratch` holds
+ * SCRATCH + 1 + SUBTREE_VECTORS vectors */
+static inline void fused_steps_f64(vec_f64 *state, const vec_f64 *dx, vec_f64 *scratch)
+{
+    exp_steps_f64v(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, dx + 3 * DIM, dx + 4 * DIM, dx + 5 * DIM, scratch);
+}
+#endif
 
 static void forward_block_f64(void *arg, int64_t block, int worker)
 {
@@ -2508,9 +2866,9 @@ static void forward_row_f64(void *arg, int64_t b, int worker)
     memset(state, 0, SIGLEN * sizeof(double));
     int64_t step = 0;
     if (!pass->stream)
-        for (; step + FUSED_STEPS <= steps; step += FUSED_STEPS) {
-            double dx[FUSED_STEPS * DIM];
-            for (int k = 0; k < FUSED_STEPS * DIM; ++k) dx[k] = x[step * DIM + DIM + k] - x[step * DIM + k];
+        for (; step + ROW_FUSED_STEPS <= steps; step += ROW_FUSED_STEPS) {
+            double dx[ROW_FUSED_STEPS * DIM];
+            for (int k = 0; k < ROW_FUSED_STEPS * DIM; ++k) dx[k] = x[step * DIM + DIM + k] - x[step * DIM + k];
             exp_steps_f64s(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM);
         }
     for (; step < steps; ++step) {
@@ -2855,6 +3213,7 @@ int64_t sigcodegen_info(int32_t what)
 #ifdef SIGCODEGEN_PRECISION
     case 5: return SIGCODEGEN_PRECISION;
 #endif
+    case 7: return FUSED_STEPS; /* increments per call of the fused steps (this build's variant) */
     default: return 0;
     }
 }

@@ -5,10 +5,11 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        e64f61bb9989b1866cd3e9e65981bc3c330c149eea89a13beb9150adacd9c89d
-    generator  sigcodegen 0.1.0, generator sources 24eea03778a0b577
+    key        9871cce0268e5153c884fe33a6dc2c1bf88974243c56fe81e4f678146f6635a0
+    generator  sigcodegen 0.1.0, generator sources 73e86aba3a506822
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
-               38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10
+               38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
+               exp_steps_wide 156
 
 Layout: paths on the last (vector) axis, which is 4-10x faster on XLA CPU than batch-first.
 A degree-k level for N paths is (DIM**k, N); with a time axis in front, (T, DIM**k, N).

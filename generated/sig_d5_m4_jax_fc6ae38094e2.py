@@ -5,11 +5,11 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        afd8b36b138a89a74e0d9db158f76730a2226d18b4c5dcc308d5a68b72274fee
-    generator  sigcodegen 0.1.0, generator sources 24eea03778a0b577
+    key        fc6ae38094e28804bfc1da27942888a410e1384535f50c35d2ed9a8259487de0
+    generator  sigcodegen 0.1.0, generator sources 73e86aba3a506822
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
-               exp_series 3,420, exp_step_lower 200
+               exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910
 
 Layout: paths on the last (vector) axis, which is 4-10x faster on XLA CPU than batch-first.
 A degree-k level for N paths is (DIM**k, N); with a time axis in front, (T, DIM**k, N).
