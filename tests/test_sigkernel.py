@@ -118,12 +118,14 @@ def test_matches_the_reference_pde(target, name, order, dtype):
     assert relative(got, want) <= (1e-12 if dtype == "float64" else 1e-5)
 
 
-@pytest.mark.parametrize("order", [0, (1, 0), (0, 1)], ids=str)
+@pytest.mark.parametrize("order", [0, (1, 0), (0, 1), 2, (2, 3), (3, 2), (1, 3)], ids=str)
 @pytest.mark.parametrize("name", ["linear", "rbf"])
 def test_grid_shapes(name, order):
     """Grids narrower and shorter than the rows one sweep advances together (the c target
     staggers several rows), row counts that leave a remainder, and batches that leave lanes of
-    the last block empty."""
+    the last block empty. Orders (lam1, lam2) with lam1 >= 2 and lam2 in 2..3 take the c
+    target's sweep for rows sharing a coarse row (sweep_shared: a coarse column's coefficients
+    in registers), with no, one or many whole groups of 2^lam2 steps; (1, 3) does not."""
     ours, kappa, _ = KERNELS[name]
     for lx in (2, 3, 4, 6, 9):
         for ly in (2, 3, 5, 8):

@@ -243,8 +243,13 @@ def _subtree_layout(dim: int, depth: int, q: int) -> dict:
 
 def sigkernel_context(plan, prov: Provenance) -> dict:
     """The template context of a signature-kernel module (a ``plan.sigkernel.SigKernelPlan``):
-    its static kernels' formulas and the c target's constants come from the plan."""
+    its static kernels' formulas and the c target's constants come from the plan.
+    ``shared_orders``: the orders lam2 with a sweep of their own for rows sharing a coarse row
+    (rows_per_sweep <= 2^lam2 <= shared_sweep_columns)."""
+    params = plan.target_params("c")
+    rows, columns = params.param("rows_per_sweep"), params.param("shared_sweep_columns")
     return {
+        "shared_orders": [lam for lam in range(1, 8) if rows <= 2**lam <= columns],
         "plan": plan,
         "prov": prov,
         "target": "c",
