@@ -125,10 +125,11 @@ def test_grid_shapes(name, order):
     staggers several rows), row counts that leave a remainder, and batches that leave lanes of
     the last block empty. Orders (lam1, lam2) with lam1 >= 2 and lam2 in 2..3 take the c
     target's sweep for rows sharing a coarse row (sweep_shared: a coarse column's coefficients
-    in registers), with no, one or many whole groups of 2^lam2 steps; (1, 3) does not."""
+    in registers), with no, one or many whole groups of 2^lam2 steps; (1, 3) does not. At
+    order 0 the linear kernel's sweep runs in tiles of steps, each after its columns' products."""
     ours, kappa, _ = KERNELS[name]
     for lx in (2, 3, 4, 6, 9):
-        for ly in (2, 3, 5, 8):
+        for ly in (2, 3, 5, 8, 150):  # 150: the linear sweep's tiles of 64 steps (product_tile)
             x, y = paths(lx, 9, lx, 3), paths(ly + 20, 9, ly, 3)
             want = [reference_pde(a, b, pair_orders(order), kappa) for a, b in zip(x, y)]
             got = sc.signature_kernel(x, y, dyadic_order=order, static_kernel=ours)

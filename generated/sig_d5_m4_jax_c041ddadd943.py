@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        5c626b2cd5a2397b7b1f733a5bca337635e1a9e2bcb61cd05985a795fca9a5d6
-    generator  sigcodegen 0.1.0, generator sources 20a23bff55142d11
+    key        c041ddadd9435a900d82b88f628e1a4c441e5c18276e0670a7b2e2c9b229cf11
+    generator  sigcodegen 0.1.0, generator sources 325d01959b66a5e8
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910

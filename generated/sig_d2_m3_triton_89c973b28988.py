@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        a3caaaa24e8a108798637b567a22cedf7afeedcea2956548b253323f2c44bda8
-    generator  sigcodegen 0.1.0, generator sources f9a92b0cb2aeed63
+    key        89c973b2898845ccd91841cd1c39466905bc9e2db542d6f8cfb1951788970dd8
+    generator  sigcodegen 0.1.0, generator sources 8d057c4a41d67ba1
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
                exp_steps_wide 156
