@@ -179,14 +179,18 @@ class CEmitter(Emitter):
                                  "routines": {name: _c_routine(plan, plan.routine(f"{name}_wide"),
                                                                suffix, scalar, True, name)
                                               for name in narrow}})
+            for v in variants:
+                v["scratch"] = max([r.scratch for r in routines.values()]
+                                   + [r.scratch for r in v["routines"].values()])
             precisions.append({
                 "suffix": suffix,
                 "scalar": scalar,
                 "bits": bits,
                 "routines": {k: r for k, r in routines.items() if k not in narrow},
                 "variants": variants,
-                "scratch": max([r.scratch for r in routines.values()]
-                               + [r.scratch for v in variants for r in v["routines"].values()]),
+                # the narrow routines' scratch (the backward's buffers are sized by it), and
+                # each variant's fused steps' own (the forward's)
+                "scratch": max(r.scratch for r in routines.values()),
                 "log_routines": log_routines,
                 "log_scratch": max((r.scratch for r in log_routines.values()), default=0),
             })

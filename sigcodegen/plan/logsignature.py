@@ -144,15 +144,14 @@ def lyndon_steps(steps: Routine, dim: int, depth: int) -> Routine:
         stage, title=f"{stage.title}, the top level at the Lyndon words only",
         ops=stage.ops[:-1] + (pruned,)),)
     count = sum(dim - v for v in first)
-    wide = "_wide" if steps.name.endswith("_wide") else ""  # the variant for 32 registers
     if trees > 1:
         return dataclasses.replace(
-            steps, name=f"exp_steps_subtree_lyndon{wide}", stages=stages,
+            steps, name="exp_steps_subtree_lyndon", stages=stages,
             doc=f"exp_steps_subtree with the top level updated at the Lyndon words under the "
                 f"subtree's prefix only ({count:,} of {dim ** depth:,} over the {trees} "
                 f"subtrees; argument tree: which), its other coefficients unspecified.")
     return dataclasses.replace(
-        steps, name=f"exp_steps_lyndon{wide}", stages=stages,
+        steps, name="exp_steps_lyndon", stages=stages,
         doc=f"exp_steps with the top level updated at its {count:,} Lyndon words only (of "
             f"{dim ** depth:,}), its other coefficients unspecified: for the words and "
             f"brackets projections, which read nothing else of it.")
@@ -169,16 +168,20 @@ def logsignature_plan(dim: int, depth: int) -> Plan:
     # (cut) against 0.43 (pruned, uncut) and 0.47 (neither); cut and pruned, on a Xeon with
     # AVX-512, 0.31 against 0.38 (cut); at (3, 6), D, 0.78 against 1.28.
     cut = base.target_params("c").param("subtree_depth")
-    name = "exp_steps_subtree" if cut else "exp_steps"
-    names = {r.name for r in base.routines}
-    pruned = tuple(lyndon_steps(base.routine(n), dim, depth) for n in (name, f"{name}_wide")
-                   if n in names) \
+    steps = base.routine("exp_steps_subtree" if cut else "exp_steps")
+    pruned = (lyndon_steps(steps, dim, depth),) \
         if depth >= 2 and dim >= 2 and dim ** (depth - 1) <= LYNDON_MAX_ROWS else ()
+    # no wide fused steps (signature_plan's for 32 vector registers): with the top level pruned
+    # to the Lyndon words the narrow ones run faster, and words and brackets are the modes that
+    # matter (one Xeon core, AVX-512, f32, ms, words narrow / wide: A 0.20 / 0.22, D 0.36 /
+    # 0.48, E 0.14 / 0.155, F 0.226 / 0.237, G 0.072 / 0.078; expand, which prunes nothing,
+    # loses: A 0.44 / 0.32, D 0.64 / 0.54, E 0.28 / 0.21)
+    narrow = tuple(r for r in base.routines if not r.name.endswith("_wide"))
     adjoints = (
         _series_vjp(depth, "log_series_vjp", log_coefficients(depth),
                     "Adjoint of log_series: gx = the adjoint of x, given g, that of log(1 + x)."),
         _series_vjp(depth, "exp_series_vjp", exp_coefficients(depth),
                     "Adjoint of exp_series: gx = the adjoint of x, given g, that of exp(x) - 1."),
     )
-    return dataclasses.replace(base, kind="logsignature", routines=base.routines + pruned + adjoints,
+    return dataclasses.replace(base, kind="logsignature", routines=narrow + pruned + adjoints,
                                notes=projection_lines(dim, depth))

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        eb64f80f0d92955d57c50023aa375ec336e7ed78a12ff46ebabc750678a7b1d9
-    generator  sigcodegen 0.1.0, generator sources 33e4d77a712fffce
+    key        58c9848d0dcd2a526f822efe56fd6b2945631f3b1da295f73266cb2b3831d81e
+    generator  sigcodegen 0.1.0, generator sources 9f9f9a0f6e9d7263
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
                exp_steps_wide 156

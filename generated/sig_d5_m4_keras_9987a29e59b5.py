@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        d062fe959f8b95c30ba10029179eca796288d82f912e6e91e125ab464ff0c52f
-    generator  sigcodegen 0.1.0, generator sources 33e4d77a712fffce
+    key        9987a29e59b567a4720cc9b04a507c820377fb9f0f308795114fe243c830e178
+    generator  sigcodegen 0.1.0, generator sources 9f9f9a0f6e9d7263
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910

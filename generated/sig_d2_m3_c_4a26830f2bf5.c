@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        b65f6555c3566b63f85ed462d75803d034261a447521a92c23dd4d085d9c6b0f
- *     generator  sigcodegen 0.1.0, generator sources 73b5d746b9cec82e
+ *     key        4a26830f2bf59a9e0f6fe5a2ab4decfcdfccdab865c08c229e34e83802142bdc
+ *     generator  sigcodegen 0.1.0, generator sources 96526524bada5bb3
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10, exp_steps_wide 156
@@ -840,6 +840,8 @@ static void exp_step_lower_f32s(float *restrict a, const float *restrict dx)
 #endif
 
 #if !SIGCODEGEN_WIDE_STEPS /* the fused steps, 3 increments per call */
+/* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
+#define FUSED_SCRATCH_f32 8
 
 #if BUILD_F32_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
@@ -947,6 +949,8 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
 #endif /* !SIGCODEGEN_WIDE_STEPS */
 
 #if SIGCODEGEN_WIDE_STEPS /* the fused steps, 6 increments per call */
+/* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
+#define FUSED_SCRATCH_f32 8
 
 #if BUILD_F32_FORWARD
 /* exp_step for 6 increment(s) in a row, the top level updated once for all of them.
@@ -1445,7 +1449,7 @@ static void forward_block_f32(void *arg, int64_t block, int worker)
 {
     forward_pass_f32 *pass = arg;
     const int W = LANES_f32;
-    size_t vectors = SIGLEN + SCRATCH_f32 + 1 + SUBTREE_VECTORS;
+    size_t vectors = SIGLEN + FUSED_SCRATCH_f32 + 1 + SUBTREE_VECTORS;
     if (!pass->buffers[worker])
         pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f32));
     vec_f32 *state = pass->buffers[worker];
@@ -1581,7 +1585,7 @@ static int forward_run_f32(const float *x, int64_t batch, int64_t length, float 
         if (!stream && batch > 0 && out) memset(out, 0, (size_t)batch * SIGLEN * sizeof(float));
         return SIGCODEGEN_OK;
     }
-    size_t lane_bytes = (SIGLEN + SCRATCH_f32 + 1 + SUBTREE_VECTORS) * sizeof(vec_f32);
+    size_t lane_bytes = (SIGLEN + FUSED_SCRATCH_f32 + 1 + SUBTREE_VECTORS) * sizeof(vec_f32);
     const int by_path = batch < W && lane_bytes > LANE_MAX_BYTES;
     int64_t chunks = stream || by_path ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
     if (chunks > steps) chunks = steps;
@@ -2278,6 +2282,8 @@ static void exp_step_lower_f64s(double *restrict a, const double *restrict dx)
 #endif
 
 #if !SIGCODEGEN_WIDE_STEPS /* the fused steps, 3 increments per call */
+/* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
+#define FUSED_SCRATCH_f64 8
 
 #if BUILD_F64_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
@@ -2385,6 +2391,8 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
 #endif /* !SIGCODEGEN_WIDE_STEPS */
 
 #if SIGCODEGEN_WIDE_STEPS /* the fused steps, 6 increments per call */
+/* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
+#define FUSED_SCRATCH_f64 8
 
 #if BUILD_F64_FORWARD
 /* exp_step for 6 increment(s) in a row, the top level updated once for all of them.
@@ -2778,7 +2786,7 @@ static void forward_block_f64(void *arg, int64_t block, int worker)
 {
     forward_pass_f64 *pass = arg;
     const int W = LANES_f64;
-    size_t vectors = SIGLEN + SCRATCH_f64 + 1 + SUBTREE_VECTORS;
+    size_t vectors = SIGLEN + FUSED_SCRATCH_f64 + 1 + SUBTREE_VECTORS;
     if (!pass->buffers[worker])
         pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f64));
     vec_f64 *state = pass->buffers[worker];
@@ -2914,7 +2922,7 @@ static int forward_run_f64(const double *x, int64_t batch, int64_t length, doubl
         if (!stream && batch > 0 && out) memset(out, 0, (size_t)batch * SIGLEN * sizeof(double));
         return SIGCODEGEN_OK;
     }
-    size_t lane_bytes = (SIGLEN + SCRATCH_f64 + 1 + SUBTREE_VECTORS) * sizeof(vec_f64);
+    size_t lane_bytes = (SIGLEN + FUSED_SCRATCH_f64 + 1 + SUBTREE_VECTORS) * sizeof(vec_f64);
     const int by_path = batch < W && lane_bytes > LANE_MAX_BYTES;
     int64_t chunks = stream || by_path ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
     if (chunks > steps) chunks = steps;

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        6ec67a67d255366496a49b0d1f08c800c855d380d92c2eb6c1da0e8f6f0c48bf
- *     generator  sigcodegen 0.1.0, generator sources 73b5d746b9cec82e
+ *     key        10ff30f4b58b90af397709c5273ed674c2398d944733a5e7a932b0dd5088bd24
+ *     generator  sigcodegen 0.1.0, generator sources 96526524bada5bb3
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910
@@ -1163,6 +1163,8 @@ static void exp_step_lower_f32s(float *restrict a, const float *restrict dx, flo
 #endif
 
 #if !SIGCODEGEN_WIDE_STEPS /* the fused steps, 3 increments per call */
+/* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
+#define FUSED_SCRATCH_f32 300
 
 #if BUILD_F32_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
@@ -1386,6 +1388,8 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
 #endif /* !SIGCODEGEN_WIDE_STEPS */
 
 #if SIGCODEGEN_WIDE_STEPS /* the fused steps, 6 increments per call */
+/* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
+#define FUSED_SCRATCH_f32 300
 
 #if BUILD_F32_FORWARD
 /* exp_step for 6 increment(s) in a row, the top level updated once for all of them.
@@ -2090,7 +2094,7 @@ static void forward_block_f32(void *arg, int64_t block, int worker)
 {
     forward_pass_f32 *pass = arg;
     const int W = LANES_f32;
-    size_t vectors = SIGLEN + SCRATCH_f32 + 1 + SUBTREE_VECTORS;
+    size_t vectors = SIGLEN + FUSED_SCRATCH_f32 + 1 + SUBTREE_VECTORS;
     if (!pass->buffers[worker])
         pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f32));
     vec_f32 *state = pass->buffers[worker];
@@ -2226,7 +2230,7 @@ static int forward_run_f32(const float *x, int64_t batch, int64_t length, float 
         if (!stream && batch > 0 && out) memset(out, 0, (size_t)batch * SIGLEN * sizeof(float));
         return SIGCODEGEN_OK;
     }
-    size_t lane_bytes = (SIGLEN + SCRATCH_f32 + 1 + SUBTREE_VECTORS) * sizeof(vec_f32);
+    size_t lane_bytes = (SIGLEN + FUSED_SCRATCH_f32 + 1 + SUBTREE_VECTORS) * sizeof(vec_f32);
     const int by_path = batch < W && lane_bytes > LANE_MAX_BYTES;
     int64_t chunks = stream || by_path ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
     if (chunks > steps) chunks = steps;
@@ -3246,6 +3250,8 @@ static void exp_step_lower_f64s(double *restrict a, const double *restrict dx, d
 #endif
 
 #if !SIGCODEGEN_WIDE_STEPS /* the fused steps, 3 increments per call */
+/* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
+#define FUSED_SCRATCH_f64 300
 
 #if BUILD_F64_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
@@ -3469,6 +3475,8 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
 #endif /* !SIGCODEGEN_WIDE_STEPS */
 
 #if SIGCODEGEN_WIDE_STEPS /* the fused steps, 6 increments per call */
+/* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
+#define FUSED_SCRATCH_f64 300
 
 #if BUILD_F64_FORWARD
 /* exp_step for 6 increment(s) in a row, the top level updated once for all of them.
@@ -4068,7 +4076,7 @@ static void forward_block_f64(void *arg, int64_t block, int worker)
 {
     forward_pass_f64 *pass = arg;
     const int W = LANES_f64;
-    size_t vectors = SIGLEN + SCRATCH_f64 + 1 + SUBTREE_VECTORS;
+    size_t vectors = SIGLEN + FUSED_SCRATCH_f64 + 1 + SUBTREE_VECTORS;
     if (!pass->buffers[worker])
         pass->buffers[worker] = aligned_buffer(vectors * sizeof(vec_f64));
     vec_f64 *state = pass->buffers[worker];
@@ -4204,7 +4212,7 @@ static int forward_run_f64(const double *x, int64_t batch, int64_t length, doubl
         if (!stream && batch > 0 && out) memset(out, 0, (size_t)batch * SIGLEN * sizeof(double));
         return SIGCODEGEN_OK;
     }
-    size_t lane_bytes = (SIGLEN + SCRATCH_f64 + 1 + SUBTREE_VECTORS) * sizeof(vec_f64);
+    size_t lane_bytes = (SIGLEN + FUSED_SCRATCH_f64 + 1 + SUBTREE_VECTORS) * sizeof(vec_f64);
     const int by_path = batch < W && lane_bytes > LANE_MAX_BYTES;
     int64_t chunks = stream || by_path ? 1 : chunk_hint > 0 ? chunk_hint : forward_chunks(batch, steps, W);
     if (chunks > steps) chunks = steps;
