@@ -441,3 +441,11 @@ def test_rules_are_plain_python():
 
     tree = ast.parse(inspect.getsource(rules))
     assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def test_target_params_refuse_a_parameter_named_twice():
+    """A parameter given twice would leave one value unused (dict() keeps the last)."""
+    from sigcodegen.plan.ir import TargetParams
+
+    with pytest.raises(AssertionError, match="named twice"):
+        TargetParams("c", ("pde",), (("product_tile", 64), ("product_tile", 32)))

@@ -162,14 +162,16 @@ def c_blocking(plan: Plan) -> str:
                 f"same blocking at depth {m - q}) runs each of the {plan.dim**q} subtrees of "
                 f"{size} coefficients")
         lines += textwrap.wrap(text, 96, initial_indent="  ", subsequent_indent="    ")
-    pruned = [r for r in plan.routines if r.name == "exp_steps_lyndon"]
+    pruned = [r for r in plan.routines
+              if r.name in ("exp_steps_lyndon", "exp_steps_subtree_lyndon")]
     if pruned:
         top = pruned[0].ops[-1]
         kept = sum(plan.dim - v for v in top.first_letters)
-        text = (f"words and brackets (no signature kept): exp_steps_lyndon, the same blocking "
+        text = (f"words and brackets (no signature kept): {pruned[0].name}, the same blocking "
                 f"with level {m} updated at its {kept:,} Lyndon words of {plan.dim**m:,} (each "
                 f"tile's loop over the last letter starts at its rows' least first letter); "
                 f"{pruned[0].macs(plan.dim):,} multiply-adds per call against "
-                f"{routine.macs(plan.dim):,}")
+                f"{plan.routine(pruned[0].name[:-len('_lyndon')]).macs(plan.dim):,}"
+                f"{' (per subtree, on average)' if top.trees > 1 else ''}")
         lines += textwrap.wrap(text, 96, initial_indent="  ", subsequent_indent="    ")
     return "\n".join(textwrap.wrap(lines[0], 96, subsequent_indent="  ") + lines[1:])

@@ -375,6 +375,10 @@ class TargetParams:
     strategies: tuple[str, ...]
     params: tuple[Param, ...] = ()
 
+    def __post_init__(self):
+        names = [name for name, _ in self.params]
+        assert len(names) == len(set(names)), f"{self.target}: a parameter named twice: {names}"
+
     def param(self, name: str):
         return dict(self.params)[name]
 

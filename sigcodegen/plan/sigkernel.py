@@ -240,9 +240,7 @@ def sigkernel_plan(dim: int, depth: None = None) -> SigKernelPlan:
     targets = (
         TargetParams("c", ("pde",), (("rows_per_sweep", ROWS_PER_SWEEP),
                                      ("team_min_cells", TEAM_MIN_CELLS),
-                                     ("product_tile", "c: steps per tile of the linear kernel's sweep at orders (0, 0), its "
-                     "columns' products made just before it"),
-    ("shared_sweep_columns", SHARED_SWEEP_COLUMNS),
+                                     ("shared_sweep_columns", SHARED_SWEEP_COLUMNS),
                                      ("product_tile", PRODUCT_TILE),
                                      *POOL_PARAMS)),
         TargetParams("jax", ("antidiagonal",), ()),

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        0929d502f98ad26dc85e69a45fae1bbfc93beb77a7bb7ecb805a09b655b46ece
-    generator  sigcodegen 0.1.0, generator sources 880a6fa197a70914
+    key        2a6def29f580eab8bac10116223267bf486e2e1935d01f201086262b95b54645
+    generator  sigcodegen 0.1.0, generator sources 3c5037480cf07a8b
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        4a26830f2bf59a9e0f6fe5a2ab4decfcdfccdab865c08c229e34e83802142bdc
- *     generator  sigcodegen 0.1.0, generator sources 96526524bada5bb3
+ *     key        0aeb3d64ccbd3b2c6e3c4e5768ca56bb2e7f57a84455ca3f656d0bcc00200a3c
+ *     generator  sigcodegen 0.1.0, generator sources 5528c198b3c99ac5
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10, exp_steps_wide 156

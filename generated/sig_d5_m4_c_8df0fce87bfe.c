@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        10ff30f4b58b90af397709c5273ed674c2398d944733a5e7a932b0dd5088bd24
- *     generator  sigcodegen 0.1.0, generator sources 96526524bada5bb3
+ *     key        8df0fce87bfe1780bac8f67aa12605a9a2dac45f96c80d9e02b6ea3892735b50
+ *     generator  sigcodegen 0.1.0, generator sources 5528c198b3c99ac5
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        99710fbfef876bb0b4dc7f2c7247c3e975a716e0477667a376b137fec336db02
-    generator  sigcodegen 0.1.0, generator sources 880a6fa197a70914
+    key        3e62e2b532fa4fd20a541ec9dce25d0fd155c0dbd0fabb2c6440edef96094930
+    generator  sigcodegen 0.1.0, generator sources 3c5037480cf07a8b
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
                exp_steps_wide 156
