@@ -145,12 +145,68 @@ def report(rows: list[dict]) -> int:
     return missed
 
 
+#: --projections: A-G, and two sizes whose bracket map goes past the straight-line budget
+PROJECTION_CONFIGS = {**CONFIGS, "H": (16, 200, 3, 8), "I": (16, 200, 4, 6)}
+
+
+def projections(configs, calls: int, rounds: int) -> None:
+    """One thread, float32: the kernel running the plan's own projection code (the binding's
+    basis) against the same kernel given the tables alone (basis 0: every row from the tables,
+    whose columns it then also checks for the pruned forward each call), through the module's
+    C entry point, forward only; the two outputs compared."""
+    import sigcodegen as sc
+    from sigcodegen.plan.logsignature import BASIS_CODES, logsignature_plan
+    from sigcodegen.runtime import dispatch
+
+    print("\nprojections: the plan's own code against the run-time tables alone, one thread, "
+          "float32, ms (median of the best round)")
+    print(f"{'cfg':<4} {'(B, L, d, m)':<18} {'mode':<9} {'layout':<34} {'own':>8} {'tables':>8} "
+          f"{'ratio':>6}")
+    rng = np.random.default_rng(0)
+    with sc.num_threads(1):
+        for name in configs:
+            batch, length, dim, depth = PROJECTION_CONFIGS[name]
+            module = dispatch.load_module(sc.KernelSpec(dim=dim, depth=depth, kind="logsignature",
+                                                        target="c"))
+            lib = module.lib(32)
+            x = (rng.standard_normal((batch, length, dim)).cumsum(1) / np.sqrt(length)).astype(
+                np.float32)
+            for mode in MODES:
+                indptr, cols, vals = sc.algebra.log_projection(dim, depth, mode)
+                vals = vals.astype(np.float32)
+                outputs = indptr.size - 1
+                outs = {basis: np.empty((batch, outputs), np.float32)
+                        for basis in (BASIS_CODES[mode], 0)}
+
+                def call(basis):
+                    out = outs[basis]
+                    return lambda: lib.log_forward(x.ctypes.data, batch, length, out.ctypes.data,
+                                                   0, 0, outputs, indptr.ctypes.data,
+                                                   cols.ctypes.data, vals.ctypes.data, basis,
+                                                   None)
+
+                times = interleaved({"own": call(BASIS_CODES[mode]), "tables": call(0)},
+                                    calls, rounds)
+                own, tables = outs.values()
+                scale = np.abs(tables).max()
+                assert np.abs(own - tables).max() <= 1e-5 * scale, (name, mode)
+                layout = ", ".join(f"{seg.how} {seg.level}" if seg.how != "code" else "code"
+                                   for seg in logsignature_plan(dim, depth).projection(mode).segments)
+                layout = ", ".join(dict.fromkeys(layout.split(", ")))
+                print(f"{name:<4} {str(PROJECTION_CONFIGS[name]):<18} {mode:<9} {layout:<34} "
+                      f"{times['own']['ms']:8.4f} {times['tables']['ms']:8.4f} "
+                      f"{times['own']['ms'] / times['tables']['ms']:6.3f}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default=",".join(CONFIGS),
                         help=f"comma-separated subset of {','.join(CONFIGS)}")
     parser.add_argument("--calls", type=int, default=70, help="timed calls per candidate and round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--projections", action="store_true",
+                        help="instead: the plan's projection code against the tables alone, "
+                             f"at {','.join(PROJECTION_CONFIGS)}")
     args, _ = parser.parse_known_args(argv)
     import os
 
@@ -161,10 +217,16 @@ def main(argv=None) -> int:
     print(f"CPU: {model}; {os.cpu_count()} CPUs; flags: "
           f"{' '.join(f for f in flags.split() if f in wanted)}; our threads "
           f"{sc.get_num_threads()}; load average {os.getloadavg()[0]:.2f}")
+    known = PROJECTION_CONFIGS if args.projections else CONFIGS
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = [c for c in configs if c not in CONFIGS]
+    if args.projections and args.configs == ",".join(CONFIGS):
+        configs = list(PROJECTION_CONFIGS)
+    unknown = [c for c in configs if c not in known]
     if unknown:
-        parser.error(f"unknown configs {unknown}; use {','.join(CONFIGS)}")
+        parser.error(f"unknown configs {unknown}; use {','.join(known)}")
+    if args.projections:
+        projections(configs, args.calls, args.rounds)
+        return 0
     report(measure(configs, args.calls, args.rounds))
     return 0
 

@@ -219,7 +219,9 @@ def _cmd_plan(args) -> int:
     plan = make_plan(_spec(args, args.target or "jax"))
     if args.mode is not None:  # the projection of that mode only
         keep = ("projections", f"  {args.mode} ", "  backward ")
-        plan = dataclasses.replace(plan, notes=tuple(n for n in plan.notes if n.startswith(keep)))
+        plan = dataclasses.replace(plan, notes=tuple(n for n in plan.notes if n.startswith(keep)),
+                                   projections=tuple(p for p in plan.projections
+                                                     if p.mode == args.mode))
     print(explain(plan, args.batch, args.length, args.stream, args.target))
     if args.target == "triton":
         from .emit.triton import lane_layout

@@ -29,6 +29,9 @@ PLANNED_KINDS: dict[str, str] = {}
 #: words, its coefficients at the Lyndon words; brackets, coordinates in the Lyndon bracket
 #: basis (iisignature's logsig). One module holds every mode: the mode is a call argument.
 LOGSIGNATURE_MODES = ("expand", "words", "brackets")
+#: The basis numbers the c target's log-signature entry points take (their ``basis`` argument)
+#: for the modes with a projection: 0 there means tables of no basis the module knows.
+LOGSIGNATURE_BASES = {"words": 1, "brackets": 2}
 
 TARGETS = ("jax", "keras", "c", "triton")
 #: The file suffix of each target's emitted source.

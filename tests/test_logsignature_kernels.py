@@ -102,6 +102,67 @@ def test_the_plan_prints_the_projections_with_their_sizes():
     assert "routine log_series_vjp" in text and "routine exp_series_vjp" in text
     assert f"{maps.inverse.nnz:,} nonzeros" in text
     assert "lane_max_bytes" in text
+    assert "the c target's projections, level by level" in text
+    assert "level 4   rows 55..204         straight-line code, 300 terms" in text
+
+
+def _apply_projection(projection, y, tables):
+    """The plan's projection read op by op: straight-line terms, dense blocks (the diagonal 1,
+    the lower triangle row by row) and, for table rows, the tables (indptr, cols, vals)."""
+    indptr, cols, vals = tables
+    out = np.full(projection.outputs, np.nan)
+    for seg in projection.segments:
+        if seg.how == "code":
+            for i, terms in enumerate(seg.terms):
+                out[seg.first + i] = sum(c * y[j] for j, c in terms)
+        elif seg.how == "dense":
+            for block in seg.blocks:
+                k = 0
+                for i, (row, col) in enumerate(zip(block.rows, block.columns)):
+                    acc = y[col]
+                    for j in range(i):
+                        acc += block.lower[k] * y[block.columns[j]]
+                        k += 1
+                    out[row] = acc
+        else:
+            for i in range(seg.first, seg.first + seg.rows):
+                out[i] = vals[indptr[i]:indptr[i + 1]] @ y[cols[indptr[i]:indptr[i + 1]]]
+    return out
+
+
+@pytest.mark.parametrize("dim,depth", [(2, 10), (3, 8), (4, 6), (5, 6), (20, 2), (2, 1)])
+@pytest.mark.parametrize("mode", ["words", "brackets"])
+def test_the_c_projections_cover_the_basis_level_by_level(mode, dim, depth):
+    """The plan's projections (straight-line code, dense blocks, run-time tables) give the
+    basis as the tables do, every row once, within their budgets."""
+    from sigcodegen.plan import logsignature as planner
+
+    projection = logsignature_plan(dim, depth).projection(mode)
+    assert projection.outputs == sc.logsignature_channels(dim, depth)
+    first = 0
+    for seg in projection.segments:  # levels in order, rows contiguous
+        assert seg.first == first and seg.rows > 0
+        first += seg.rows
+    assert first == projection.outputs
+    code = sum(seg.nonzeros for seg in projection.segments if seg.how == "code")
+    dense = sum(seg.coefficients for seg in projection.segments if seg.how == "dense")
+    assert code <= planner.PROJECTION_CODE_TERMS
+    assert dense <= planner.PROJECTION_DENSE_COEFFICIENTS
+    for seg in projection.segments:
+        if seg.how == "dense":
+            assert mode == "brackets"
+            assert seg.coefficients <= planner.PROJECTION_DENSE_FILL * seg.nonzeros
+    y = np.random.default_rng(dim).standard_normal(sc.signature_channels(dim, depth))
+    tables = indptr, cols, vals = sc.algebra.log_projection(dim, depth, mode)
+    want = np.array([vals[indptr[i]:indptr[i + 1]] @ y[cols[indptr[i]:indptr[i + 1]]]
+                     for i in range(projection.outputs)])
+    got = _apply_projection(projection, y, tables)
+    assert np.abs(got - want).max() <= 1e-9 * np.abs(want).max()
+    hows = [seg.how for seg in projection.segments]
+    if (dim, depth) in ((2, 10), (20, 2), (2, 1)):  # A-G's sizes: straight-line throughout
+        assert set(hows) == {"code"}
+    if (dim, depth, mode) == (3, 8, "brackets"):  # each of the three
+        assert hows == ["code"] * 6 + ["dense", "table"]
 
 
 # ---- the c kernels ---------------------------------------------------------------------------
@@ -121,6 +182,8 @@ def test_the_plan_prints_the_projections_with_their_sizes():
     (256, 2, 2, 8),   # one row at a time, pruned (65,792 coefficients)
     (3, 6, 5, 30),    # the word tree cut in subtrees, each pruned (exp_steps_subtree_lyndon)
     (2, 9, 3, 6),     # cut deeper: 8 subtrees' tables
+    # brackets: straight-line levels 1-6, dense blocks at level 7, the tables at level 8
+    (3, 8, 3, 5),
 ])
 def test_c_kernels_match_the_reference(mode, dim, depth, batch, length):
     path = _path((batch, length, dim), seed=dim * depth)
@@ -157,7 +220,7 @@ def test_a_projection_off_the_lyndon_words_gets_the_whole_top_level(dim, depth):
     lib = module.lib(64)
     status = lib.log_forward(path.ctypes.data, path.shape[0], path.shape[1], out.ctypes.data, 0,
                              0, top.size, indptr.ctypes.data, top.ctypes.data, vals.ctypes.data,
-                             None)
+                             0, None)  # basis 0: tables of no basis of the module's
     assert status == 0
     want = _want(path, depth, "expand")[..., top]
     assert np.abs(out - want).max() <= 1e-12
@@ -260,6 +323,42 @@ def test_c_kernels_under_torch_compile():
     assert torch.allclose(leaf.grad, eager.grad, atol=1e-12)
     with torch.no_grad():  # no gradient asked: the signature is not kept
         assert sc.logsignature(leaf, 3, "words").shape == (3, sc.logsignature_channels(2, 3))
+
+
+@pytest.mark.parametrize("mode", ["words", "brackets"])
+def test_c_backward_through_each_kind_of_projection_segment(mode):
+    """(3, 8): the brackets' straight-line levels, dense blocks and table rows transposed
+    (words: straight-line and tables): the native backward against central differences of
+    the reference along a random direction, float64."""
+    dim, depth = 3, 8
+    path = _path((2, 4, dim), seed=12)
+    module = _module(dim, depth)
+    rng = np.random.default_rng(3)
+    weights = rng.standard_normal((2, sc.logsignature_channels(dim, depth)))
+    out, sig = module.log_forward(path, mode=mode)
+    gx = module.log_backward(path, sig, weights, mode=mode)
+    direction = rng.standard_normal(path.shape)
+    eps = 1e-5
+    fd = np.sum((_want(path + eps * direction, depth, mode) -
+                 _want(path - eps * direction, depth, mode)) * weights) / (2 * eps)
+    assert abs(np.sum(gx * direction) - fd) <= 1e-6 * max(1.0, abs(fd))
+
+
+def test_the_c_entry_points_refuse_an_unknown_basis():
+    """The basis argument names the tables passed: one the module does not know, or tables of
+    another size, return SIGCODEGEN_BAD_BASIS (2) and compute nothing."""
+    module = _module(3, 3)
+    path = _path((2, 5, 3), seed=1)
+    indptr, cols, vals = sc.algebra.log_projection(3, 3, "brackets")
+    lib = module.lib(64)
+    for basis, outputs in ((7, indptr.size - 1), (2, indptr.size - 2), (-1, indptr.size - 1)):
+        out = np.full((2, outputs), np.nan)
+        status = lib.log_forward(path.ctypes.data, 2, 5, out.ctypes.data, 0, 0, outputs,
+                                 indptr.ctypes.data, cols.ctypes.data, vals.ctypes.data, basis,
+                                 None)
+        assert status == 2 and np.isnan(out).all()
+    with pytest.raises(ValueError, match="does not know this basis"):
+        module._check(2, "log-signature forward", path.shape)
 
 
 def test_c_backward_at_one_large_path():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..plan import Plan, Routine, top_tiles
 from .base import Emitter, Provenance
 
-__all__ = ["CEmitter", "CRoutine", "PRECISIONS", "sigkernel_context"]
+__all__ = ["CEmitter", "CRoutine", "PRECISIONS", "sigkernel_context", "projection_context"]
 
 #: (suffix, C type, bits) of the precisions every C module holds.
 PRECISIONS = (("f32", "float", 32), ("f64", "double", 64))
@@ -207,9 +207,54 @@ class CEmitter(Emitter):
             "lyndon": any(r.name in ("exp_steps_lyndon", "exp_steps_subtree_lyndon")
                           for r in plan.routines),
             "row_tile_first_letters": row_tile_first_letters,
+            "projections": [projection_context(p) for p in plan.projections],
+            # rows of the largest dense block (0: none), the dense functions' buffer
+            "dense_block": max((len(b.rows) for p in plan.projections for g in p.segments
+                                for b in g.blocks), default=0),
             "subtree": _subtree_layout(plan.dim, plan.depth, subtree) if subtree else None,
             "optimize": "" if optimize == "flags" else optimize,
         }
+
+
+def _terms(terms, operand) -> str:
+    """A straight-line sum: (index, integer coefficient) pairs of ``operand``'s elements."""
+    parts = []
+    for index, coef in terms:
+        term = f"{operand}[{index}]" if abs(coef) == 1 else f"{abs(coef)} * {operand}[{index}]"
+        parts.append(("- " if coef < 0 else "+ ") + term)
+    text = " ".join(parts)
+    return text[2:] if text.startswith("+ ") else "-" + text[2:]
+
+
+def projection_context(projection) -> dict:
+    """The C of one of the plan's projections (``plan.ir.Projection``), segment by segment:
+    ``code`` segments as straight-line lines, forward (o[row] = its terms over y) and adjoint
+    (g[column] += its terms over o, the transposed rows grouped by column); ``dense`` segments
+    as their blocks' tables; ``table`` segments as row ranges of the run-time tables."""
+    segments = []
+    for seg in projection.segments:
+        item = {"how": seg.how, "level": seg.level, "first": seg.first,
+                "last": seg.first + seg.rows, "nonzeros": seg.nonzeros}
+        if seg.how == "code":  # integer literals: exact in either precision
+            assert all(abs(c) < 2**24 for t in seg.terms for _, c in t), projection.mode
+            item["forward"] = [f"o[{seg.first + i}] = {_terms(t, 'y')};"
+                               for i, t in enumerate(seg.terms)]
+            columns: dict[int, list] = {}
+            for i, t in enumerate(seg.terms):
+                for column, coef in t:
+                    columns.setdefault(column, []).append((seg.first + i, coef))
+            item["adjoint"] = [f"g[{c}] += {_terms(t, 'o')};" for c, t in sorted(columns.items())]
+        elif seg.how == "dense":
+            start = [0]
+            for b in seg.blocks:
+                start.append(start[-1] + len(b.rows))
+            item.update(blocks=len(seg.blocks), largest=max(len(b.rows) for b in seg.blocks),
+                        rows=[r for b in seg.blocks for r in b.rows],
+                        columns=[c for b in seg.blocks for c in b.columns], start=start,
+                        lower=[c for b in seg.blocks for c in b.lower])
+        segments.append(item)
+    return {"mode": projection.mode, "code": projection.code, "outputs": projection.outputs,
+            "segments": segments}
 
 
 def tile_first_letters(first_letters: tuple[int, ...], tiles) -> list[list[int]]:

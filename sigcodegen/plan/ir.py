@@ -31,6 +31,9 @@ __all__ = [
     "Routine",
     "Schedule",
     "TargetParams",
+    "DenseBlock",
+    "ProjectionSegment",
+    "Projection",
     "Plan",
     "pruned_words",
 ]
@@ -390,6 +393,72 @@ class TargetParams:
 
 
 @dataclass(frozen=True)
+class DenseBlock:
+    """Rows of a projection taken as one small dense lower-unitriangular matrix-vector product:
+    output ``rows[i]`` = log[columns[i]] + sum_{j < i} lower[i (i - 1) / 2 + j] log[columns[j]]
+    (the bracket map's rows of one letter content, whose words only rearrange each other)."""
+
+    rows: tuple[int, ...]
+    columns: tuple[int, ...]
+    #: the strictly lower triangle, row by row, zeros included (integers)
+    lower: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ProjectionSegment:
+    """Output rows ``first .. first + rows - 1`` of a projection (one level of the basis) and
+    how the c target applies them: ``code`` (straight-line, one term per nonzero: ``terms``
+    per row, (column of the logarithm, integer coefficient) pairs), ``dense`` (``blocks``) or
+    ``table`` (the run-time tables' compressed rows)."""
+
+    level: int
+    first: int
+    rows: int
+    nonzeros: int
+    how: str
+    terms: tuple[tuple[tuple[int, int], ...], ...] = ()
+    blocks: tuple[DenseBlock, ...] = ()
+
+    def __post_init__(self):
+        assert self.how in ("code", "dense", "table"), self.how
+        assert (len(self.terms) == self.rows) == (self.how == "code")
+        assert bool(self.blocks) == (self.how == "dense")
+
+    @property
+    def coefficients(self) -> int:
+        """Multiply-adds per path the segment runs: its nonzeros, or its blocks' triangles."""
+        if self.how != "dense":
+            return self.nonzeros
+        return sum(len(b.rows) + len(b.lower) for b in self.blocks)
+
+    def text(self) -> str:
+        rows = f"rows {self.first:,}..{self.first + self.rows - 1:,}"
+        what = {"code": f"straight-line code, {self.nonzeros:,} terms",
+                "table": f"the run-time tables, {self.nonzeros:,} nonzeros"}.get(self.how)
+        if what is None:
+            largest = max(len(b.rows) for b in self.blocks)
+            what = (f"{len(self.blocks):,} dense blocks (up to {largest} x {largest}), "
+                    f"{self.coefficients:,} multiply-adds for {self.nonzeros:,} nonzeros")
+        return f"level {self.level:<3} {rows:<20} {what}"
+
+
+@dataclass(frozen=True)
+class Projection:
+    """How the c target applies one log-signature basis (``mode`` words or brackets) to the
+    tensor logarithm: ``outputs`` values per path, level by level in ``segments``. ``code`` is
+    the basis number its entry points take (``basis`` argument)."""
+
+    mode: str
+    code: int
+    outputs: int
+    segments: tuple[ProjectionSegment, ...]
+
+    def text(self) -> str:
+        lines = [f"  {self.mode:<9} {self.outputs:,} values (basis {self.code})"]
+        return "\n".join(lines + [f"    {s.text()}" for s in self.segments])
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything an emitter needs for one (kind, dim, depth).
 
@@ -408,6 +477,8 @@ class Plan:
     glossary: tuple[tuple[str, str], ...] = ()
     #: lines the kind adds to the printed plan (the log-signature's projections)
     notes: tuple[str, ...] = ()
+    #: the log-signature's bases as the c target applies them (:class:`Projection`)
+    projections: tuple[Projection, ...] = ()
 
     @property
     def siglen(self) -> int:
@@ -428,6 +499,13 @@ class Plan:
             if schedule.strategy == strategy:
                 return schedule
         raise KeyError(strategy)
+
+    def projection(self, mode: str) -> Projection:
+        """The c target's :class:`Projection` of log-signature basis ``mode``."""
+        for projection in self.projections:
+            if projection.mode == mode:
+                return projection
+        raise KeyError(mode)
 
     def target_params(self, target: str) -> TargetParams:
         """The strategies and constants of ``target``'s module."""
@@ -473,6 +551,9 @@ class Plan:
             lines += [t.text() for t in targets]
         if self.notes:
             lines += ["", *self.notes]
+        if self.projections and target in (None, "c"):
+            lines += ["", "the c target's projections, level by level"]
+            lines += [p.text() for p in self.projections]
         names = {f"{s.strategy}.{k}" for s in self.schedules_for(target)
                  for k, _ in s.params_for(target)}
         names |= {f"{s.strategy}.{k}" for s in self.schedules_for(target) if target is None

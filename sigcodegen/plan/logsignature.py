@@ -11,9 +11,11 @@ projection is a call argument:
               per-level map ``algebra.lyndon_maps(...).inverse``, applied by its nonzeros
               (never a dense siglen × n matrix, never an inverse of one).
 
-The maps depend only on (dim, depth) but can be large (500,500 nonzeros at (1000, 2)), so the
-emitted sources stay small: the c target receives them as tables (rows, columns, values) at run
-time and applies them on the lanes of its paths; the plan prints their size.
+The maps depend only on (dim, depth) but can be large (500,500 nonzeros at (1000, 2)): the c
+target receives them as tables (rows, columns, values) at run time, and ``projection_plan``
+chooses per level what its module applies instead: straight-line code for the first
+PROJECTION_CODE_TERMS terms, dense blocks where the bracket map's blocks are nearly full, and
+the tables for the rest, so the emitted sources stay small; the plan prints both.
 
 ``log_series_vjp`` is the adjoint of ``log_series`` (``exp_series_vjp`` likewise of the
 exponential, for ``logsignature_to_signature``), written out in single-assignment form: the
@@ -32,16 +34,112 @@ import math
 from fractions import Fraction
 
 from .. import algebra
-from .ir import Add, OuterAdd, OuterAdjoint, Plan, Routine, Scale, Stage, Value
+from ..spec import LOGSIGNATURE_BASES
+from .ir import (Add, DenseBlock, OuterAdd, OuterAdjoint, Plan, Projection, ProjectionSegment,
+                 Routine, Scale, Stage, Value)
 from .signature import signature_plan
 
 __all__ = ["logsignature_plan", "log_coefficients", "exp_coefficients", "projection_lines",
-           "lyndon_steps", "LYNDON_MAX_ROWS"]
+           "projection_plan", "lyndon_steps", "LYNDON_MAX_ROWS", "BASIS_CODES",
+           "PROJECTION_CODE_TERMS", "PROJECTION_DENSE_COEFFICIENTS", "PROJECTION_DENSE_FILL",
+           "PROJECTION_DENSE_BLOCK"]
 
 #: The pruned fused steps (``lyndon_steps``) are planned when the top level has at most this
 #: many rows (dim ** (depth - 1)): each emitted copy holds a table of first letters per row
 #: (per tile of rows), 4 copies per module. (1000, 2) has 1000 rows; (4, 7) 4096.
 LYNDON_MAX_ROWS = 4096
+
+
+#: The basis numbers of the c target's entry points (their ``basis`` argument,
+#: ``spec.LOGSIGNATURE_BASES``): 0 applies the given tables to every row (or none: expand); 1
+#: and 2 run the module's own code for the words and brackets projections
+#: (``projection_plan``), and the given tables where it has none.
+BASIS_CODES = LOGSIGNATURE_BASES
+
+#: ``projection_plan``'s choice, level by level from level 1: straight-line code while a
+#: projection's terms (its nonzeros) stay within PROJECTION_CODE_TERMS (one line of C each, in
+#: the forward and in the adjoint, per precision); then dense blocks (the bracket map is block
+#: diagonal over the words' letter content, its blocks lower unitriangular and nearly full)
+#: where the blocks' triangles hold at most PROJECTION_DENSE_FILL x the level's nonzeros, no
+#: block has more than PROJECTION_DENSE_BLOCK rows and the coefficients emitted stay within
+#: PROJECTION_DENSE_COEFFICIENTS; else the run-time tables (the large maps: (5, 6) on).
+PROJECTION_CODE_TERMS = 2048
+PROJECTION_DENSE_COEFFICIENTS = 16384
+PROJECTION_DENSE_FILL = 1.5
+PROJECTION_DENSE_BLOCK = 128
+
+
+def _blocks(words, rows: range, columns, csr) -> tuple[DenseBlock, ...]:
+    """The level's rows grouped by letter content, each group's lower triangle dense."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for r in rows:
+        groups.setdefault(tuple(sorted(words[r])), []).append(r)
+    indptr, cols, values = csr
+    blocks = []
+    for members in groups.values():
+        where = {r: i for i, r in enumerate(members)}
+        lower = [[0] * i for i in range(len(members))]
+        for i, r in enumerate(members):
+            for k in range(indptr[r], indptr[r + 1]):
+                j = where[int(cols[k])]  # the map never leaves the letter content
+                if j < i:
+                    lower[i][j] = int(values[k])
+                else:
+                    assert j == i and values[k] == 1, "the bracket map is lower unitriangular"
+        blocks.append(DenseBlock(rows=tuple(members), columns=tuple(int(columns[r]) for r in members),
+                                 lower=tuple(c for row in lower for c in row)))
+    return tuple(blocks)
+
+
+def projection_plan(dim: int, depth: int, mode: str) -> Projection:
+    """How the c target applies basis ``mode`` (words or brackets), level by level: see
+    PROJECTION_CODE_TERMS. Words have one term per row (a gather); brackets that gather
+    composed with the bracket map, whose rows at a Lyndon word of level k read the Lyndon words
+    of level k with the same letters."""
+    import numpy as np
+
+    index = algebra.lyndon_index(dim, depth)
+    offsets = algebra.level_offsets(dim, depth)
+    level_of = np.searchsorted(np.asarray(offsets[1:]), index, side="right") + 1
+    if mode == "words":
+        indptr = np.arange(index.size + 1, dtype=np.int64)
+        cols, values = indptr[:-1], np.ones(index.size)  # rows of the Lyndon coefficients
+    elif mode == "brackets":
+        inverse = algebra.lyndon_maps(dim, depth).inverse
+        indptr = np.searchsorted(inverse.rows, np.arange(inverse.shape[0] + 1))
+        cols, values = inverse.cols, inverse.values
+    else:
+        raise ValueError(f"projection_plan: no projection of mode {mode!r}; use words or brackets")
+    assert np.all(values == np.round(values)), "the bases' coefficients are integers"
+    words = None
+    segments, terms_left, dense_left = [], PROJECTION_CODE_TERMS, PROJECTION_DENSE_COEFFICIENTS
+    for level in range(1, depth + 1):
+        first, last = np.searchsorted(level_of, [level, level + 1])
+        if first == last:
+            continue
+        first, last = int(first), int(last)
+        nonzeros = int(indptr[last] - indptr[first])
+        segment = dict(level=level, first=first, rows=last - first, nonzeros=nonzeros)
+        if nonzeros <= terms_left:
+            terms_left -= nonzeros
+            segments.append(ProjectionSegment(**segment, how="code", terms=tuple(
+                tuple((int(index[cols[k]]), int(values[k])) for k in range(indptr[r], indptr[r + 1]))
+                for r in range(first, last))))
+            continue
+        terms_left = 0  # the code is the leading levels'
+        if mode == "brackets" and level >= 3 and words is None:
+            words = algebra.lyndon_words(dim, depth)
+        blocks = _blocks(words, range(first, last), index, (indptr, cols, values)) \
+            if mode == "brackets" and level >= 3 and nonzeros * PROJECTION_DENSE_FILL <= dense_left else ()
+        size = sum(len(b.rows) + len(b.lower) for b in blocks)
+        if blocks and size <= PROJECTION_DENSE_FILL * nonzeros and size <= dense_left \
+                and max(len(b.rows) for b in blocks) <= PROJECTION_DENSE_BLOCK:
+            dense_left -= size
+            segments.append(ProjectionSegment(**segment, how="dense", blocks=blocks))
+        else:
+            segments.append(ProjectionSegment(**segment, how="table"))
+    return Projection(mode=mode, code=BASIS_CODES[mode], outputs=int(index.size),
+                      segments=tuple(segments))
 
 
 def log_coefficients(depth: int) -> dict[int, Fraction]:
@@ -114,7 +212,7 @@ def projection_lines(dim: int, depth: int) -> tuple[str, ...]:
         f"  words     {n:,} Lyndon coefficients: a gather of {n:,} of the {siglen:,}",
         f"  brackets  {n:,} bracket coordinates: the gather and the unitriangular map, "
         f"{maps.inverse.nnz:,} nonzeros ({maps.inverse.nbytes / 2**20:.2f} MiB as rows, "
-        f"columns and values), applied on the lanes",
+        f"columns and values), applied on the lanes (the c target: level by level, below)",
         f"  backward  the transposed projection, then log_series_vjp, then the signature's "
         f"backward with the signature as its state",
     )
@@ -184,4 +282,6 @@ def logsignature_plan(dim: int, depth: int) -> Plan:
                     "Adjoint of exp_series: gx = the adjoint of x, given g, that of exp(x) - 1."),
     )
     return dataclasses.replace(base, kind="logsignature", routines=narrow + pruned + adjoints,
-                               notes=projection_lines(dim, depth))
+                               notes=projection_lines(dim, depth),
+                               projections=tuple(projection_plan(dim, depth, mode)
+                                                 for mode in BASIS_CODES))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...spec import LOGSIGNATURE_BASES as BASIS_CODES
 from ..frameworks import framework_named, framework_of
 from .base import BACKWARD_MODES, BITS, CHUNKS, PTR, batch_parallel, ffi_targets
 from .signature import NativeModule
@@ -44,19 +45,19 @@ class LogSignatureModule(NativeModule):
         ptr, i32, i64 = PTR, ctypes.c_int32, ctypes.c_int64
         fwd = getattr(lib, f"sigcodegen_logsig_forward_f{bits}")
         fwd.restype = ctypes.c_int
-        fwd.argtypes = [ptr, i64, i64, ptr, i32, i32, i64, ptr, ptr, ptr, ptr]
+        fwd.argtypes = [ptr, i64, i64, ptr, i32, i32, i64, ptr, ptr, ptr, i32, ptr]
         bwd = getattr(lib, f"sigcodegen_logsig_backward_f{bits}")
         bwd.restype = ctypes.c_int
-        bwd.argtypes = [ptr, i64, i64, ptr, ptr, i32, i32, i64, ptr, ptr, ptr, ptr, ptr]
+        bwd.argtypes = [ptr, i64, i64, ptr, ptr, i32, i32, i64, ptr, ptr, ptr, i32, ptr, ptr]
         lib.log_forward, lib.log_backward = fwd, bwd
         lib.series = {}
         for name in ("log", "exp"):
             series = getattr(lib, f"sigcodegen_{name}_f{bits}")
             series.restype = ctypes.c_int
-            series.argtypes = [ptr, i64, ptr, i64, ptr, ptr, ptr]
+            series.argtypes = [ptr, i64, ptr, i64, ptr, ptr, ptr, i32]
             vjp = getattr(lib, f"sigcodegen_{name}_vjp_f{bits}")
             vjp.restype = ctypes.c_int
-            vjp.argtypes = [ptr, i64, ptr, i64, ptr, ptr, ptr, ptr]
+            vjp.argtypes = [ptr, i64, ptr, i64, ptr, ptr, ptr, i32, ptr]
             lib.series[name], lib.series[f"{name}_vjp"] = series, vjp
         return lib
 
@@ -76,20 +77,33 @@ class LogSignatureModule(NativeModule):
         return tables
 
     def _table_args(self, mode: str, dtype):
-        """(outputs, the tables' addresses) of ``mode``'s projection, kept beside the tables
-        (reading three addresses costs ~4 us a call)."""
+        """(outputs, the tables' addresses, the basis) of ``mode``'s projection, kept beside
+        the tables (reading three addresses costs ~4 us a call). The basis
+        (``spec.LOGSIGNATURE_BASES``) tells the library which tables these are, so that
+        it runs its own code for them (the plan's projections) and reads the tables only for
+        the rows the plan left to them."""
         key = ("args", mode, np.dtype(dtype))
         args = self._tables.get(key)
         if args is None:
             tables = self._projection(mode, dtype)
             if tables is None:
-                args = (self.SIGLEN, None, None, None)
+                args = (self.SIGLEN, None, None, None, 0)
             else:
                 indptr, cols, values = tables
                 args = (indptr.size - 1, indptr.ctypes.data, cols.ctypes.data,
-                        values.ctypes.data)
+                        values.ctypes.data, BASIS_CODES[mode])
             self._tables[key] = args
         return args
+
+    def _check(self, status: int, what: str, shape) -> None:
+        """Raise for a nonzero status of the library's entry points (1: out of memory, 2: a
+        basis the library does not know, or tables of the wrong size)."""
+        if status == 2:
+            raise ValueError(f"sigcodegen: {self.name} {what}: the library does not know this "
+                             f"basis or its tables' size; run `sigcodegen cache clear` to rebuild "
+                             f"it")
+        if status:
+            raise MemoryError(f"sigcodegen: {self.name} {what} ran out of memory for {shape}")
 
     def log_forward(self, x: np.ndarray, stream: bool = False, chunks: int = 0,
                     mode: str = "words", keep_signature: bool = True):
@@ -106,8 +120,7 @@ class LogSignatureModule(NativeModule):
                                             int(stream), int(chunks), outputs, *tables,
                                             None if sig is None else sig.ctypes.data)
         if status:
-            raise MemoryError(f"sigcodegen: {self.name} log-signature forward ran out of "
-                              f"memory for {x.shape}")
+            self._check(status, "log-signature forward", x.shape)
         return out, (sig if keep_signature else None)
 
     def log_backward(self, x: np.ndarray, sig: np.ndarray, gout: np.ndarray,
@@ -129,9 +142,7 @@ class LogSignatureModule(NativeModule):
         status = self.lib(BITS[x.dtype]).log_backward(
             x.ctypes.data, batch, length, sig.ctypes.data, gout.ctypes.data, int(stream),
             BACKWARD_MODES[backward_mode], outputs, *tables, gsig.ctypes.data, gx.ctypes.data)
-        if status:
-            raise MemoryError(f"sigcodegen: {self.name} log-signature backward ran out of "
-                              f"memory for {x.shape}")
+        self._check(status, "log-signature backward", x.shape)
         return gx
 
     def _rows(self, x: np.ndarray, what: str) -> int:
@@ -148,10 +159,9 @@ class LogSignatureModule(NativeModule):
         rows = self._rows(x, f"tensor {name}")
         outputs, *tables = self._table_args(mode, x.dtype)
         out = np.empty((*x.shape[:-1], outputs), x.dtype)
-        if self.lib(BITS[x.dtype]).series[name](x.ctypes.data, rows, out.ctypes.data, outputs,
-                                                 *tables):
-            raise MemoryError(f"sigcodegen: {self.name} tensor {name} ran out of memory for "
-                              f"{x.shape}")
+        self._check(self.lib(BITS[x.dtype]).series[name](x.ctypes.data, rows, out.ctypes.data,
+                                                          outputs, *tables),
+                    f"tensor {name}", x.shape)
         return out
 
     def series_vjp(self, name: str, x: np.ndarray, gout: np.ndarray,
@@ -165,10 +175,9 @@ class LogSignatureModule(NativeModule):
             raise ValueError(f"tensor {name} backward: the gradient must have shape "
                              f"{(*x.shape[:-1], outputs)}, got {gout.shape}")
         gx = np.empty_like(x)
-        if self.lib(BITS[x.dtype]).series[f"{name}_vjp"](x.ctypes.data, rows, gout.ctypes.data,
-                                                          outputs, *tables, gx.ctypes.data):
-            raise MemoryError(f"sigcodegen: {self.name} tensor {name} backward ran out of "
-                              f"memory for {x.shape}")
+        self._check(self.lib(BITS[x.dtype]).series[f"{name}_vjp"](
+            x.ctypes.data, rows, gout.ctypes.data, outputs, *tables, gx.ctypes.data),
+            f"tensor {name} backward", x.shape)
         return gx
 
     def convert(self, name: str, x, mode: str = "expand"):
@@ -326,7 +335,8 @@ def _logsig_jax_ffi(module: LogSignatureModule):
             shape = (*rows(x, stream), module.outputs(mode))
             call = jax.ffi.ffi_call(target("logsig_forward", x.dtype),
                                     jax.ShapeDtypeStruct(shape, x.dtype))
-            return call(x, *projection, stream=np.int32(stream), chunks=np.int32(chunks))
+            return call(x, *projection, stream=np.int32(stream), chunks=np.int32(chunks),
+                        basis=np.int32(BASIS_CODES.get(mode, 0)))
 
         out = "b t o" if stream else "b o"
         return batch_parallel(kernel, f"b l d{table_rule(mode)} -> {out}",
@@ -346,7 +356,8 @@ def _logsig_jax_ffi(module: LogSignatureModule):
         def kernel(x, sig, gout, *projection):
             call = jax.ffi.ffi_call(target("logsig_backward", x.dtype),
                                     jax.ShapeDtypeStruct(x.shape, x.dtype))
-            return call(x, sig, gout, *projection, stream=np.int32(stream), mode=np.int32(0))
+            return call(x, sig, gout, *projection, stream=np.int32(stream), mode=np.int32(0),
+                        basis=np.int32(BASIS_CODES.get(mode, 0)))
 
         out, sig = ("b t o", "b t s") if stream else ("b o", "b s")
         return batch_parallel(kernel, f"b l d, {sig}, {out}{table_rule(mode)} -> b l d",

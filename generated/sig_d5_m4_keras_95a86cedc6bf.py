@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        07640ffff17cc0288876ee602ed348060096682edf67973fe44d20a1ca5acf6f
-    generator  sigcodegen 0.1.0, generator sources 0e55a47130e47fd7
+    key        95a86cedc6bf2d1311cf73c64c18d8e5aadea9834df7a20654b1b9a2fe61a4aa
+    generator  sigcodegen 0.1.0, generator sources ae8b593db352951d
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        d5ced2c7b079759c53f42930adf1c6449f0a30ef7c876f58fa9740611d6d6f79
-    generator  sigcodegen 0.1.0, generator sources 0e55a47130e47fd7
+    key        fa1b5b1b83761b6e56417e835d53214bac3cbaf60c55428466bb93be71ad8234
+    generator  sigcodegen 0.1.0, generator sources ae8b593db352951d
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
                exp_steps_wide 156

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        0aeb3d64ccbd3b2c6e3c4e5768ca56bb2e7f57a84455ca3f656d0bcc00200a3c
- *     generator  sigcodegen 0.1.0, generator sources 5528c198b3c99ac5
+ *     key        7cc826eaf0b350439414246eb6f994d11fc527805035b9465d9dece9858ac7bd
+ *     generator  sigcodegen 0.1.0, generator sources cf88d55af54d78db
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10, exp_steps_wide 156
@@ -66,7 +66,7 @@
 #define STEP_OPS 26
 #define CHEN_OPS 34
 
-enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1 };
+enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1, SIGCODEGEN_BAD_BASIS = 2 };
 
 /* sigcodegen builds one library per precision from two objects compiled side by side:
  * -DSIGCODEGEN_PRECISION=32|64 picks the precision, -DSIGCODEGEN_PART=1 the forward pass (and

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        8df0fce87bfe1780bac8f67aa12605a9a2dac45f96c80d9e02b6ea3892735b50
- *     generator  sigcodegen 0.1.0, generator sources 5528c198b3c99ac5
+ *     key        36450374706c7ef72e6b6d39322615a717bfaee3be01946710e081715c152d03
+ *     generator  sigcodegen 0.1.0, generator sources cf88d55af54d78db
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910
@@ -66,7 +66,7 @@
 #define STEP_OPS 985
 #define CHEN_OPS 2930
 
-enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1 };
+enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1, SIGCODEGEN_BAD_BASIS = 2 };
 
 /* sigcodegen builds one library per precision from two objects compiled side by side:
  * -DSIGCODEGEN_PRECISION=32|64 picks the precision, -DSIGCODEGEN_PART=1 the forward pass (and
