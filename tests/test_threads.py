@@ -178,6 +178,31 @@ def test_a_preempted_worker_makes_the_caller_run_alone_for_a_while():
     assert got["backoffs"] == 1 and got["alone_s"] < 0.5
 
 
+def test_threads_on_one_cpu_yield_instead_of_spinning():
+    """Two threads (set_num_threads(2)) on one CPU (affinity): a thread that waits for another
+    of the pool's on its own CPU yields to it instead of spinning (sigcodegen_pool_yields
+    counts), and the values are those of one thread."""
+    got = _run_child("""
+        import ctypes, json, os, numpy as np, sigcodegen as sc
+        from sigcodegen.runtime.dispatch import load_native
+        os.sched_setaffinity(0, {0})
+        x = np.cumsum(np.random.default_rng(0).standard_normal((64, 300, 4)), axis=1) / 17
+        module = load_native(4, 4, "numpy", "float64")
+        with sc.num_threads(1):
+            alone = module.forward(x)
+        sc.set_num_threads(2)
+        lib = module.lib(64)
+        lib.sigcodegen_pool_yields.restype = ctypes.c_int64
+        before = lib.sigcodegen_pool_yields()
+        outs = [module.forward(x) for _ in range(50)]
+        print(json.dumps({"started": lib.sigcodegen_pool_started(),
+                          "yields": lib.sigcodegen_pool_yields() - before,
+                          "close": all(bool(np.abs(o - alone).max() <= 1e-12) for o in outs)}))
+    """, timeout=120)
+    assert got["started"] == 1 and got["close"]
+    assert got["yields"] > 0
+
+
 def _thread_report(prelude: str = "") -> str:
     return textwrap.dedent(prelude) + textwrap.dedent("""
         import json, numpy as np, sigcodegen as sc

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        36450374706c7ef72e6b6d39322615a717bfaee3be01946710e081715c152d03
- *     generator  sigcodegen 0.1.0, generator sources cf88d55af54d78db
+ *     key        08be93ebd221603bafb32c586e99bb094c06f1fdf7a86b06cacaec84ea1fa63f
+ *     generator  sigcodegen 0.1.0, generator sources af91246e03d1bda1
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910
@@ -131,6 +131,17 @@ typedef void (*pool_task_t)(void *ctx, int64_t task, int worker);
 #else
 #define POOL_RELAX() sched_yield()
 #endif
+/* The CPU this thread runs on (-1: unknown). Two of the pool's threads on one CPU while another
+ * process holds the other CPUs must not spin on it: the spinning one takes the CPU from the one
+ * it waits for until the scheduler's slice ends (beside one busy process on 2 cores, a
+ * caller spinning for a worker queued behind it on its own CPU made 1 call in 5 take 3-4 x a
+ * quiet call); such a thread yields instead. */
+#if defined(__linux__)
+int sched_getcpu(void); /* glibc and musl, <sched.h> under _GNU_SOURCE */
+#define POOL_CPU() sched_getcpu()
+#else
+#define POOL_CPU() (-1)
+#endif
 
 #if BUILD_F32_FORWARD || BUILD_F64_FORWARD
 #define POOL_VISIBLE __attribute__((visibility("default")))
@@ -157,6 +168,8 @@ static struct {
     _Atomic int64_t straggles;   /* waits that started a backoff (sigcodegen_pool_straggles) */
     _Atomic int stall_worker, stall_release; /* test hook: hold one worker before it helps */
     _Atomic int hold_worker, hold_release;   /* test hook: hold one worker in its next task */
+    _Atomic int cpu[POOL_MAX_THREADS]; /* where each thread was last seen (POOL_CPU) */
+    _Atomic int64_t yields;            /* spins given up to a thread on the same CPU */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
           PTHREAD_COND_INITIALIZER};
 
@@ -167,15 +180,37 @@ static int64_t pool_now_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* Spin until *value != unchanged or POOL_SPIN_NS have passed; returns the last value read. */
-static uint32_t pool_spin_while(_Atomic uint32_t *value, uint32_t unchanged)
+/* Whether one of threads first..last-1 was last seen on this thread's CPU (which this thread
+ * then records as its own). */
+static int pool_shares_cpu(int self, int first, int last)
+{
+    const int cpu = POOL_CPU();
+    atomic_store(&pool.cpu[self], cpu);
+    if (cpu < 0) return 0;
+    for (int id = first; id < last; ++id)
+        if (id != self && atomic_load(&pool.cpu[id]) == cpu) return 1;
+    return 0;
+}
+
+static void pool_yield(void)
+{
+    atomic_fetch_add_explicit(&pool.yields, 1, memory_order_relaxed);
+    sched_yield();
+}
+
+/* Worker `id` spins until *value != unchanged or POOL_SPIN_NS have passed, yielding while the
+ * caller was last seen on its CPU; returns the last value read. */
+static uint32_t pool_spin_while(int id, _Atomic uint32_t *value, uint32_t unchanged)
 {
     uint32_t now = atomic_load(value);
     const int64_t until = pool_now_ns() + POOL_SPIN_NS;
     for (int spin = 1; now == unchanged; ++spin) {
         POOL_RELAX();
         now = atomic_load(value);
-        if (spin % 64 == 0 && pool_now_ns() > until) break;
+        if (spin % 64 == 0) {
+            if (pool_now_ns() > until) break;
+            if (pool_shares_cpu(id, 0, 1)) pool_yield();
+        }
     }
     return now;
 }
@@ -218,6 +253,7 @@ static int64_t pool_help(int id)
         }
         if (id > 0) {
             atomic_store(&pool.claimed_ns, pool_now_ns());
+            atomic_store(&pool.cpu[id], POOL_CPU());
             if (atomic_load(&pool.hold_worker) == id)
                 while (!atomic_load(&pool.hold_release)) usleep(1000);
         }
@@ -235,7 +271,7 @@ static void *pool_worker(void *arg)
         if (atomic_load(&pool.stall_worker) == id)
             while (!atomic_load(&pool.stall_release)) usleep(1000);
         pool_help(id);
-        uint32_t now = pool_spin_while(&pool.wake_seq, seen);
+        uint32_t now = pool_spin_while(id, &pool.wake_seq, seen);
         if (now == seen) {
             pthread_mutex_lock(&pool.sleep_lock);
             atomic_fetch_add(&pool.sleepers, 1);
@@ -321,6 +357,12 @@ POOL_VISIBLE int64_t sigcodegen_pool_straggles(int reset)
     return atomic_load(&pool.straggles);
 }
 
+/* Spins the pool's threads gave up to a thread on their CPU (tests, benchmarks). */
+POOL_VISIBLE int64_t sigcodegen_pool_yields(void)
+{
+    return atomic_load(&pool.yields);
+}
+
 /* Run fn(ctx, task, worker) for task = 0 .. tasks-1 on at most `team` threads (worker ids
  * 0 .. team-1, 0 the caller); returns when all are done. */
 POOL_HIDDEN void sigcodegen_pool_run(int64_t tasks, pool_task_t fn, void *ctx, int team)
@@ -349,12 +391,17 @@ POOL_HIDDEN void sigcodegen_pool_run(int64_t tasks, pool_task_t fn, void *ctx, i
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.sleep_lock);
     }
+    atomic_store(&pool.cpu[0], POOL_CPU());
     const int64_t ran = pool_help(0);
-    /* only tasks that started are left: wait for them (spin a little, then sleep) */
+    /* only tasks that started are left: wait for them (spin a little, yielding to a team
+     * thread on this CPU, then sleep) */
     const int64_t helped = pool_now_ns(), until = helped + POOL_SPIN_NS;
     for (int spin = 1; atomic_load(&pool.done) < tasks; ++spin) {
         POOL_RELAX();
-        if (spin % 64 == 0 && pool_now_ns() > until) break;
+        if (spin % 64 == 0) {
+            if (pool_now_ns() > until) break;
+            if (pool_shares_cpu(0, 1, team)) pool_yield();
+        }
     }
     if (atomic_load(&pool.done) < tasks) {
         pthread_mutex_lock(&pool.sleep_lock);
