@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from ..algebra import signature_channels
+from ..config import max_bytes
 from ..runtime.dispatch import run_signature, run_signature_vjp
 from ..runtime.frameworks import Framework, check_path_shape, framework_of
 from ..spec import check_allocation, check_choice
@@ -78,7 +79,7 @@ def check_size(shape, dim: int, depth: int, dtype: str, stream: bool,
     itemsize = 8 if dtype == "float64" else 4
     return check_allocation(owner, lambda: f"the signature of paths {tuple(shape)} at depth "
                             f"{depth} ({dtype}{', stream' if stream else ''})", rows, siglen,
-                            itemsize, scratch)
+                            itemsize, scratch, max_bytes())
 
 
 def validate(path, depth, stream, target, strategy) -> tuple[object, Framework]:

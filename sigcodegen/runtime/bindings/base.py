@@ -21,6 +21,18 @@ __all__ = ["BITS", "PTR", "CHUNKS", "BACKWARD_MODES", "Libraries", "batch_parall
 #: element dtype -> the library's bits (its functions end in _f32 / _f64)
 BITS = {np.dtype(np.float32): 32, np.dtype(np.float64): 64}
 PTR = ctypes.c_void_p  # arrays are passed as addresses (x.ctypes.data): no ctypes casts per call
+
+_view, _addressof = ctypes.c_char.from_buffer, ctypes.addressof
+
+
+def address(array: np.ndarray) -> int:
+    """The address of a C-contiguous array's data, for PTR arguments: through a ctypes view of
+    its buffer (0.35 us) where it is writable and not empty, else ``array.ctypes.data`` (1.1 us,
+    which every call of the small kernels paid twice)."""
+    try:
+        return _addressof(_view(array))
+    except (TypeError, ValueError):  # read-only, or no bytes
+        return array.ctypes.data
 #: strategy -> the forward kernel's chunk argument (0: its own rule, 1: no time chunks)
 CHUNKS = {"horner": 1, "chunked": 0}
 #: backward modes: 0 picks reversal or checkpoints per block, 1 reversal, 2 checkpoints

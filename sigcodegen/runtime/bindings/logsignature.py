@@ -15,7 +15,7 @@ import numpy as np
 
 from ...spec import LOGSIGNATURE_BASES as BASIS_CODES
 from ..frameworks import framework_named, framework_of
-from .base import BACKWARD_MODES, BITS, CHUNKS, PTR, batch_parallel, ffi_targets
+from .base import BACKWARD_MODES, BITS, CHUNKS, PTR, address, batch_parallel, ffi_targets
 from .signature import NativeModule
 
 __all__ = ["LogSignatureModule"]
@@ -116,7 +116,7 @@ class LogSignatureModule(NativeModule):
         outputs, *tables = self._table_args(mode, x.dtype)
         sig = np.empty(shape, x.dtype) if keep_signature else None
         out = np.empty((*shape[:-1], outputs), x.dtype)
-        status = self.lib(bits).log_forward(x.ctypes.data, batch, length, out.ctypes.data,
+        status = self.lib(bits).log_forward(address(x), batch, length, address(out),
                                             int(stream), int(chunks), outputs, *tables,
                                             None if sig is None else sig.ctypes.data)
         if status:

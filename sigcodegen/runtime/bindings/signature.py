@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import threads
 from ..frameworks import framework_named, framework_of
-from .base import BACKWARD_MODES, BITS, CHUNKS, PTR, Libraries, batch_parallel, ffi_targets
+from .base import (BACKWARD_MODES, BITS, CHUNKS, PTR, Libraries, address, batch_parallel,
+                   ffi_targets)
 
 __all__ = ["NativeModule", "BACKWARD_MODES"]
 
@@ -72,8 +73,8 @@ class NativeModule(Libraries):
         bits = BITS[x.dtype]
         batch, length, shape = self._shapes(x.shape, stream)
         out = np.empty(shape, x.dtype)
-        status = self.lib(bits).forward(x.ctypes.data, batch, length, out.ctypes.data,
-                                        int(stream), int(chunks))
+        status = self.lib(bits).forward(address(x), batch, length, address(out), int(stream),
+                                        int(chunks))
         if status:
             raise MemoryError(f"sigcodegen: {self.name} forward ran out of memory for {x.shape}")
         return out
