@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        7d27c5f284f5e4e94483f263bfb16f9ddf49da73c56fd10b7ac3bb6d2fe99063
-    generator  sigcodegen 0.1.0, generator sources 37d9da971157f2d9
+    key        dd1bf0e90c87cca7ed690366f1e84bc7f358da505a938717e7ba15aceda91fd9
+    generator  sigcodegen 0.1.0, generator sources af0332251a0d352a
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
                exp_steps_wide 156

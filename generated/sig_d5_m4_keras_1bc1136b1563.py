@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        95a86cedc6bf2d1311cf73c64c18d8e5aadea9834df7a20654b1b9a2fe61a4aa
-    generator  sigcodegen 0.1.0, generator sources ae8b593db352951d
+    key        1bc1136b15638dd1520b5b8384ec6d78ff3e68c193c479ceacf6d2dff9e51ab0
+    generator  sigcodegen 0.1.0, generator sources db524008231cf4b2
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        fa1b5b1b83761b6e56417e835d53214bac3cbaf60c55428466bb93be71ad8234
-    generator  sigcodegen 0.1.0, generator sources ae8b593db352951d
+    key        33a9a2667e5cbb6cf03d0b9258df2a65cb5e586c386970252fbf5206c73127c2
+    generator  sigcodegen 0.1.0, generator sources db524008231cf4b2
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
                exp_steps_wide 156
