@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import threads
 from ..frameworks import framework_named
-from .base import BITS, PTR, Libraries, ffi_targets
+from .base import BITS, PTR, Libraries, address, ffi_targets
 
 __all__ = ["SigKernelModule", "SIGKERNEL_LAYOUTS"]
 
@@ -33,6 +33,7 @@ class SigKernelModule(Libraries):
     def __init__(self, built):
         """``built``: a ``sigcodegen.jit.loader.NativeBuild`` of a sigkernel spec."""
         super().__init__(built)
+        self._params: dict = {}  # the static kernels' (p0, p1, p2) as float64 arrays
         self.DIM = built.spec.dim
         self.has_ffi = built.has_ffi
 
@@ -49,6 +50,19 @@ class SigKernelModule(Libraries):
         threads.attach(lib)
         return lib
 
+    def _params_array(self, params) -> tuple[np.ndarray, int]:
+        """The static kernel's parameters as a float64 array and its address, kept per
+        parameter tuple (256 at most; an array made per call costs ~2 us of the smallest
+        calls). The caller holds the array while the address is in use."""
+        key = tuple(params)
+        found = self._params.get(key)
+        if found is None:
+            p = np.ascontiguousarray(key, dtype=np.float64)
+            found = (p, address(p))
+            if len(self._params) < 256:
+                self._params[key] = found
+        return found
+
     @staticmethod
     def _args(x, y, layout):
         nx, lx, _ = x.shape
@@ -62,10 +76,10 @@ class SigKernelModule(Libraries):
         x, y = np.ascontiguousarray(x), np.ascontiguousarray(y, dtype=x.dtype)
         nx, ny, lx, ly, code = self._args(x, y, layout)
         out = np.empty((nx,) if layout == "pairs" else (nx, ny), x.dtype)
-        p = np.ascontiguousarray(params, dtype=np.float64)
+        p, p_address = self._params_array(params)
         status = self.lib(BITS[x.dtype]).forward(
-            x.ctypes.data, y.ctypes.data, nx, ny, lx, ly, code, int(kernel), p.ctypes.data,
-            int(ip), int(orders[0]), int(orders[1]), out.ctypes.data)
+            address(x), address(y), nx, ny, lx, ly, code, int(kernel), p_address, int(ip),
+            int(orders[0]), int(orders[1]), address(out))
         if status:
             raise MemoryError(f"sigcodegen: {self.name} forward ran out of memory for "
                               f"{x.shape} x {y.shape}")
