@@ -1,15 +1,15 @@
-/* sigcodegen kernel module: signature, dim 2, depth 3, target c.
+/* sigcodegen kernel module: signature, dim 5, depth 4, target c.
  *
- * Generated code: do not edit. Rebuild with `sigcodegen build --dim 2 --depth 3 --target c`;
- * print with `sigcodegen show --dim 2 --depth 3 --target c`; explain with
- * `sigcodegen plan --dim 2 --depth 3 --target c`.
+ * Generated code: do not edit. Rebuild with `sigcodegen build --dim 5 --depth 4 --target c`;
+ * print with `sigcodegen show --dim 5 --depth 4 --target c`; explain with
+ * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
- *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        e10ad7f67c1a2f222d2241fbf935f1d4421fb086ea47bef16b45a25305be58b1
- *     generator  sigcodegen 0.1.0, generator sources 0e166a9201310c72
- *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
- *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
- *                exp_step_lower 10, exp_steps_wide 156
+ *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
+ *     key        73f93cedd32dea490fd51ea9c9db48c0b8b7d4b0a73650efb9b13ef7bf0afe35
+ *     generator  sigcodegen 0.1.0, generator sources d72af92e8310b151
+ *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
+ *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
+ *                3,420, exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910
  *
  * Layout: paths on the SIMD lanes. A block of W paths (W = SIGCODEGEN_VECTOR_BYTES / element
  * size) steps through time together; every coefficient is a vector of W lanes. The thread pool
@@ -39,9 +39,9 @@
 #define IN_REGISTER(x) ((void)0)
 #endif
 
-#define DIM 2
-#define DEPTH 3
-#define SIGLEN 14
+#define DIM 5
+#define DEPTH 4
+#define SIGLEN 780
 /* chunked parallelism: a time chunk has at least this many steps (the plan's chunked
  * min_steps for c) */
 #define CHUNK_MIN_STEPS 16
@@ -66,8 +66,8 @@
 #define ROW_FUSED_STEPS 3
 #define SUBTREE_VECTORS 0 /* the fused steps run on the whole state (the plan's subtree_depth 0) */
 /* multiply-adds per path of one exp_step and of one chen product (for sizing thread teams) */
-#define STEP_OPS 26
-#define CHEN_OPS 34
+#define STEP_OPS 985
+#define CHEN_OPS 2930
 
 enum { SIGCODEGEN_OK = 0, SIGCODEGEN_NO_MEMORY = 1, SIGCODEGEN_BAD_BASIS = 2 };
 
@@ -547,277 +547,481 @@ typedef struct { int64_t path, start, steps; } lane_t;
 
 typedef float vec_f32 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f32 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(float)))
-#define SCRATCH_f32 8
+#define SCRATCH_f32 300
 
 #if BUILD_F32_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
- * 26 multiply-adds per path per time step, each on a vector of paths. */
+ * 985 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
 {
     vec_f32 *restrict a1 = a + 0;
-    vec_f32 *restrict a2 = a + 2;
-    vec_f32 *restrict a3 = a + 6;
-    vec_f32 dx2[2];
-    vec_f32 dx3[2];
-    vec_f32 t1[2];
+    vec_f32 *restrict a2 = a + 5;
+    vec_f32 *restrict a3 = a + 30;
+    vec_f32 *restrict a4 = a + 155;
+    vec_f32 dx2[5];
+    vec_f32 dx3[5];
+    vec_f32 dx4[5];
+    vec_f32 t1[5];
     vec_f32 *restrict t2 = w + 0;
+    vec_f32 *restrict t3 = w + 25;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
-    /* degree 3: Horner chain on the old levels 1..2 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (float)(1.0 / 4);
+    /* degree 4: Horner chain on the old levels 1..3 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
+    for (int p = 0; p < 5; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
     }
-    for (int p = 0; p < 4; ++p) {
+    for (int p = 0; p < 25; ++p) {
         const vec_f32 l = t2[p];
-        for (int j = 0; j < 2; ++j)
-            a3[p * 2 + j] = a3[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 125; ++p) {
+        const vec_f32 l = t3[p];
+        for (int j = 0; j < 5; ++j)
+            a4[p * 5 + j] = a4[p * 5 + j] + l * dx[j];
+    }
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
     }
     /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 5; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
 #if BUILD_F32_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
- * 58 multiply-adds per path per time step, each on a vector of paths. */
+ * 2315 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f32v(const vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict g, vec_f32 *restrict gdx, vec_f32 *restrict w)
 {
     const vec_f32 *restrict a1 = a + 0;
     vec_f32 *restrict g1 = g + 0;
-    const vec_f32 *restrict a2 = a + 2;
-    vec_f32 *restrict g2 = g + 2;
-    vec_f32 *restrict g3 = g + 6;
-    vec_f32 dx2[2];
-    vec_f32 dx3[2];
-    vec_f32 t1[2];
-    vec_f32 u1[2];
+    const vec_f32 *restrict a2 = a + 5;
+    vec_f32 *restrict g2 = g + 5;
+    const vec_f32 *restrict a3 = a + 30;
+    vec_f32 *restrict g3 = g + 30;
+    vec_f32 *restrict g4 = g + 155;
+    vec_f32 dx2[5];
+    vec_f32 dx3[5];
+    vec_f32 dx4[5];
+    vec_f32 t1[5];
+    vec_f32 u1[5];
     vec_f32 *restrict t2 = w + 0;
-    vec_f32 *restrict u2 = w + 4;
+    vec_f32 *restrict u2 = w + 25;
+    vec_f32 *restrict t3 = w + 50;
+    vec_f32 *restrict u3 = w + 175;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (float)(1.0 / 4);
     /* degree 1: a1 += dx */
-    for (int i = 0; i < 2; ++i) gdx[i] = g1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = g1[i];
     /* degree 2: recompute the chain, then its adjoint */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
     {
-        vec_f32 sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
-        for (int p = 0; p < 2; ++p) {
+        vec_f32 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 5; ++p) {
             const vec_f32 l = t1[p];
             vec_f32 acc = (vec_f32){0};
-            for (int j = 0; j < 2; ++j) {
-                const vec_f32 gv = g2[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = g2[p * 5 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 2);
     /* degree 3: recompute the chain, then its adjoint */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
     }
     {
-        vec_f32 sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
-        for (int p = 0; p < 4; ++p) {
+        vec_f32 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 25; ++p) {
             const vec_f32 l = t2[p];
             vec_f32 acc = (vec_f32){0};
-            for (int j = 0; j < 2; ++j) {
-                const vec_f32 gv = g3[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = g3[p * 5 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u2[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 4; ++i) g2[i] = g2[i] + u2[i];
+    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
     {
-        vec_f32 sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (vec_f32){0};
-        for (int p = 0; p < 2; ++p) {
+        vec_f32 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 5; ++p) {
             const vec_f32 l = t1[p];
             vec_f32 acc = (vec_f32){0};
-            for (int j = 0; j < 2; ++j) {
-                const vec_f32 gv = u2[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = u2[p * 5 + j];
                 acc += gv * dx2[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 2);
     }
-    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 3);
+    /* degree 4: recompute the chain, then its adjoint */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
+    }
+    {
+        vec_f32 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 125; ++p) {
+            const vec_f32 l = t3[p];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = g4[p * 5 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u3[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j];
+    }
+    for (int i = 0; i < 125; ++i) g3[i] = g3[i] + u3[i];
+    {
+        vec_f32 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 25; ++p) {
+            const vec_f32 l = t2[p];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = u3[p * 5 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 2);
+    }
+    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
+    {
+        vec_f32 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f32){0};
+        for (int p = 0; p < 5; ++p) {
+            const vec_f32 l = t1[p];
+            vec_f32 acc = (vec_f32){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f32 gv = u2[p * 5 + j];
+                acc += gv * dx3[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 3);
+    }
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 4);
 }
 #endif
 
 #if BUILD_F32_FORWARD
 /* Truncated product a ⊗ b of two signatures (Chen's identity).
- * 34 multiply-adds per path per product. */
+ * 2930 multiply-adds per path per product. */
 static void chen_f32s(const float *restrict a, const float *restrict b, float *restrict c)
 {
     const float *restrict a1 = a + 0;
     const float *restrict b1 = b + 0;
     float *restrict c1 = c + 0;
-    const float *restrict a2 = a + 2;
-    const float *restrict b2 = b + 2;
-    float *restrict c2 = c + 2;
-    const float *restrict a3 = a + 6;
-    const float *restrict b3 = b + 6;
-    float *restrict c3 = c + 6;
+    const float *restrict a2 = a + 5;
+    const float *restrict b2 = b + 5;
+    float *restrict c2 = c + 5;
+    const float *restrict a3 = a + 30;
+    const float *restrict b3 = b + 30;
+    float *restrict c3 = c + 30;
+    const float *restrict a4 = a + 155;
+    const float *restrict b4 = b + 155;
+    float *restrict c4 = c + 155;
     /* degree 1 */
-    for (int i = 0; i < 2; ++i) c1[i] = a1[i] + b1[i];
+    for (int i = 0; i < 5; ++i) c1[i] = a1[i] + b1[i];
     /* degree 2 */
-    for (int i = 0; i < 4; ++i) c2[i] = a2[i] + b2[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 25; ++i) c2[i] = a2[i] + b2[i];
+    for (int p = 0; p < 5; ++p) {
         const float l = a1[p];
-        for (int j = 0; j < 2; ++j)
-            c2[p * 2 + j] = c2[p * 2 + j] + l * b1[j];
+        for (int j = 0; j < 5; ++j)
+            c2[p * 5 + j] = c2[p * 5 + j] + l * b1[j];
     }
     /* degree 3 */
-    for (int i = 0; i < 8; ++i) c3[i] = a3[i] + b3[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 125; ++i) c3[i] = a3[i] + b3[i];
+    for (int p = 0; p < 5; ++p) {
         const float l = a1[p];
-        for (int j = 0; j < 4; ++j)
-            c3[p * 4 + j] = c3[p * 4 + j] + l * b2[j];
+        for (int j = 0; j < 25; ++j)
+            c3[p * 25 + j] = c3[p * 25 + j] + l * b2[j];
     }
-    for (int p = 0; p < 4; ++p) {
+    for (int p = 0; p < 25; ++p) {
         const float l = a2[p];
-        for (int j = 0; j < 2; ++j)
-            c3[p * 2 + j] = c3[p * 2 + j] + l * b1[j];
+        for (int j = 0; j < 5; ++j)
+            c3[p * 5 + j] = c3[p * 5 + j] + l * b1[j];
+    }
+    /* degree 4 */
+    for (int i = 0; i < 625; ++i) c4[i] = a4[i] + b4[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = a1[p];
+        for (int j = 0; j < 125; ++j)
+            c4[p * 125 + j] = c4[p * 125 + j] + l * b3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const float l = a2[p];
+        for (int j = 0; j < 25; ++j)
+            c4[p * 25 + j] = c4[p * 25 + j] + l * b2[j];
+    }
+    for (int p = 0; p < 125; ++p) {
+        const float l = a3[p];
+        for (int j = 0; j < 5; ++j)
+            c4[p * 5 + j] = c4[p * 5 + j] + l * b1[j];
     }
 }
 #endif
 
 #if BUILD_F32_BACKWARD
-/* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
- * 10 multiply-adds per path per time step, each on a vector of paths. */
+/* exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 200 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_lower_f32v(vec_f32 *restrict a, const vec_f32 *restrict dx, vec_f32 *restrict w)
 {
     vec_f32 *restrict a1 = a + 0;
-    vec_f32 *restrict a2 = a + 2;
-    vec_f32 dx2[2];
-    vec_f32 t1[2];
+    vec_f32 *restrict a2 = a + 5;
+    vec_f32 *restrict a3 = a + 30;
+    vec_f32 dx2[5];
+    vec_f32 dx3[5];
+    vec_f32 t1[5];
+    vec_f32 *restrict t2 = w + 0;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
-    /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
         const vec_f32 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f32 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
+    }
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
 #if BUILD_F32_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
- * 26 multiply-adds per path per time step. */
+ * 985 multiply-adds per path per time step. */
 static void exp_step_f32s(float *restrict a, const float *restrict dx, float *restrict w)
 {
     float *restrict a1 = a + 0;
-    float *restrict a2 = a + 2;
-    float *restrict a3 = a + 6;
-    float dx2[2];
-    float dx3[2];
-    float t1[2];
+    float *restrict a2 = a + 5;
+    float *restrict a3 = a + 30;
+    float *restrict a4 = a + 155;
+    float dx2[5];
+    float dx3[5];
+    float dx4[5];
+    float t1[5];
     float *restrict t2 = w + 0;
+    float *restrict t3 = w + 25;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
-    /* degree 3: Horner chain on the old levels 1..2 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (float)(1.0 / 4);
+    /* degree 4: Horner chain on the old levels 1..3 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
+    for (int p = 0; p < 5; ++p) {
         const float l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
     }
-    for (int p = 0; p < 4; ++p) {
+    for (int p = 0; p < 25; ++p) {
         const float l = t2[p];
-        for (int j = 0; j < 2; ++j)
-            a3[p * 2 + j] = a3[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 125; ++p) {
+        const float l = t3[p];
+        for (int j = 0; j < 5; ++j)
+            a4[p * 5 + j] = a4[p * 5 + j] + l * dx[j];
+    }
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const float l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
     }
     /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 5; ++p) {
         const float l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
 #if BUILD_F32_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
- * 78 multiply-adds per path per 3 time step(s). */
-static void exp_steps_f32s(float *restrict a, const float *restrict dxa, const float *restrict dxb, const float *restrict dxc)
+ * 2955 multiply-adds per path per 3 time step(s). */
+static void exp_steps_f32s(float *restrict a, const float *restrict dxa, const float *restrict dxb, const float *restrict dxc, float *restrict w)
 {
     float *restrict a1 = a + 0;
-    float *restrict a2 = a + 2;
-    float *restrict a3 = a + 6;
-    float dxa2[2];
-    float dxa3[2];
-    float p1a[2];
-    float q1a[2];
-    float dxb2[2];
-    float dxb3[2];
-    float p1b[2];
-    float q1b[2];
-    float dxc2[2];
-    float dxc3[2];
-    float p1c[2];
-    float q1c[2];
-    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
-    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
-    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
-    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
-    for (int u = 0; u < 2; ++u) {
-        const float lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
-        float *restrict bw = a2 + u * 2;
-        float *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
+    float *restrict a2 = a + 5;
+    float *restrict a3 = a + 30;
+    float *restrict a4 = a + 155;
+    float dxa2[5];
+    float dxa3[5];
+    float dxa4[5];
+    float t1[5];
+    float *restrict p2a = w + 0;
+    float *restrict q2a = w + 25;
+    float dxb2[5];
+    float dxb3[5];
+    float dxb4[5];
+    float *restrict p2b = w + 50;
+    float *restrict q2b = w + 75;
+    float dxc2[5];
+    float dxc3[5];
+    float dxc4[5];
+    float *restrict p2c = w + 100;
+    float *restrict q2c = w + 125;
+    /* increment dxa: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa4[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2a[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2a[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb4[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2b[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2b[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc4[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2c[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2c[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
+    /* degrees 3 and 4: the 3 increments in one pass over level 3 */
+    for (int u = 0; u < 25; ++u) {
+        const float lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u];
+        float *restrict bw = a3 + u * 5;
+        float *restrict tw = a4 + u * 25;
+        { /* letters 0..2 */
             float b0 = bw[0];
             const float t0_0 = b0 + lp0 * dxa2[0];
             b0 = b0 + lq0 * dxa[0];
@@ -834,11 +1038,44 @@ static void exp_steps_f32s(float *restrict a, const float *restrict dxa, const f
             const float t1_2 = b1 + lp2 * dxc2[1];
             b1 = b1 + lq2 * dxc[1];
             bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
+            float b2 = bw[2];
+            const float t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const float t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const float t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            bw[2] = b2;
+            for (int v = 0; v < 5; ++v) {
                 float x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
 
                 tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2;
+            }
+        }
+        { /* letters 3..4 */
+            float b0 = bw[3];
+            const float t0_0 = b0 + lp0 * dxa2[3];
+            b0 = b0 + lq0 * dxa[3];
+            const float t0_1 = b0 + lp1 * dxb2[3];
+            b0 = b0 + lq1 * dxb[3];
+            const float t0_2 = b0 + lp2 * dxc2[3];
+            b0 = b0 + lq2 * dxc[3];
+            bw[3] = b0;
+            float b1 = bw[4];
+            const float t1_0 = b1 + lp0 * dxa2[4];
+            b1 = b1 + lq0 * dxa[4];
+            const float t1_1 = b1 + lp1 * dxb2[4];
+            b1 = b1 + lq1 * dxb[4];
+            const float t1_2 = b1 + lp2 * dxc2[4];
+            b1 = b1 + lq2 * dxc[4];
+            bw[4] = b1;
+            for (int v = 0; v < 5; ++v) {
+                float x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+
+                tw[15 + v] = tw[15 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[20 + v] = tw[20 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
             }
         }
     }
@@ -848,162 +1085,304 @@ static void exp_steps_f32s(float *restrict a, const float *restrict dxa, const f
 
 #if BUILD_F32_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
- * 58 multiply-adds per path per time step. */
+ * 2315 multiply-adds per path per time step. */
 static void exp_step_vjp_f32s(const float *restrict a, const float *restrict dx, float *restrict g, float *restrict gdx, float *restrict w)
 {
     const float *restrict a1 = a + 0;
     float *restrict g1 = g + 0;
-    const float *restrict a2 = a + 2;
-    float *restrict g2 = g + 2;
-    float *restrict g3 = g + 6;
-    float dx2[2];
-    float dx3[2];
-    float t1[2];
-    float u1[2];
+    const float *restrict a2 = a + 5;
+    float *restrict g2 = g + 5;
+    const float *restrict a3 = a + 30;
+    float *restrict g3 = g + 30;
+    float *restrict g4 = g + 155;
+    float dx2[5];
+    float dx3[5];
+    float dx4[5];
+    float t1[5];
+    float u1[5];
     float *restrict t2 = w + 0;
-    float *restrict u2 = w + 4;
+    float *restrict u2 = w + 25;
+    float *restrict t3 = w + 50;
+    float *restrict u3 = w + 175;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (float)(1.0 / 4);
     /* degree 1: a1 += dx */
-    for (int i = 0; i < 2; ++i) gdx[i] = g1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = g1[i];
     /* degree 2: recompute the chain, then its adjoint */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
     {
-        float sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (float)0;
-        for (int p = 0; p < 2; ++p) {
+        float sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (float)0;
+        for (int p = 0; p < 5; ++p) {
             const float l = t1[p];
             float acc = (float)0;
-            for (int j = 0; j < 2; ++j) {
-                const float gv = g2[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const float gv = g2[p * 5 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 2);
     /* degree 3: recompute the chain, then its adjoint */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
         const float l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
     }
     {
-        float sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (float)0;
-        for (int p = 0; p < 4; ++p) {
+        float sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (float)0;
+        for (int p = 0; p < 25; ++p) {
             const float l = t2[p];
             float acc = (float)0;
-            for (int j = 0; j < 2; ++j) {
-                const float gv = g3[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const float gv = g3[p * 5 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u2[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 4; ++i) g2[i] = g2[i] + u2[i];
+    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
     {
-        float sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (float)0;
-        for (int p = 0; p < 2; ++p) {
+        float sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (float)0;
+        for (int p = 0; p < 5; ++p) {
             const float l = t1[p];
             float acc = (float)0;
-            for (int j = 0; j < 2; ++j) {
-                const float gv = u2[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const float gv = u2[p * 5 + j];
                 acc += gv * dx2[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 2);
     }
-    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 3);
+    /* degree 4: recompute the chain, then its adjoint */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const float l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
+    }
+    {
+        float sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (float)0;
+        for (int p = 0; p < 125; ++p) {
+            const float l = t3[p];
+            float acc = (float)0;
+            for (int j = 0; j < 5; ++j) {
+                const float gv = g4[p * 5 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u3[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j];
+    }
+    for (int i = 0; i < 125; ++i) g3[i] = g3[i] + u3[i];
+    {
+        float sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (float)0;
+        for (int p = 0; p < 25; ++p) {
+            const float l = t2[p];
+            float acc = (float)0;
+            for (int j = 0; j < 5; ++j) {
+                const float gv = u3[p * 5 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 2);
+    }
+    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
+    {
+        float sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (float)0;
+        for (int p = 0; p < 5; ++p) {
+            const float l = t1[p];
+            float acc = (float)0;
+            for (int j = 0; j < 5; ++j) {
+                const float gv = u2[p * 5 + j];
+                acc += gv * dx3[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j] * (float)(1.0 / 3);
+    }
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (float)(1.0 / 4);
 }
 #endif
 
 #if BUILD_F32_BACKWARD
-/* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
- * 10 multiply-adds per path per time step. */
-static void exp_step_lower_f32s(float *restrict a, const float *restrict dx)
+/* exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 200 multiply-adds per path per time step. */
+static void exp_step_lower_f32s(float *restrict a, const float *restrict dx, float *restrict w)
 {
     float *restrict a1 = a + 0;
-    float *restrict a2 = a + 2;
-    float dx2[2];
-    float t1[2];
+    float *restrict a2 = a + 5;
+    float *restrict a3 = a + 30;
+    float dx2[5];
+    float dx3[5];
+    float t1[5];
+    float *restrict t2 = w + 0;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
-    /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (float)(1.0 / 3);
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
         const float l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const float l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
+    }
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 5; ++p) {
+        const float l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
 #if !SIGCODEGEN_WIDE_STEPS /* the fused steps, 3 increments per call */
 /* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
-#define FUSED_SCRATCH_f32 8
+#define FUSED_SCRATCH_f32 300
 
 #if BUILD_F32_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
- * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+ * 2955 multiply-adds per path per 3 time step(s), each on a vector of paths. */
 static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, vec_f32 *restrict w)
 {
     vec_f32 *restrict a1 = a + 0;
-    vec_f32 *restrict a2 = a + 2;
-    vec_f32 *restrict a3 = a + 6;
-    vec_f32 dxa2[2];
-    vec_f32 dxa3[2];
-    vec_f32 p1a[2];
-    vec_f32 q1a[2];
-    vec_f32 dxb2[2];
-    vec_f32 dxb3[2];
-    vec_f32 p1b[2];
-    vec_f32 q1b[2];
-    vec_f32 dxc2[2];
-    vec_f32 dxc3[2];
-    vec_f32 p1c[2];
-    vec_f32 q1c[2];
-    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
-    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
-    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
-    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
+    vec_f32 *restrict a2 = a + 5;
+    vec_f32 *restrict a3 = a + 30;
+    vec_f32 *restrict a4 = a + 155;
+    vec_f32 dxa2[5];
+    vec_f32 dxa3[5];
+    vec_f32 dxa4[5];
+    vec_f32 t1[5];
+    vec_f32 *restrict p2a = w + 0;
+    vec_f32 *restrict q2a = w + 25;
+    vec_f32 dxb2[5];
+    vec_f32 dxb3[5];
+    vec_f32 dxb4[5];
+    vec_f32 *restrict p2b = w + 50;
+    vec_f32 *restrict q2b = w + 75;
+    vec_f32 dxc2[5];
+    vec_f32 dxc3[5];
+    vec_f32 dxc4[5];
+    vec_f32 *restrict p2c = w + 100;
+    vec_f32 *restrict q2c = w + 125;
+    /* increment dxa: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2a[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2a[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2b[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2b[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2c[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2c[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
+    /* degrees 3 and 4: the 3 increments in one pass over level 3 */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int u = 0; u < 2; ++u) {
-        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
-        vec_f32 *restrict bw = a2 + u * 2;
-        vec_f32 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
+    for (int u = 0; u < 25; ++u) {
+        const vec_f32 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u];
+        vec_f32 *restrict bw = a3 + u * 5;
+        vec_f32 *restrict tw = a4 + u * 25;
+        { /* letters 0..4 */
             vec_f32 b0 = bw[0];
             const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
             b0 = b0 + lq0 * dxa[0];
@@ -1020,20 +1399,47 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
             b1 = b1 + lq2 * dxc[1];
             bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
+            vec_f32 b2 = bw[2];
+            const vec_f32 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f32 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f32 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            bw[2] = b2;
+            vec_f32 b3 = bw[3];
+            const vec_f32 t3_0 = b3 + lp0 * dxa2[3];
+            b3 = b3 + lq0 * dxa[3];
+            const vec_f32 t3_1 = b3 + lp1 * dxb2[3];
+            b3 = b3 + lq1 * dxb[3];
+            const vec_f32 t3_2 = b3 + lp2 * dxc2[3];
+            b3 = b3 + lq2 * dxc[3];
+            bw[3] = b3;
+            vec_f32 b4 = bw[4];
+            const vec_f32 t4_0 = b4 + lp0 * dxa2[4];
+            b4 = b4 + lq0 * dxa[4];
+            const vec_f32 t4_1 = b4 + lp1 * dxb2[4];
+            b4 = b4 + lq1 * dxb[4];
+            const vec_f32 t4_2 = b4 + lp2 * dxc2[4];
+            b4 = b4 + lq2 * dxc[4];
+            bw[4] = b4;
+            for (int v = 0; v < 5; ++v) {
                 vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
 
                 tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2;
+                tw[15 + v] = tw[15 + v] + t3_0 * x0 + t3_1 * x1 + t3_2 * x2;
+                tw[20 + v] = tw[20 + v] + t4_0 * x0 + t4_1 * x1 + t4_2 * x2;
             }
         }
     }
 #else
-    for (int u = 0; u < 2; ++u) {
-        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
-        vec_f32 *restrict bw = a2 + u * 2;
-        vec_f32 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
+    for (int u = 0; u < 25; ++u) {
+        const vec_f32 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u];
+        vec_f32 *restrict bw = a3 + u * 5;
+        vec_f32 *restrict tw = a4 + u * 25;
+        { /* letters 0..2 */
             vec_f32 b0 = bw[0];
             const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
             b0 = b0 + lq0 * dxa[0];
@@ -1050,11 +1456,44 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             const vec_f32 t1_2 = b1 + lp2 * dxc2[1];
             b1 = b1 + lq2 * dxc[1];
             bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
+            vec_f32 b2 = bw[2];
+            const vec_f32 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f32 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f32 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            bw[2] = b2;
+            for (int v = 0; v < 5; ++v) {
                 vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
 
                 tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2;
+            }
+        }
+        { /* letters 3..4 */
+            vec_f32 b0 = bw[3];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[3];
+            b0 = b0 + lq0 * dxa[3];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[3];
+            b0 = b0 + lq1 * dxb[3];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[3];
+            b0 = b0 + lq2 * dxc[3];
+            bw[3] = b0;
+            vec_f32 b1 = bw[4];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[4];
+            b1 = b1 + lq0 * dxa[4];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[4];
+            b1 = b1 + lq1 * dxb[4];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[4];
+            b1 = b1 + lq2 * dxc[4];
+            bw[4] = b1;
+            for (int v = 0; v < 5; ++v) {
+                vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+
+                tw[15 + v] = tw[15 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[20 + v] = tw[20 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
             }
         }
     }
@@ -1066,83 +1505,193 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
 
 #if SIGCODEGEN_WIDE_STEPS /* the fused steps, 6 increments per call */
 /* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
-#define FUSED_SCRATCH_f32 8
+#define FUSED_SCRATCH_f32 300
 
 #if BUILD_F32_FORWARD
 /* exp_step for 6 increment(s) in a row, the top level updated once for all of them.
- * 156 multiply-adds per path per 6 time step(s), each on a vector of paths. */
+ * 5910 multiply-adds per path per 6 time step(s), each on a vector of paths. */
 static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, const vec_f32 *restrict dxb, const vec_f32 *restrict dxc, const vec_f32 *restrict dxd, const vec_f32 *restrict dxe, const vec_f32 *restrict dxf, vec_f32 *restrict w)
 {
     vec_f32 *restrict a1 = a + 0;
-    vec_f32 *restrict a2 = a + 2;
-    vec_f32 *restrict a3 = a + 6;
-    vec_f32 dxa2[2];
-    vec_f32 dxa3[2];
-    vec_f32 p1a[2];
-    vec_f32 q1a[2];
-    vec_f32 dxb2[2];
-    vec_f32 dxb3[2];
-    vec_f32 p1b[2];
-    vec_f32 q1b[2];
-    vec_f32 dxc2[2];
-    vec_f32 dxc3[2];
-    vec_f32 p1c[2];
-    vec_f32 q1c[2];
-    vec_f32 dxd2[2];
-    vec_f32 dxd3[2];
-    vec_f32 p1d[2];
-    vec_f32 q1d[2];
-    vec_f32 dxe2[2];
-    vec_f32 dxe3[2];
-    vec_f32 p1e[2];
-    vec_f32 q1e[2];
-    vec_f32 dxf2[2];
-    vec_f32 dxf3[2];
-    vec_f32 p1f[2];
-    vec_f32 q1f[2];
-    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
-    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
-    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
-    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* increment dxd: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxd2[i] = dxd[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxd3[i] = dxd[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1d[i] = a1[i] + dxd3[i];
-    for (int i = 0; i < 2; ++i) q1d[i] = a1[i] + dxd2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxd[i];
-    /* increment dxe: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxe2[i] = dxe[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxe3[i] = dxe[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1e[i] = a1[i] + dxe3[i];
-    for (int i = 0; i < 2; ++i) q1e[i] = a1[i] + dxe2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxe[i];
-    /* increment dxf: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxf2[i] = dxf[i] * (float)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxf3[i] = dxf[i] * (float)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1f[i] = a1[i] + dxf3[i];
-    for (int i = 0; i < 2; ++i) q1f[i] = a1[i] + dxf2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxf[i];
-    /* degrees 2 and 3: the 6 increments in one pass over level 2 */
+    vec_f32 *restrict a2 = a + 5;
+    vec_f32 *restrict a3 = a + 30;
+    vec_f32 *restrict a4 = a + 155;
+    vec_f32 dxa2[5];
+    vec_f32 dxa3[5];
+    vec_f32 dxa4[5];
+    vec_f32 t1[5];
+    vec_f32 *restrict p2a = w + 0;
+    vec_f32 *restrict q2a = w + 25;
+    vec_f32 dxb2[5];
+    vec_f32 dxb3[5];
+    vec_f32 dxb4[5];
+    vec_f32 *restrict p2b = w + 50;
+    vec_f32 *restrict q2b = w + 75;
+    vec_f32 dxc2[5];
+    vec_f32 dxc3[5];
+    vec_f32 dxc4[5];
+    vec_f32 *restrict p2c = w + 100;
+    vec_f32 *restrict q2c = w + 125;
+    vec_f32 dxd2[5];
+    vec_f32 dxd3[5];
+    vec_f32 dxd4[5];
+    vec_f32 *restrict p2d = w + 150;
+    vec_f32 *restrict q2d = w + 175;
+    vec_f32 dxe2[5];
+    vec_f32 dxe3[5];
+    vec_f32 dxe4[5];
+    vec_f32 *restrict p2e = w + 200;
+    vec_f32 *restrict q2e = w + 225;
+    vec_f32 dxf2[5];
+    vec_f32 dxf3[5];
+    vec_f32 dxf4[5];
+    vec_f32 *restrict p2f = w + 250;
+    vec_f32 *restrict q2f = w + 275;
+    /* increment dxa: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2a[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2a[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2b[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2b[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2c[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2c[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
+    /* increment dxd: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxd2[i] = dxd[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxd3[i] = dxd[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxd4[i] = dxd[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxd4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2d[p * 5 + j] = a2[p * 5 + j] + l * dxd3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxd3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2d[p * 5 + j] = a2[p * 5 + j] + l * dxd2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxd2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxd[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxd[i];
+    /* increment dxe: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxe2[i] = dxe[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxe3[i] = dxe[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxe4[i] = dxe[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxe4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2e[p * 5 + j] = a2[p * 5 + j] + l * dxe3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxe3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2e[p * 5 + j] = a2[p * 5 + j] + l * dxe2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxe2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxe[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxe[i];
+    /* increment dxf: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxf2[i] = dxf[i] * (float)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxf3[i] = dxf[i] * (float)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxf4[i] = dxf[i] * (float)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxf4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2f[p * 5 + j] = a2[p * 5 + j] + l * dxf3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxf3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2f[p * 5 + j] = a2[p * 5 + j] + l * dxf2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxf2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f32 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxf[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxf[i];
+    /* degrees 3 and 4: the 6 increments in one pass over level 3 */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int u = 0; u < 2; ++u) {
-        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u], lp3 = p1d[u], lq3 = q1d[u], lp4 = p1e[u], lq4 = q1e[u], lp5 = p1f[u], lq5 = q1f[u];
-        vec_f32 *restrict bw = a2 + u * 2;
-        vec_f32 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
+    for (int u = 0; u < 25; ++u) {
+        const vec_f32 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u], lp3 = p2d[u], lq3 = q2d[u], lp4 = p2e[u], lq4 = q2e[u], lp5 = p2f[u], lq5 = q2f[u];
+        vec_f32 *restrict bw = a3 + u * 5;
+        vec_f32 *restrict tw = a4 + u * 25;
+        { /* letters 0..4 */
             vec_f32 b0 = bw[0];
             const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
             b0 = b0 + lq0 * dxa[0];
@@ -1171,20 +1720,65 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             const vec_f32 t1_5 = b1 + lp5 * dxf2[1];
             b1 = b1 + lq5 * dxf[1];
             bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
+            vec_f32 b2 = bw[2];
+            const vec_f32 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f32 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f32 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            const vec_f32 t2_3 = b2 + lp3 * dxd2[2];
+            b2 = b2 + lq3 * dxd[2];
+            const vec_f32 t2_4 = b2 + lp4 * dxe2[2];
+            b2 = b2 + lq4 * dxe[2];
+            const vec_f32 t2_5 = b2 + lp5 * dxf2[2];
+            b2 = b2 + lq5 * dxf[2];
+            bw[2] = b2;
+            vec_f32 b3 = bw[3];
+            const vec_f32 t3_0 = b3 + lp0 * dxa2[3];
+            b3 = b3 + lq0 * dxa[3];
+            const vec_f32 t3_1 = b3 + lp1 * dxb2[3];
+            b3 = b3 + lq1 * dxb[3];
+            const vec_f32 t3_2 = b3 + lp2 * dxc2[3];
+            b3 = b3 + lq2 * dxc[3];
+            const vec_f32 t3_3 = b3 + lp3 * dxd2[3];
+            b3 = b3 + lq3 * dxd[3];
+            const vec_f32 t3_4 = b3 + lp4 * dxe2[3];
+            b3 = b3 + lq4 * dxe[3];
+            const vec_f32 t3_5 = b3 + lp5 * dxf2[3];
+            b3 = b3 + lq5 * dxf[3];
+            bw[3] = b3;
+            vec_f32 b4 = bw[4];
+            const vec_f32 t4_0 = b4 + lp0 * dxa2[4];
+            b4 = b4 + lq0 * dxa[4];
+            const vec_f32 t4_1 = b4 + lp1 * dxb2[4];
+            b4 = b4 + lq1 * dxb[4];
+            const vec_f32 t4_2 = b4 + lp2 * dxc2[4];
+            b4 = b4 + lq2 * dxc[4];
+            const vec_f32 t4_3 = b4 + lp3 * dxd2[4];
+            b4 = b4 + lq3 * dxd[4];
+            const vec_f32 t4_4 = b4 + lp4 * dxe2[4];
+            b4 = b4 + lq4 * dxe[4];
+            const vec_f32 t4_5 = b4 + lp5 * dxf2[4];
+            b4 = b4 + lq5 * dxf[4];
+            bw[4] = b4;
+            for (int v = 0; v < 5; ++v) {
                 vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v], x3 = dxd[v], x4 = dxe[v], x5 = dxf[v];
 
                 tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2 + t0_3 * x3 + t0_4 * x4 + t0_5 * x5;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2 + t2_3 * x3 + t2_4 * x4 + t2_5 * x5;
+                tw[15 + v] = tw[15 + v] + t3_0 * x0 + t3_1 * x1 + t3_2 * x2 + t3_3 * x3 + t3_4 * x4 + t3_5 * x5;
+                tw[20 + v] = tw[20 + v] + t4_0 * x0 + t4_1 * x1 + t4_2 * x2 + t4_3 * x3 + t4_4 * x4 + t4_5 * x5;
             }
         }
     }
 #else
-    for (int u = 0; u < 2; ++u) {
-        const vec_f32 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u], lp3 = p1d[u], lq3 = q1d[u], lp4 = p1e[u], lq4 = q1e[u], lp5 = p1f[u], lq5 = q1f[u];
-        vec_f32 *restrict bw = a2 + u * 2;
-        vec_f32 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
+    for (int u = 0; u < 25; ++u) {
+        const vec_f32 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u], lp3 = p2d[u], lq3 = q2d[u], lp4 = p2e[u], lq4 = q2e[u], lp5 = p2f[u], lq5 = q2f[u];
+        vec_f32 *restrict bw = a3 + u * 5;
+        vec_f32 *restrict tw = a4 + u * 25;
+        { /* letters 0..2 */
             vec_f32 b0 = bw[0];
             const vec_f32 t0_0 = b0 + lp0 * dxa2[0];
             b0 = b0 + lq0 * dxa[0];
@@ -1213,11 +1807,62 @@ static void exp_steps_f32v(vec_f32 *restrict a, const vec_f32 *restrict dxa, con
             const vec_f32 t1_5 = b1 + lp5 * dxf2[1];
             b1 = b1 + lq5 * dxf[1];
             bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
+            vec_f32 b2 = bw[2];
+            const vec_f32 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f32 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f32 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            const vec_f32 t2_3 = b2 + lp3 * dxd2[2];
+            b2 = b2 + lq3 * dxd[2];
+            const vec_f32 t2_4 = b2 + lp4 * dxe2[2];
+            b2 = b2 + lq4 * dxe[2];
+            const vec_f32 t2_5 = b2 + lp5 * dxf2[2];
+            b2 = b2 + lq5 * dxf[2];
+            bw[2] = b2;
+            for (int v = 0; v < 5; ++v) {
                 vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v], x3 = dxd[v], x4 = dxe[v], x5 = dxf[v];
 
                 tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2 + t0_3 * x3 + t0_4 * x4 + t0_5 * x5;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2 + t2_3 * x3 + t2_4 * x4 + t2_5 * x5;
+            }
+        }
+        { /* letters 3..4 */
+            vec_f32 b0 = bw[3];
+            const vec_f32 t0_0 = b0 + lp0 * dxa2[3];
+            b0 = b0 + lq0 * dxa[3];
+            const vec_f32 t0_1 = b0 + lp1 * dxb2[3];
+            b0 = b0 + lq1 * dxb[3];
+            const vec_f32 t0_2 = b0 + lp2 * dxc2[3];
+            b0 = b0 + lq2 * dxc[3];
+            const vec_f32 t0_3 = b0 + lp3 * dxd2[3];
+            b0 = b0 + lq3 * dxd[3];
+            const vec_f32 t0_4 = b0 + lp4 * dxe2[3];
+            b0 = b0 + lq4 * dxe[3];
+            const vec_f32 t0_5 = b0 + lp5 * dxf2[3];
+            b0 = b0 + lq5 * dxf[3];
+            bw[3] = b0;
+            vec_f32 b1 = bw[4];
+            const vec_f32 t1_0 = b1 + lp0 * dxa2[4];
+            b1 = b1 + lq0 * dxa[4];
+            const vec_f32 t1_1 = b1 + lp1 * dxb2[4];
+            b1 = b1 + lq1 * dxb[4];
+            const vec_f32 t1_2 = b1 + lp2 * dxc2[4];
+            b1 = b1 + lq2 * dxc[4];
+            const vec_f32 t1_3 = b1 + lp3 * dxd2[4];
+            b1 = b1 + lq3 * dxd[4];
+            const vec_f32 t1_4 = b1 + lp4 * dxe2[4];
+            b1 = b1 + lq4 * dxe[4];
+            const vec_f32 t1_5 = b1 + lp5 * dxf2[4];
+            b1 = b1 + lq5 * dxf[4];
+            bw[4] = b1;
+            for (int v = 0; v < 5; ++v) {
+                vec_f32 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v], x3 = dxd[v], x4 = dxe[v], x5 = dxf[v];
+
+                tw[15 + v] = tw[15 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2 + t0_3 * x3 + t0_4 * x4 + t0_5 * x5;
+                tw[20 + v] = tw[20 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
             }
         }
     }
@@ -1656,7 +2301,7 @@ static void forward_row_f32(void *arg, int64_t b, int worker)
         for (; step + ROW_FUSED_STEPS <= steps; step += ROW_FUSED_STEPS) {
             float dx[ROW_FUSED_STEPS * DIM];
             for (int k = 0; k < ROW_FUSED_STEPS * DIM; ++k) dx[k] = x[step * DIM + DIM + k] - x[step * DIM + k];
-            exp_steps_f32s(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM);
+            exp_steps_f32s(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
         }
     for (; step < steps; ++step) {
         float dx[DIM];
@@ -1910,7 +2555,7 @@ static void backward_row_f32(void *arg, int64_t b, int worker)
         for (int64_t i = steps - 1; i >= 0; --i) {
             INCREMENT(i);
             for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
-            exp_step_lower_f32s(state, dx); /* levels < DEPTH before step i */
+            exp_step_lower_f32s(state, dx, scratch); /* levels < DEPTH before step i */
             for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
             VJP(state);
             SCATTER(i);
@@ -1927,7 +2572,7 @@ static void backward_row_f32(void *arg, int64_t b, int worker)
     for (int64_t i = 0; i < steps; ++i) {
         if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(float));
         INCREMENT(i);
-        exp_step_lower_f32s(state, dx);
+        exp_step_lower_f32s(state, dx, scratch);
     }
     for (int64_t s = checkpoints - 1; s >= 0; --s) {
         const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
@@ -1935,7 +2580,7 @@ static void backward_row_f32(void *arg, int64_t b, int worker)
         for (int64_t i = first; i < last; ++i) {
             memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(float));
             INCREMENT(i);
-            exp_step_lower_f32s(state, dx);
+            exp_step_lower_f32s(state, dx, scratch);
         }
         for (int64_t i = last - 1; i >= first; --i) {
             INCREMENT(i);
@@ -1989,277 +2634,481 @@ int sigcodegen_backward_f32(const float *x, int64_t batch, int64_t length, const
 
 typedef double vec_f64 __attribute__((vector_size(SIGCODEGEN_VECTOR_BYTES)));
 #define LANES_f64 ((int)(SIGCODEGEN_VECTOR_BYTES / sizeof(double)))
-#define SCRATCH_f64 8
+#define SCRATCH_f64 300
 
 #if BUILD_F64_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
- * 26 multiply-adds per path per time step, each on a vector of paths. */
+ * 985 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
 {
     vec_f64 *restrict a1 = a + 0;
-    vec_f64 *restrict a2 = a + 2;
-    vec_f64 *restrict a3 = a + 6;
-    vec_f64 dx2[2];
-    vec_f64 dx3[2];
-    vec_f64 t1[2];
+    vec_f64 *restrict a2 = a + 5;
+    vec_f64 *restrict a3 = a + 30;
+    vec_f64 *restrict a4 = a + 155;
+    vec_f64 dx2[5];
+    vec_f64 dx3[5];
+    vec_f64 dx4[5];
+    vec_f64 t1[5];
     vec_f64 *restrict t2 = w + 0;
+    vec_f64 *restrict t3 = w + 25;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
-    /* degree 3: Horner chain on the old levels 1..2 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (double)(1.0 / 4);
+    /* degree 4: Horner chain on the old levels 1..3 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
+    for (int p = 0; p < 5; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
     }
-    for (int p = 0; p < 4; ++p) {
+    for (int p = 0; p < 25; ++p) {
         const vec_f64 l = t2[p];
-        for (int j = 0; j < 2; ++j)
-            a3[p * 2 + j] = a3[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 125; ++p) {
+        const vec_f64 l = t3[p];
+        for (int j = 0; j < 5; ++j)
+            a4[p * 5 + j] = a4[p * 5 + j] + l * dx[j];
+    }
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
     }
     /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 5; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
 #if BUILD_F64_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
- * 58 multiply-adds per path per time step, each on a vector of paths. */
+ * 2315 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_vjp_f64v(const vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict g, vec_f64 *restrict gdx, vec_f64 *restrict w)
 {
     const vec_f64 *restrict a1 = a + 0;
     vec_f64 *restrict g1 = g + 0;
-    const vec_f64 *restrict a2 = a + 2;
-    vec_f64 *restrict g2 = g + 2;
-    vec_f64 *restrict g3 = g + 6;
-    vec_f64 dx2[2];
-    vec_f64 dx3[2];
-    vec_f64 t1[2];
-    vec_f64 u1[2];
+    const vec_f64 *restrict a2 = a + 5;
+    vec_f64 *restrict g2 = g + 5;
+    const vec_f64 *restrict a3 = a + 30;
+    vec_f64 *restrict g3 = g + 30;
+    vec_f64 *restrict g4 = g + 155;
+    vec_f64 dx2[5];
+    vec_f64 dx3[5];
+    vec_f64 dx4[5];
+    vec_f64 t1[5];
+    vec_f64 u1[5];
     vec_f64 *restrict t2 = w + 0;
-    vec_f64 *restrict u2 = w + 4;
+    vec_f64 *restrict u2 = w + 25;
+    vec_f64 *restrict t3 = w + 50;
+    vec_f64 *restrict u3 = w + 175;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (double)(1.0 / 4);
     /* degree 1: a1 += dx */
-    for (int i = 0; i < 2; ++i) gdx[i] = g1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = g1[i];
     /* degree 2: recompute the chain, then its adjoint */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
     {
-        vec_f64 sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
-        for (int p = 0; p < 2; ++p) {
+        vec_f64 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 5; ++p) {
             const vec_f64 l = t1[p];
             vec_f64 acc = (vec_f64){0};
-            for (int j = 0; j < 2; ++j) {
-                const vec_f64 gv = g2[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = g2[p * 5 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 2);
     /* degree 3: recompute the chain, then its adjoint */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
     }
     {
-        vec_f64 sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
-        for (int p = 0; p < 4; ++p) {
+        vec_f64 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 25; ++p) {
             const vec_f64 l = t2[p];
             vec_f64 acc = (vec_f64){0};
-            for (int j = 0; j < 2; ++j) {
-                const vec_f64 gv = g3[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = g3[p * 5 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u2[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 4; ++i) g2[i] = g2[i] + u2[i];
+    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
     {
-        vec_f64 sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (vec_f64){0};
-        for (int p = 0; p < 2; ++p) {
+        vec_f64 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 5; ++p) {
             const vec_f64 l = t1[p];
             vec_f64 acc = (vec_f64){0};
-            for (int j = 0; j < 2; ++j) {
-                const vec_f64 gv = u2[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = u2[p * 5 + j];
                 acc += gv * dx2[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 2);
     }
-    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 3);
+    /* degree 4: recompute the chain, then its adjoint */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
+    }
+    {
+        vec_f64 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 125; ++p) {
+            const vec_f64 l = t3[p];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = g4[p * 5 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u3[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j];
+    }
+    for (int i = 0; i < 125; ++i) g3[i] = g3[i] + u3[i];
+    {
+        vec_f64 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 25; ++p) {
+            const vec_f64 l = t2[p];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = u3[p * 5 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 2);
+    }
+    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
+    {
+        vec_f64 sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (vec_f64){0};
+        for (int p = 0; p < 5; ++p) {
+            const vec_f64 l = t1[p];
+            vec_f64 acc = (vec_f64){0};
+            for (int j = 0; j < 5; ++j) {
+                const vec_f64 gv = u2[p * 5 + j];
+                acc += gv * dx3[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 3);
+    }
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 4);
 }
 #endif
 
 #if BUILD_F64_FORWARD
 /* Truncated product a ⊗ b of two signatures (Chen's identity).
- * 34 multiply-adds per path per product. */
+ * 2930 multiply-adds per path per product. */
 static void chen_f64s(const double *restrict a, const double *restrict b, double *restrict c)
 {
     const double *restrict a1 = a + 0;
     const double *restrict b1 = b + 0;
     double *restrict c1 = c + 0;
-    const double *restrict a2 = a + 2;
-    const double *restrict b2 = b + 2;
-    double *restrict c2 = c + 2;
-    const double *restrict a3 = a + 6;
-    const double *restrict b3 = b + 6;
-    double *restrict c3 = c + 6;
+    const double *restrict a2 = a + 5;
+    const double *restrict b2 = b + 5;
+    double *restrict c2 = c + 5;
+    const double *restrict a3 = a + 30;
+    const double *restrict b3 = b + 30;
+    double *restrict c3 = c + 30;
+    const double *restrict a4 = a + 155;
+    const double *restrict b4 = b + 155;
+    double *restrict c4 = c + 155;
     /* degree 1 */
-    for (int i = 0; i < 2; ++i) c1[i] = a1[i] + b1[i];
+    for (int i = 0; i < 5; ++i) c1[i] = a1[i] + b1[i];
     /* degree 2 */
-    for (int i = 0; i < 4; ++i) c2[i] = a2[i] + b2[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 25; ++i) c2[i] = a2[i] + b2[i];
+    for (int p = 0; p < 5; ++p) {
         const double l = a1[p];
-        for (int j = 0; j < 2; ++j)
-            c2[p * 2 + j] = c2[p * 2 + j] + l * b1[j];
+        for (int j = 0; j < 5; ++j)
+            c2[p * 5 + j] = c2[p * 5 + j] + l * b1[j];
     }
     /* degree 3 */
-    for (int i = 0; i < 8; ++i) c3[i] = a3[i] + b3[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 125; ++i) c3[i] = a3[i] + b3[i];
+    for (int p = 0; p < 5; ++p) {
         const double l = a1[p];
-        for (int j = 0; j < 4; ++j)
-            c3[p * 4 + j] = c3[p * 4 + j] + l * b2[j];
+        for (int j = 0; j < 25; ++j)
+            c3[p * 25 + j] = c3[p * 25 + j] + l * b2[j];
     }
-    for (int p = 0; p < 4; ++p) {
+    for (int p = 0; p < 25; ++p) {
         const double l = a2[p];
-        for (int j = 0; j < 2; ++j)
-            c3[p * 2 + j] = c3[p * 2 + j] + l * b1[j];
+        for (int j = 0; j < 5; ++j)
+            c3[p * 5 + j] = c3[p * 5 + j] + l * b1[j];
+    }
+    /* degree 4 */
+    for (int i = 0; i < 625; ++i) c4[i] = a4[i] + b4[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = a1[p];
+        for (int j = 0; j < 125; ++j)
+            c4[p * 125 + j] = c4[p * 125 + j] + l * b3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const double l = a2[p];
+        for (int j = 0; j < 25; ++j)
+            c4[p * 25 + j] = c4[p * 25 + j] + l * b2[j];
+    }
+    for (int p = 0; p < 125; ++p) {
+        const double l = a3[p];
+        for (int j = 0; j < 5; ++j)
+            c4[p * 5 + j] = c4[p * 5 + j] + l * b1[j];
     }
 }
 #endif
 
 #if BUILD_F64_BACKWARD
-/* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
- * 10 multiply-adds per path per time step, each on a vector of paths. */
+/* exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 200 multiply-adds per path per time step, each on a vector of paths. */
 static void exp_step_lower_f64v(vec_f64 *restrict a, const vec_f64 *restrict dx, vec_f64 *restrict w)
 {
     vec_f64 *restrict a1 = a + 0;
-    vec_f64 *restrict a2 = a + 2;
-    vec_f64 dx2[2];
-    vec_f64 t1[2];
+    vec_f64 *restrict a2 = a + 5;
+    vec_f64 *restrict a3 = a + 30;
+    vec_f64 dx2[5];
+    vec_f64 dx3[5];
+    vec_f64 t1[5];
+    vec_f64 *restrict t2 = w + 0;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
-    /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
         const vec_f64 l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const vec_f64 l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
+    }
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
 #if BUILD_F64_FORWARD
 /* One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
- * 26 multiply-adds per path per time step. */
+ * 985 multiply-adds per path per time step. */
 static void exp_step_f64s(double *restrict a, const double *restrict dx, double *restrict w)
 {
     double *restrict a1 = a + 0;
-    double *restrict a2 = a + 2;
-    double *restrict a3 = a + 6;
-    double dx2[2];
-    double dx3[2];
-    double t1[2];
+    double *restrict a2 = a + 5;
+    double *restrict a3 = a + 30;
+    double *restrict a4 = a + 155;
+    double dx2[5];
+    double dx3[5];
+    double dx4[5];
+    double t1[5];
     double *restrict t2 = w + 0;
+    double *restrict t3 = w + 25;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
-    /* degree 3: Horner chain on the old levels 1..2 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (double)(1.0 / 4);
+    /* degree 4: Horner chain on the old levels 1..3 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
+    for (int p = 0; p < 5; ++p) {
         const double l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
     }
-    for (int p = 0; p < 4; ++p) {
+    for (int p = 0; p < 25; ++p) {
         const double l = t2[p];
-        for (int j = 0; j < 2; ++j)
-            a3[p * 2 + j] = a3[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 125; ++p) {
+        const double l = t3[p];
+        for (int j = 0; j < 5; ++j)
+            a4[p * 5 + j] = a4[p * 5 + j] + l * dx[j];
+    }
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const double l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
     }
     /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 5; ++p) {
         const double l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
 #if BUILD_F64_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
- * 78 multiply-adds per path per 3 time step(s). */
-static void exp_steps_f64s(double *restrict a, const double *restrict dxa, const double *restrict dxb, const double *restrict dxc)
+ * 2955 multiply-adds per path per 3 time step(s). */
+static void exp_steps_f64s(double *restrict a, const double *restrict dxa, const double *restrict dxb, const double *restrict dxc, double *restrict w)
 {
     double *restrict a1 = a + 0;
-    double *restrict a2 = a + 2;
-    double *restrict a3 = a + 6;
-    double dxa2[2];
-    double dxa3[2];
-    double p1a[2];
-    double q1a[2];
-    double dxb2[2];
-    double dxb3[2];
-    double p1b[2];
-    double q1b[2];
-    double dxc2[2];
-    double dxc3[2];
-    double p1c[2];
-    double q1c[2];
-    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
-    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
-    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
-    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
-    for (int u = 0; u < 2; ++u) {
-        const double lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
-        double *restrict bw = a2 + u * 2;
-        double *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
+    double *restrict a2 = a + 5;
+    double *restrict a3 = a + 30;
+    double *restrict a4 = a + 155;
+    double dxa2[5];
+    double dxa3[5];
+    double dxa4[5];
+    double t1[5];
+    double *restrict p2a = w + 0;
+    double *restrict q2a = w + 25;
+    double dxb2[5];
+    double dxb3[5];
+    double dxb4[5];
+    double *restrict p2b = w + 50;
+    double *restrict q2b = w + 75;
+    double dxc2[5];
+    double dxc3[5];
+    double dxc4[5];
+    double *restrict p2c = w + 100;
+    double *restrict q2c = w + 125;
+    /* increment dxa: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa4[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2a[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2a[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb4[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2b[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2b[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc4[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2c[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2c[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
+    /* degrees 3 and 4: the 3 increments in one pass over level 3 */
+    for (int u = 0; u < 25; ++u) {
+        const double lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u];
+        double *restrict bw = a3 + u * 5;
+        double *restrict tw = a4 + u * 25;
+        { /* letters 0..2 */
             double b0 = bw[0];
             const double t0_0 = b0 + lp0 * dxa2[0];
             b0 = b0 + lq0 * dxa[0];
@@ -2276,11 +3125,44 @@ static void exp_steps_f64s(double *restrict a, const double *restrict dxa, const
             const double t1_2 = b1 + lp2 * dxc2[1];
             b1 = b1 + lq2 * dxc[1];
             bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
+            double b2 = bw[2];
+            const double t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const double t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const double t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            bw[2] = b2;
+            for (int v = 0; v < 5; ++v) {
                 double x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
 
                 tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2;
+            }
+        }
+        { /* letters 3..4 */
+            double b0 = bw[3];
+            const double t0_0 = b0 + lp0 * dxa2[3];
+            b0 = b0 + lq0 * dxa[3];
+            const double t0_1 = b0 + lp1 * dxb2[3];
+            b0 = b0 + lq1 * dxb[3];
+            const double t0_2 = b0 + lp2 * dxc2[3];
+            b0 = b0 + lq2 * dxc[3];
+            bw[3] = b0;
+            double b1 = bw[4];
+            const double t1_0 = b1 + lp0 * dxa2[4];
+            b1 = b1 + lq0 * dxa[4];
+            const double t1_1 = b1 + lp1 * dxb2[4];
+            b1 = b1 + lq1 * dxb[4];
+            const double t1_2 = b1 + lp2 * dxc2[4];
+            b1 = b1 + lq2 * dxc[4];
+            bw[4] = b1;
+            for (int v = 0; v < 5; ++v) {
+                double x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+
+                tw[15 + v] = tw[15 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[20 + v] = tw[20 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
             }
         }
     }
@@ -2290,162 +3172,304 @@ static void exp_steps_f64s(double *restrict a, const double *restrict dxa, const
 
 #if BUILD_F64_BACKWARD
 /* Adjoint of exp_step: g becomes the adjoint of the state before the step; returns gdx.
- * 58 multiply-adds per path per time step. */
+ * 2315 multiply-adds per path per time step. */
 static void exp_step_vjp_f64s(const double *restrict a, const double *restrict dx, double *restrict g, double *restrict gdx, double *restrict w)
 {
     const double *restrict a1 = a + 0;
     double *restrict g1 = g + 0;
-    const double *restrict a2 = a + 2;
-    double *restrict g2 = g + 2;
-    double *restrict g3 = g + 6;
-    double dx2[2];
-    double dx3[2];
-    double t1[2];
-    double u1[2];
+    const double *restrict a2 = a + 5;
+    double *restrict g2 = g + 5;
+    const double *restrict a3 = a + 30;
+    double *restrict g3 = g + 30;
+    double *restrict g4 = g + 155;
+    double dx2[5];
+    double dx3[5];
+    double dx4[5];
+    double t1[5];
+    double u1[5];
     double *restrict t2 = w + 0;
-    double *restrict u2 = w + 4;
+    double *restrict u2 = w + 25;
+    double *restrict t3 = w + 50;
+    double *restrict u3 = w + 175;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dx4[i] = dx[i] * (double)(1.0 / 4);
     /* degree 1: a1 += dx */
-    for (int i = 0; i < 2; ++i) gdx[i] = g1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = g1[i];
     /* degree 2: recompute the chain, then its adjoint */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
     {
-        double sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (double)0;
-        for (int p = 0; p < 2; ++p) {
+        double sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (double)0;
+        for (int p = 0; p < 5; ++p) {
             const double l = t1[p];
             double acc = (double)0;
-            for (int j = 0; j < 2; ++j) {
-                const double gv = g2[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const double gv = g2[p * 5 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 2);
     /* degree 3: recompute the chain, then its adjoint */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx3[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
         const double l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            t2[p * 2 + j] = a2[p * 2 + j] + l * dx2[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
     }
     {
-        double sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (double)0;
-        for (int p = 0; p < 4; ++p) {
+        double sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (double)0;
+        for (int p = 0; p < 25; ++p) {
             const double l = t2[p];
             double acc = (double)0;
-            for (int j = 0; j < 2; ++j) {
-                const double gv = g3[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const double gv = g3[p * 5 + j];
                 acc += gv * dx[j];
                 sum[j] += l * gv;
             }
             u2[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j];
     }
-    for (int i = 0; i < 4; ++i) g2[i] = g2[i] + u2[i];
+    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
     {
-        double sum[2];
-        for (int j = 0; j < 2; ++j) sum[j] = (double)0;
-        for (int p = 0; p < 2; ++p) {
+        double sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (double)0;
+        for (int p = 0; p < 5; ++p) {
             const double l = t1[p];
             double acc = (double)0;
-            for (int j = 0; j < 2; ++j) {
-                const double gv = u2[p * 2 + j];
+            for (int j = 0; j < 5; ++j) {
+                const double gv = u2[p * 5 + j];
                 acc += gv * dx2[j];
                 sum[j] += l * gv;
             }
             u1[p] = acc;
         }
-        for (int j = 0; j < 2; ++j)
+        for (int j = 0; j < 5; ++j)
             gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 2);
     }
-    for (int i = 0; i < 2; ++i) g1[i] = g1[i] + u1[i];
-    for (int i = 0; i < 2; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 3);
+    /* degree 4: recompute the chain, then its adjoint */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx4[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx3[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const double l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            t3[p * 5 + j] = a3[p * 5 + j] + l * dx2[j];
+    }
+    {
+        double sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (double)0;
+        for (int p = 0; p < 125; ++p) {
+            const double l = t3[p];
+            double acc = (double)0;
+            for (int j = 0; j < 5; ++j) {
+                const double gv = g4[p * 5 + j];
+                acc += gv * dx[j];
+                sum[j] += l * gv;
+            }
+            u3[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j];
+    }
+    for (int i = 0; i < 125; ++i) g3[i] = g3[i] + u3[i];
+    {
+        double sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (double)0;
+        for (int p = 0; p < 25; ++p) {
+            const double l = t2[p];
+            double acc = (double)0;
+            for (int j = 0; j < 5; ++j) {
+                const double gv = u3[p * 5 + j];
+                acc += gv * dx2[j];
+                sum[j] += l * gv;
+            }
+            u2[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 2);
+    }
+    for (int i = 0; i < 25; ++i) g2[i] = g2[i] + u2[i];
+    {
+        double sum[5];
+        for (int j = 0; j < 5; ++j) sum[j] = (double)0;
+        for (int p = 0; p < 5; ++p) {
+            const double l = t1[p];
+            double acc = (double)0;
+            for (int j = 0; j < 5; ++j) {
+                const double gv = u2[p * 5 + j];
+                acc += gv * dx3[j];
+                sum[j] += l * gv;
+            }
+            u1[p] = acc;
+        }
+        for (int j = 0; j < 5; ++j)
+            gdx[j] = gdx[j] + sum[j] * (double)(1.0 / 3);
+    }
+    for (int i = 0; i < 5; ++i) g1[i] = g1[i] + u1[i];
+    for (int i = 0; i < 5; ++i) gdx[i] = gdx[i] + u1[i] * (double)(1.0 / 4);
 }
 #endif
 
 #if BUILD_F64_BACKWARD
-/* exp_step on levels 1..2 only: the backward pass walks the state back with it, as nothing there reads the top level.
- * 10 multiply-adds per path per time step. */
-static void exp_step_lower_f64s(double *restrict a, const double *restrict dx)
+/* exp_step on levels 1..3 only: the backward pass walks the state back with it, as nothing there reads the top level.
+ * 200 multiply-adds per path per time step. */
+static void exp_step_lower_f64s(double *restrict a, const double *restrict dx, double *restrict w)
 {
     double *restrict a1 = a + 0;
-    double *restrict a2 = a + 2;
-    double dx2[2];
-    double t1[2];
+    double *restrict a2 = a + 5;
+    double *restrict a3 = a + 30;
+    double dx2[5];
+    double dx3[5];
+    double t1[5];
+    double *restrict t2 = w + 0;
     /* scaled increments dx/k */
-    for (int i = 0; i < 2; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
-    /* degree 2: Horner chain on the old levels 1..1 */
-    for (int i = 0; i < 2; ++i) t1[i] = a1[i] + dx2[i];
-    for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 5; ++i) dx2[i] = dx[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dx3[i] = dx[i] * (double)(1.0 / 3);
+    /* degree 3: Horner chain on the old levels 1..2 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx3[i];
+    for (int p = 0; p < 5; ++p) {
         const double l = t1[p];
-        for (int j = 0; j < 2; ++j)
-            a2[p * 2 + j] = a2[p * 2 + j] + l * dx[j];
+        for (int j = 0; j < 5; ++j)
+            t2[p * 5 + j] = a2[p * 5 + j] + l * dx2[j];
+    }
+    for (int p = 0; p < 25; ++p) {
+        const double l = t2[p];
+        for (int j = 0; j < 5; ++j)
+            a3[p * 5 + j] = a3[p * 5 + j] + l * dx[j];
+    }
+    /* degree 2: Horner chain on the old levels 1..1 */
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dx2[i];
+    for (int p = 0; p < 5; ++p) {
+        const double l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dx[j];
     }
     /* degree 1 */
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dx[i];
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dx[i];
 }
 #endif
 
 #if !SIGCODEGEN_WIDE_STEPS /* the fused steps, 3 increments per call */
 /* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
-#define FUSED_SCRATCH_f64 8
+#define FUSED_SCRATCH_f64 300
 
 #if BUILD_F64_FORWARD
 /* exp_step for 3 increment(s) in a row, the top level updated once for all of them.
- * 78 multiply-adds per path per 3 time step(s), each on a vector of paths. */
+ * 2955 multiply-adds per path per 3 time step(s), each on a vector of paths. */
 static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, vec_f64 *restrict w)
 {
     vec_f64 *restrict a1 = a + 0;
-    vec_f64 *restrict a2 = a + 2;
-    vec_f64 *restrict a3 = a + 6;
-    vec_f64 dxa2[2];
-    vec_f64 dxa3[2];
-    vec_f64 p1a[2];
-    vec_f64 q1a[2];
-    vec_f64 dxb2[2];
-    vec_f64 dxb3[2];
-    vec_f64 p1b[2];
-    vec_f64 q1b[2];
-    vec_f64 dxc2[2];
-    vec_f64 dxc3[2];
-    vec_f64 p1c[2];
-    vec_f64 q1c[2];
-    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
-    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
-    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
-    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* degrees 2 and 3: the 3 increments in one pass over level 2 */
+    vec_f64 *restrict a2 = a + 5;
+    vec_f64 *restrict a3 = a + 30;
+    vec_f64 *restrict a4 = a + 155;
+    vec_f64 dxa2[5];
+    vec_f64 dxa3[5];
+    vec_f64 dxa4[5];
+    vec_f64 t1[5];
+    vec_f64 *restrict p2a = w + 0;
+    vec_f64 *restrict q2a = w + 25;
+    vec_f64 dxb2[5];
+    vec_f64 dxb3[5];
+    vec_f64 dxb4[5];
+    vec_f64 *restrict p2b = w + 50;
+    vec_f64 *restrict q2b = w + 75;
+    vec_f64 dxc2[5];
+    vec_f64 dxc3[5];
+    vec_f64 dxc4[5];
+    vec_f64 *restrict p2c = w + 100;
+    vec_f64 *restrict q2c = w + 125;
+    /* increment dxa: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2a[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2a[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2b[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2b[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2c[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2c[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
+    /* degrees 3 and 4: the 3 increments in one pass over level 3 */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int u = 0; u < 2; ++u) {
-        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
-        vec_f64 *restrict bw = a2 + u * 2;
-        vec_f64 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
+    for (int u = 0; u < 25; ++u) {
+        const vec_f64 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u];
+        vec_f64 *restrict bw = a3 + u * 5;
+        vec_f64 *restrict tw = a4 + u * 25;
+        { /* letters 0..4 */
             vec_f64 b0 = bw[0];
             const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
             b0 = b0 + lq0 * dxa[0];
@@ -2462,20 +3486,47 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
             b1 = b1 + lq2 * dxc[1];
             bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
+            vec_f64 b2 = bw[2];
+            const vec_f64 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f64 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f64 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            bw[2] = b2;
+            vec_f64 b3 = bw[3];
+            const vec_f64 t3_0 = b3 + lp0 * dxa2[3];
+            b3 = b3 + lq0 * dxa[3];
+            const vec_f64 t3_1 = b3 + lp1 * dxb2[3];
+            b3 = b3 + lq1 * dxb[3];
+            const vec_f64 t3_2 = b3 + lp2 * dxc2[3];
+            b3 = b3 + lq2 * dxc[3];
+            bw[3] = b3;
+            vec_f64 b4 = bw[4];
+            const vec_f64 t4_0 = b4 + lp0 * dxa2[4];
+            b4 = b4 + lq0 * dxa[4];
+            const vec_f64 t4_1 = b4 + lp1 * dxb2[4];
+            b4 = b4 + lq1 * dxb[4];
+            const vec_f64 t4_2 = b4 + lp2 * dxc2[4];
+            b4 = b4 + lq2 * dxc[4];
+            bw[4] = b4;
+            for (int v = 0; v < 5; ++v) {
                 vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
 
                 tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2;
+                tw[15 + v] = tw[15 + v] + t3_0 * x0 + t3_1 * x1 + t3_2 * x2;
+                tw[20 + v] = tw[20 + v] + t4_0 * x0 + t4_1 * x1 + t4_2 * x2;
             }
         }
     }
 #else
-    for (int u = 0; u < 2; ++u) {
-        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u];
-        vec_f64 *restrict bw = a2 + u * 2;
-        vec_f64 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
+    for (int u = 0; u < 25; ++u) {
+        const vec_f64 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u];
+        vec_f64 *restrict bw = a3 + u * 5;
+        vec_f64 *restrict tw = a4 + u * 25;
+        { /* letters 0..2 */
             vec_f64 b0 = bw[0];
             const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
             b0 = b0 + lq0 * dxa[0];
@@ -2492,11 +3543,44 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             const vec_f64 t1_2 = b1 + lp2 * dxc2[1];
             b1 = b1 + lq2 * dxc[1];
             bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
+            vec_f64 b2 = bw[2];
+            const vec_f64 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f64 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f64 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            bw[2] = b2;
+            for (int v = 0; v < 5; ++v) {
                 vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
 
                 tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2;
+            }
+        }
+        { /* letters 3..4 */
+            vec_f64 b0 = bw[3];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[3];
+            b0 = b0 + lq0 * dxa[3];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[3];
+            b0 = b0 + lq1 * dxb[3];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[3];
+            b0 = b0 + lq2 * dxc[3];
+            bw[3] = b0;
+            vec_f64 b1 = bw[4];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[4];
+            b1 = b1 + lq0 * dxa[4];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[4];
+            b1 = b1 + lq1 * dxb[4];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[4];
+            b1 = b1 + lq2 * dxc[4];
+            bw[4] = b1;
+            for (int v = 0; v < 5; ++v) {
+                vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v];
+
+                tw[15 + v] = tw[15 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2;
+                tw[20 + v] = tw[20 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2;
             }
         }
     }
@@ -2508,83 +3592,193 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
 
 #if SIGCODEGEN_WIDE_STEPS /* the fused steps, 6 increments per call */
 /* the scratch (vectors) of the forward's fused steps; SCRATCH (the backward's) is the narrow one's */
-#define FUSED_SCRATCH_f64 8
+#define FUSED_SCRATCH_f64 300
 
 #if BUILD_F64_FORWARD
 /* exp_step for 6 increment(s) in a row, the top level updated once for all of them.
- * 156 multiply-adds per path per 6 time step(s), each on a vector of paths. */
+ * 5910 multiply-adds per path per 6 time step(s), each on a vector of paths. */
 static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, const vec_f64 *restrict dxb, const vec_f64 *restrict dxc, const vec_f64 *restrict dxd, const vec_f64 *restrict dxe, const vec_f64 *restrict dxf, vec_f64 *restrict w)
 {
     vec_f64 *restrict a1 = a + 0;
-    vec_f64 *restrict a2 = a + 2;
-    vec_f64 *restrict a3 = a + 6;
-    vec_f64 dxa2[2];
-    vec_f64 dxa3[2];
-    vec_f64 p1a[2];
-    vec_f64 q1a[2];
-    vec_f64 dxb2[2];
-    vec_f64 dxb3[2];
-    vec_f64 p1b[2];
-    vec_f64 q1b[2];
-    vec_f64 dxc2[2];
-    vec_f64 dxc3[2];
-    vec_f64 p1c[2];
-    vec_f64 q1c[2];
-    vec_f64 dxd2[2];
-    vec_f64 dxd3[2];
-    vec_f64 p1d[2];
-    vec_f64 q1d[2];
-    vec_f64 dxe2[2];
-    vec_f64 dxe3[2];
-    vec_f64 p1e[2];
-    vec_f64 q1e[2];
-    vec_f64 dxf2[2];
-    vec_f64 dxf3[2];
-    vec_f64 p1f[2];
-    vec_f64 q1f[2];
-    /* increment dxa: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1a[i] = a1[i] + dxa3[i];
-    for (int i = 0; i < 2; ++i) q1a[i] = a1[i] + dxa2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxa[i];
-    /* increment dxb: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1b[i] = a1[i] + dxb3[i];
-    for (int i = 0; i < 2; ++i) q1b[i] = a1[i] + dxb2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxb[i];
-    /* increment dxc: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1c[i] = a1[i] + dxc3[i];
-    for (int i = 0; i < 2; ++i) q1c[i] = a1[i] + dxc2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxc[i];
-    /* increment dxd: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxd2[i] = dxd[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxd3[i] = dxd[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1d[i] = a1[i] + dxd3[i];
-    for (int i = 0; i < 2; ++i) q1d[i] = a1[i] + dxd2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxd[i];
-    /* increment dxe: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxe2[i] = dxe[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxe3[i] = dxe[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1e[i] = a1[i] + dxe3[i];
-    for (int i = 0; i < 2; ++i) q1e[i] = a1[i] + dxe2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxe[i];
-    /* increment dxf: degree-1 Horner values of levels 3 and 2, then levels 1..1 */
-    for (int i = 0; i < 2; ++i) dxf2[i] = dxf[i] * (double)(1.0 / 2);
-    for (int i = 0; i < 2; ++i) dxf3[i] = dxf[i] * (double)(1.0 / 3);
-    for (int i = 0; i < 2; ++i) p1f[i] = a1[i] + dxf3[i];
-    for (int i = 0; i < 2; ++i) q1f[i] = a1[i] + dxf2[i];
-    for (int i = 0; i < 2; ++i) a1[i] = a1[i] + dxf[i];
-    /* degrees 2 and 3: the 6 increments in one pass over level 2 */
+    vec_f64 *restrict a2 = a + 5;
+    vec_f64 *restrict a3 = a + 30;
+    vec_f64 *restrict a4 = a + 155;
+    vec_f64 dxa2[5];
+    vec_f64 dxa3[5];
+    vec_f64 dxa4[5];
+    vec_f64 t1[5];
+    vec_f64 *restrict p2a = w + 0;
+    vec_f64 *restrict q2a = w + 25;
+    vec_f64 dxb2[5];
+    vec_f64 dxb3[5];
+    vec_f64 dxb4[5];
+    vec_f64 *restrict p2b = w + 50;
+    vec_f64 *restrict q2b = w + 75;
+    vec_f64 dxc2[5];
+    vec_f64 dxc3[5];
+    vec_f64 dxc4[5];
+    vec_f64 *restrict p2c = w + 100;
+    vec_f64 *restrict q2c = w + 125;
+    vec_f64 dxd2[5];
+    vec_f64 dxd3[5];
+    vec_f64 dxd4[5];
+    vec_f64 *restrict p2d = w + 150;
+    vec_f64 *restrict q2d = w + 175;
+    vec_f64 dxe2[5];
+    vec_f64 dxe3[5];
+    vec_f64 dxe4[5];
+    vec_f64 *restrict p2e = w + 200;
+    vec_f64 *restrict q2e = w + 225;
+    vec_f64 dxf2[5];
+    vec_f64 dxf3[5];
+    vec_f64 dxf4[5];
+    vec_f64 *restrict p2f = w + 250;
+    vec_f64 *restrict q2f = w + 275;
+    /* increment dxa: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxa2[i] = dxa[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxa3[i] = dxa[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxa4[i] = dxa[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2a[p * 5 + j] = a2[p * 5 + j] + l * dxa3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2a[p * 5 + j] = a2[p * 5 + j] + l * dxa2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxa2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxa[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxa[i];
+    /* increment dxb: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxb2[i] = dxb[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxb3[i] = dxb[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxb4[i] = dxb[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2b[p * 5 + j] = a2[p * 5 + j] + l * dxb3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2b[p * 5 + j] = a2[p * 5 + j] + l * dxb2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxb2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxb[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxb[i];
+    /* increment dxc: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxc2[i] = dxc[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxc3[i] = dxc[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxc4[i] = dxc[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2c[p * 5 + j] = a2[p * 5 + j] + l * dxc3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2c[p * 5 + j] = a2[p * 5 + j] + l * dxc2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxc2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxc[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxc[i];
+    /* increment dxd: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxd2[i] = dxd[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxd3[i] = dxd[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxd4[i] = dxd[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxd4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2d[p * 5 + j] = a2[p * 5 + j] + l * dxd3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxd3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2d[p * 5 + j] = a2[p * 5 + j] + l * dxd2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxd2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxd[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxd[i];
+    /* increment dxe: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxe2[i] = dxe[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxe3[i] = dxe[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxe4[i] = dxe[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxe4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2e[p * 5 + j] = a2[p * 5 + j] + l * dxe3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxe3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2e[p * 5 + j] = a2[p * 5 + j] + l * dxe2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxe2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxe[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxe[i];
+    /* increment dxf: degree-2 Horner values of levels 4 and 3, then levels 2..1 */
+    for (int i = 0; i < 5; ++i) dxf2[i] = dxf[i] * (double)(1.0 / 2);
+    for (int i = 0; i < 5; ++i) dxf3[i] = dxf[i] * (double)(1.0 / 3);
+    for (int i = 0; i < 5; ++i) dxf4[i] = dxf[i] * (double)(1.0 / 4);
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxf4[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            p2f[p * 5 + j] = a2[p * 5 + j] + l * dxf3[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxf3[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            q2f[p * 5 + j] = a2[p * 5 + j] + l * dxf2[j];
+    }
+    for (int i = 0; i < 5; ++i) t1[i] = a1[i] + dxf2[i];
+    for (int p = 0; p < 5; ++p) {
+        const vec_f64 l = t1[p];
+        for (int j = 0; j < 5; ++j)
+            a2[p * 5 + j] = a2[p * 5 + j] + l * dxf[j];
+    }
+    for (int i = 0; i < 5; ++i) a1[i] = a1[i] + dxf[i];
+    /* degrees 3 and 4: the 6 increments in one pass over level 3 */
     #if SIGCODEGEN_VECTOR_BYTES >= 64 /* 32 vector registers */
-    for (int u = 0; u < 2; ++u) {
-        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u], lp3 = p1d[u], lq3 = q1d[u], lp4 = p1e[u], lq4 = q1e[u], lp5 = p1f[u], lq5 = q1f[u];
-        vec_f64 *restrict bw = a2 + u * 2;
-        vec_f64 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
+    for (int u = 0; u < 25; ++u) {
+        const vec_f64 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u], lp3 = p2d[u], lq3 = q2d[u], lp4 = p2e[u], lq4 = q2e[u], lp5 = p2f[u], lq5 = q2f[u];
+        vec_f64 *restrict bw = a3 + u * 5;
+        vec_f64 *restrict tw = a4 + u * 25;
+        { /* letters 0..4 */
             vec_f64 b0 = bw[0];
             const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
             b0 = b0 + lq0 * dxa[0];
@@ -2613,20 +3807,65 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             const vec_f64 t1_5 = b1 + lp5 * dxf2[1];
             b1 = b1 + lq5 * dxf[1];
             bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
+            vec_f64 b2 = bw[2];
+            const vec_f64 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f64 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f64 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            const vec_f64 t2_3 = b2 + lp3 * dxd2[2];
+            b2 = b2 + lq3 * dxd[2];
+            const vec_f64 t2_4 = b2 + lp4 * dxe2[2];
+            b2 = b2 + lq4 * dxe[2];
+            const vec_f64 t2_5 = b2 + lp5 * dxf2[2];
+            b2 = b2 + lq5 * dxf[2];
+            bw[2] = b2;
+            vec_f64 b3 = bw[3];
+            const vec_f64 t3_0 = b3 + lp0 * dxa2[3];
+            b3 = b3 + lq0 * dxa[3];
+            const vec_f64 t3_1 = b3 + lp1 * dxb2[3];
+            b3 = b3 + lq1 * dxb[3];
+            const vec_f64 t3_2 = b3 + lp2 * dxc2[3];
+            b3 = b3 + lq2 * dxc[3];
+            const vec_f64 t3_3 = b3 + lp3 * dxd2[3];
+            b3 = b3 + lq3 * dxd[3];
+            const vec_f64 t3_4 = b3 + lp4 * dxe2[3];
+            b3 = b3 + lq4 * dxe[3];
+            const vec_f64 t3_5 = b3 + lp5 * dxf2[3];
+            b3 = b3 + lq5 * dxf[3];
+            bw[3] = b3;
+            vec_f64 b4 = bw[4];
+            const vec_f64 t4_0 = b4 + lp0 * dxa2[4];
+            b4 = b4 + lq0 * dxa[4];
+            const vec_f64 t4_1 = b4 + lp1 * dxb2[4];
+            b4 = b4 + lq1 * dxb[4];
+            const vec_f64 t4_2 = b4 + lp2 * dxc2[4];
+            b4 = b4 + lq2 * dxc[4];
+            const vec_f64 t4_3 = b4 + lp3 * dxd2[4];
+            b4 = b4 + lq3 * dxd[4];
+            const vec_f64 t4_4 = b4 + lp4 * dxe2[4];
+            b4 = b4 + lq4 * dxe[4];
+            const vec_f64 t4_5 = b4 + lp5 * dxf2[4];
+            b4 = b4 + lq5 * dxf[4];
+            bw[4] = b4;
+            for (int v = 0; v < 5; ++v) {
                 vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v], x3 = dxd[v], x4 = dxe[v], x5 = dxf[v];
 
                 tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2 + t0_3 * x3 + t0_4 * x4 + t0_5 * x5;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2 + t2_3 * x3 + t2_4 * x4 + t2_5 * x5;
+                tw[15 + v] = tw[15 + v] + t3_0 * x0 + t3_1 * x1 + t3_2 * x2 + t3_3 * x3 + t3_4 * x4 + t3_5 * x5;
+                tw[20 + v] = tw[20 + v] + t4_0 * x0 + t4_1 * x1 + t4_2 * x2 + t4_3 * x3 + t4_4 * x4 + t4_5 * x5;
             }
         }
     }
 #else
-    for (int u = 0; u < 2; ++u) {
-        const vec_f64 lp0 = p1a[u], lq0 = q1a[u], lp1 = p1b[u], lq1 = q1b[u], lp2 = p1c[u], lq2 = q1c[u], lp3 = p1d[u], lq3 = q1d[u], lp4 = p1e[u], lq4 = q1e[u], lp5 = p1f[u], lq5 = q1f[u];
-        vec_f64 *restrict bw = a2 + u * 2;
-        vec_f64 *restrict tw = a3 + u * 4;
-        { /* letters 0..1 */
+    for (int u = 0; u < 25; ++u) {
+        const vec_f64 lp0 = p2a[u], lq0 = q2a[u], lp1 = p2b[u], lq1 = q2b[u], lp2 = p2c[u], lq2 = q2c[u], lp3 = p2d[u], lq3 = q2d[u], lp4 = p2e[u], lq4 = q2e[u], lp5 = p2f[u], lq5 = q2f[u];
+        vec_f64 *restrict bw = a3 + u * 5;
+        vec_f64 *restrict tw = a4 + u * 25;
+        { /* letters 0..2 */
             vec_f64 b0 = bw[0];
             const vec_f64 t0_0 = b0 + lp0 * dxa2[0];
             b0 = b0 + lq0 * dxa[0];
@@ -2655,11 +3894,62 @@ static void exp_steps_f64v(vec_f64 *restrict a, const vec_f64 *restrict dxa, con
             const vec_f64 t1_5 = b1 + lp5 * dxf2[1];
             b1 = b1 + lq5 * dxf[1];
             bw[1] = b1;
-            for (int v = 0; v < 2; ++v) {
+            vec_f64 b2 = bw[2];
+            const vec_f64 t2_0 = b2 + lp0 * dxa2[2];
+            b2 = b2 + lq0 * dxa[2];
+            const vec_f64 t2_1 = b2 + lp1 * dxb2[2];
+            b2 = b2 + lq1 * dxb[2];
+            const vec_f64 t2_2 = b2 + lp2 * dxc2[2];
+            b2 = b2 + lq2 * dxc[2];
+            const vec_f64 t2_3 = b2 + lp3 * dxd2[2];
+            b2 = b2 + lq3 * dxd[2];
+            const vec_f64 t2_4 = b2 + lp4 * dxe2[2];
+            b2 = b2 + lq4 * dxe[2];
+            const vec_f64 t2_5 = b2 + lp5 * dxf2[2];
+            b2 = b2 + lq5 * dxf[2];
+            bw[2] = b2;
+            for (int v = 0; v < 5; ++v) {
                 vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v], x3 = dxd[v], x4 = dxe[v], x5 = dxf[v];
 
                 tw[0 + v] = tw[0 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2 + t0_3 * x3 + t0_4 * x4 + t0_5 * x5;
-                tw[2 + v] = tw[2 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+                tw[5 + v] = tw[5 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
+                tw[10 + v] = tw[10 + v] + t2_0 * x0 + t2_1 * x1 + t2_2 * x2 + t2_3 * x3 + t2_4 * x4 + t2_5 * x5;
+            }
+        }
+        { /* letters 3..4 */
+            vec_f64 b0 = bw[3];
+            const vec_f64 t0_0 = b0 + lp0 * dxa2[3];
+            b0 = b0 + lq0 * dxa[3];
+            const vec_f64 t0_1 = b0 + lp1 * dxb2[3];
+            b0 = b0 + lq1 * dxb[3];
+            const vec_f64 t0_2 = b0 + lp2 * dxc2[3];
+            b0 = b0 + lq2 * dxc[3];
+            const vec_f64 t0_3 = b0 + lp3 * dxd2[3];
+            b0 = b0 + lq3 * dxd[3];
+            const vec_f64 t0_4 = b0 + lp4 * dxe2[3];
+            b0 = b0 + lq4 * dxe[3];
+            const vec_f64 t0_5 = b0 + lp5 * dxf2[3];
+            b0 = b0 + lq5 * dxf[3];
+            bw[3] = b0;
+            vec_f64 b1 = bw[4];
+            const vec_f64 t1_0 = b1 + lp0 * dxa2[4];
+            b1 = b1 + lq0 * dxa[4];
+            const vec_f64 t1_1 = b1 + lp1 * dxb2[4];
+            b1 = b1 + lq1 * dxb[4];
+            const vec_f64 t1_2 = b1 + lp2 * dxc2[4];
+            b1 = b1 + lq2 * dxc[4];
+            const vec_f64 t1_3 = b1 + lp3 * dxd2[4];
+            b1 = b1 + lq3 * dxd[4];
+            const vec_f64 t1_4 = b1 + lp4 * dxe2[4];
+            b1 = b1 + lq4 * dxe[4];
+            const vec_f64 t1_5 = b1 + lp5 * dxf2[4];
+            b1 = b1 + lq5 * dxf[4];
+            bw[4] = b1;
+            for (int v = 0; v < 5; ++v) {
+                vec_f64 x0 = dxa[v], x1 = dxb[v], x2 = dxc[v], x3 = dxd[v], x4 = dxe[v], x5 = dxf[v];
+
+                tw[15 + v] = tw[15 + v] + t0_0 * x0 + t0_1 * x1 + t0_2 * x2 + t0_3 * x3 + t0_4 * x4 + t0_5 * x5;
+                tw[20 + v] = tw[20 + v] + t1_0 * x0 + t1_1 * x1 + t1_2 * x2 + t1_3 * x3 + t1_4 * x4 + t1_5 * x5;
             }
         }
     }
@@ -2993,7 +4283,7 @@ static void forward_row_f64(void *arg, int64_t b, int worker)
         for (; step + ROW_FUSED_STEPS <= steps; step += ROW_FUSED_STEPS) {
             double dx[ROW_FUSED_STEPS * DIM];
             for (int k = 0; k < ROW_FUSED_STEPS * DIM; ++k) dx[k] = x[step * DIM + DIM + k] - x[step * DIM + k];
-            exp_steps_f64s(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM);
+            exp_steps_f64s(state, dx + 0 * DIM, dx + 1 * DIM, dx + 2 * DIM, scratch);
         }
     for (; step < steps; ++step) {
         double dx[DIM];
@@ -3247,7 +4537,7 @@ static void backward_row_f64(void *arg, int64_t b, int worker)
         for (int64_t i = steps - 1; i >= 0; --i) {
             INCREMENT(i);
             for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
-            exp_step_lower_f64s(state, dx); /* levels < DEPTH before step i */
+            exp_step_lower_f64s(state, dx, scratch); /* levels < DEPTH before step i */
             for (int j = 0; j < DIM; ++j) dx[j] = -dx[j];
             VJP(state);
             SCATTER(i);
@@ -3264,7 +4554,7 @@ static void backward_row_f64(void *arg, int64_t b, int worker)
     for (int64_t i = 0; i < steps; ++i) {
         if (i % segment == 0) memcpy(saved + (i / segment) * SIGLEN, state, SIGLEN * sizeof(double));
         INCREMENT(i);
-        exp_step_lower_f64s(state, dx);
+        exp_step_lower_f64s(state, dx, scratch);
     }
     for (int64_t s = checkpoints - 1; s >= 0; --s) {
         const int64_t first = s * segment, last = first + segment < steps ? first + segment : steps;
@@ -3272,7 +4562,7 @@ static void backward_row_f64(void *arg, int64_t b, int worker)
         for (int64_t i = first; i < last; ++i) {
             memcpy(inside + (i - first) * SIGLEN, state, SIGLEN * sizeof(double));
             INCREMENT(i);
-            exp_step_lower_f64s(state, dx);
+            exp_step_lower_f64s(state, dx, scratch);
         }
         for (int64_t i = last - 1; i >= first; --i) {
             INCREMENT(i);
