@@ -155,8 +155,9 @@ def projections(configs, calls: int, rounds: int) -> None:
     whose columns it then also checks for the pruned forward each call), through the module's
     C entry point, forward only; the two outputs compared."""
     import sigcodegen as sc
-    from sigcodegen.plan.logsignature import BASIS_CODES, logsignature_plan
+    from sigcodegen.plan.logsignature import logsignature_plan
     from sigcodegen.runtime import dispatch
+    from sigcodegen.spec import LOGSIGNATURE_BASES
 
     print("\nprojections: the plan's own code against the run-time tables alone, one thread, "
           "float32, ms (median of the best round)")
@@ -176,7 +177,7 @@ def projections(configs, calls: int, rounds: int) -> None:
                 vals = vals.astype(np.float32)
                 outputs = indptr.size - 1
                 outs = {basis: np.empty((batch, outputs), np.float32)
-                        for basis in (BASIS_CODES[mode], 0)}
+                        for basis in (LOGSIGNATURE_BASES[mode], 0)}
 
                 def call(basis):
                     out = outs[basis]
@@ -185,7 +186,7 @@ def projections(configs, calls: int, rounds: int) -> None:
                                                    cols.ctypes.data, vals.ctypes.data, basis,
                                                    None)
 
-                times = interleaved({"own": call(BASIS_CODES[mode]), "tables": call(0)},
+                times = interleaved({"own": call(LOGSIGNATURE_BASES[mode]), "tables": call(0)},
                                     calls, rounds)
                 own, tables = outs.values()
                 scale = np.abs(tables).max()

@@ -180,7 +180,7 @@ def test_a_preempted_worker_makes_the_caller_run_alone_for_a_while():
 
 def test_threads_on_one_cpu_yield_instead_of_spinning():
     """Two threads (set_num_threads(2)) on one CPU (affinity): a thread that waits for another
-    of the pool's on its own CPU yields to it instead of spinning (sigcodegen_pool_yields
+    of the pool's on its own CPU yields to it instead of spinning (sigcodegen_pool_counter
     counts), and the values are those of one thread."""
     got = _run_child("""
         import ctypes, json, os, numpy as np, sigcodegen as sc
@@ -192,11 +192,11 @@ def test_threads_on_one_cpu_yield_instead_of_spinning():
             alone = module.forward(x)
         sc.set_num_threads(2)
         lib = module.lib(64)
-        lib.sigcodegen_pool_yields.restype = ctypes.c_int64
-        before = lib.sigcodegen_pool_yields(0)
+        lib.sigcodegen_pool_counter.restype = ctypes.c_int64
+        before = lib.sigcodegen_pool_counter(0)
         outs = [module.forward(x) for _ in range(50)]
         print(json.dumps({"started": lib.sigcodegen_pool_started(),
-                          "yields": lib.sigcodegen_pool_yields(0) - before,
+                          "yields": lib.sigcodegen_pool_counter(0) - before,
                           "close": all(bool(np.abs(o - alone).max() <= 1e-12) for o in outs)}))
     """, timeout=120)
     assert got["started"] == 1 and got["close"]

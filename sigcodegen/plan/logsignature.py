@@ -40,7 +40,7 @@ from .ir import (Add, DenseBlock, OuterAdd, OuterAdjoint, Plan, Projection, Proj
 from .signature import signature_plan
 
 __all__ = ["logsignature_plan", "log_coefficients", "exp_coefficients", "projection_lines",
-           "projection_plan", "lyndon_steps", "LYNDON_MAX_ROWS", "BASIS_CODES",
+           "projection_plan", "lyndon_steps", "LYNDON_MAX_ROWS",
            "PROJECTION_CODE_TERMS", "PROJECTION_DENSE_COEFFICIENTS", "PROJECTION_DENSE_FILL",
            "PROJECTION_DENSE_BLOCK"]
 
@@ -49,12 +49,6 @@ __all__ = ["logsignature_plan", "log_coefficients", "exp_coefficients", "project
 #: (per tile of rows), 4 copies per module. (1000, 2) has 1000 rows; (4, 7) 4096.
 LYNDON_MAX_ROWS = 4096
 
-
-#: The basis numbers of the c target's entry points (their ``basis`` argument,
-#: ``spec.LOGSIGNATURE_BASES``): 0 applies the given tables to every row (or none: expand); 1
-#: and 2 run the module's own code for the words and brackets projections
-#: (``projection_plan``), and the given tables where it has none.
-BASIS_CODES = LOGSIGNATURE_BASES
 
 #: ``projection_plan``'s choice, level by level from level 1: straight-line code while a
 #: projection's terms (its nonzeros) stay within PROJECTION_CODE_TERMS (one line of C each, in
@@ -69,24 +63,29 @@ PROJECTION_DENSE_FILL = 1.5
 PROJECTION_DENSE_BLOCK = 128
 
 
-def _blocks(words, rows: range, columns, csr) -> tuple[DenseBlock, ...]:
-    """The level's rows grouped by letter content, each group's lower triangle dense."""
+def _blocks(words, rows: range, index, csr) -> tuple[DenseBlock, ...]:
+    """The level's rows grouped by letter content, each group's lower triangle dense (``csr``:
+    ``algebra.log_projection``'s tables, whose columns are positions ``index`` of the Lyndon
+    words)."""
+    import numpy as np
+
     groups: dict[tuple[int, ...], list[int]] = {}
     for r in rows:
         groups.setdefault(tuple(sorted(words[r])), []).append(r)
     indptr, cols, values = csr
+    row_of = np.searchsorted(index, cols)  # the Lyndon word (row) of each column; index sorted
     blocks = []
     for members in groups.values():
         where = {r: i for i, r in enumerate(members)}
         lower = [[0] * i for i in range(len(members))]
         for i, r in enumerate(members):
             for k in range(indptr[r], indptr[r + 1]):
-                j = where[int(cols[k])]  # the map never leaves the letter content
+                j = where[int(row_of[k])]  # the map never leaves the letter content
                 if j < i:
                     lower[i][j] = int(values[k])
                 else:
                     assert j == i and values[k] == 1, "the bracket map is lower unitriangular"
-        blocks.append(DenseBlock(rows=tuple(members), columns=tuple(int(columns[r]) for r in members),
+        blocks.append(DenseBlock(rows=tuple(members), columns=tuple(int(index[r]) for r in members),
                                  lower=tuple(c for row in lower for c in row)))
     return tuple(blocks)
 
@@ -101,15 +100,9 @@ def projection_plan(dim: int, depth: int, mode: str) -> Projection:
     index = algebra.lyndon_index(dim, depth)
     offsets = algebra.level_offsets(dim, depth)
     level_of = np.searchsorted(np.asarray(offsets[1:]), index, side="right") + 1
-    if mode == "words":
-        indptr = np.arange(index.size + 1, dtype=np.int64)
-        cols, values = indptr[:-1], np.ones(index.size)  # rows of the Lyndon coefficients
-    elif mode == "brackets":
-        inverse = algebra.lyndon_maps(dim, depth).inverse
-        indptr = np.searchsorted(inverse.rows, np.arange(inverse.shape[0] + 1))
-        cols, values = inverse.cols, inverse.values
-    else:
+    if mode not in LOGSIGNATURE_BASES:
         raise ValueError(f"projection_plan: no projection of mode {mode!r}; use words or brackets")
+    indptr, cols, values = algebra.log_projection(dim, depth, mode)  # cols: the logarithm's
     assert np.all(values == np.round(values)), "the bases' coefficients are integers"
     words = None
     segments, terms_left, dense_left = [], PROJECTION_CODE_TERMS, PROJECTION_DENSE_COEFFICIENTS
@@ -123,7 +116,7 @@ def projection_plan(dim: int, depth: int, mode: str) -> Projection:
         if nonzeros <= terms_left:
             terms_left -= nonzeros
             segments.append(ProjectionSegment(**segment, how="code", terms=tuple(
-                tuple((int(index[cols[k]]), int(values[k])) for k in range(indptr[r], indptr[r + 1]))
+                tuple((int(cols[k]), int(values[k])) for k in range(indptr[r], indptr[r + 1]))
                 for r in range(first, last))))
             continue
         terms_left = 0  # the code is the leading levels'
@@ -138,7 +131,7 @@ def projection_plan(dim: int, depth: int, mode: str) -> Projection:
             segments.append(ProjectionSegment(**segment, how="dense", blocks=blocks))
         else:
             segments.append(ProjectionSegment(**segment, how="table"))
-    return Projection(mode=mode, code=BASIS_CODES[mode], outputs=int(index.size),
+    return Projection(mode=mode, code=LOGSIGNATURE_BASES[mode], outputs=int(index.size),
                       segments=tuple(segments))
 
 
@@ -284,4 +277,4 @@ def logsignature_plan(dim: int, depth: int) -> Plan:
     return dataclasses.replace(base, kind="logsignature", routines=narrow + pruned + adjoints,
                                notes=projection_lines(dim, depth),
                                projections=tuple(projection_plan(dim, depth, mode)
-                                                 for mode in BASIS_CODES))
+                                                 for mode in LOGSIGNATURE_BASES))

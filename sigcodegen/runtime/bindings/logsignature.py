@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...spec import LOGSIGNATURE_BASES as BASIS_CODES
+from ...spec import LOGSIGNATURE_BASES
 from ..frameworks import framework_named, framework_of
 from .base import BACKWARD_MODES, BITS, CHUNKS, PTR, address, batch_parallel, ffi_targets
 from .signature import NativeModule
@@ -91,7 +91,7 @@ class LogSignatureModule(NativeModule):
             else:
                 indptr, cols, values = tables
                 args = (indptr.size - 1, indptr.ctypes.data, cols.ctypes.data,
-                        values.ctypes.data, BASIS_CODES[mode])
+                        values.ctypes.data, LOGSIGNATURE_BASES[mode])
             self._tables[key] = args
         return args
 
@@ -336,7 +336,7 @@ def _logsig_jax_ffi(module: LogSignatureModule):
             call = jax.ffi.ffi_call(target("logsig_forward", x.dtype),
                                     jax.ShapeDtypeStruct(shape, x.dtype))
             return call(x, *projection, stream=np.int32(stream), chunks=np.int32(chunks),
-                        basis=np.int32(BASIS_CODES.get(mode, 0)))
+                        basis=np.int32(LOGSIGNATURE_BASES.get(mode, 0)))
 
         out = "b t o" if stream else "b o"
         return batch_parallel(kernel, f"b l d{table_rule(mode)} -> {out}",
@@ -357,7 +357,7 @@ def _logsig_jax_ffi(module: LogSignatureModule):
             call = jax.ffi.ffi_call(target("logsig_backward", x.dtype),
                                     jax.ShapeDtypeStruct(x.shape, x.dtype))
             return call(x, sig, gout, *projection, stream=np.int32(stream), mode=np.int32(0),
-                        basis=np.int32(BASIS_CODES.get(mode, 0)))
+                        basis=np.int32(LOGSIGNATURE_BASES.get(mode, 0)))
 
         out, sig = ("b t o", "b t s") if stream else ("b o", "b s")
         return batch_parallel(kernel, f"b l d, {sig}, {out}{table_rule(mode)} -> b l d",

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target jax`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=jax (every strategy, stream mode and float dtype)
-    key        8e5f4bf5f070d07eb00192cf2d98183fb3266bb14a40e0c32c9b8042831d8b0d
-    generator  sigcodegen 0.1.0, generator sources 1d32740fd5939d92
+    key        8aa7e57356ba31970f2d1af0f69664dab2c1c370dcfd10578a5707df70ae2d7d
+    generator  sigcodegen 0.1.0, generator sources 12b2a20732b6f22a
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910

@@ -1,15 +1,15 @@
-"""sigcodegen kernel module: signature, dim 5, depth 4, target keras.
+"""sigcodegen kernel module: signature, dim 2, depth 3, target keras.
 
-Generated code: do not edit. Rebuild with `sigcodegen build --dim 5 --depth 4 --target keras`;
-print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
-`sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
+Generated code: do not edit. Rebuild with `sigcodegen build --dim 2 --depth 3 --target keras`;
+print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
+`sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
-    spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        1bc1136b15638dd1520b5b8384ec6d78ff3e68c193c479ceacf6d2dff9e51ab0
-    generator  sigcodegen 0.1.0, generator sources db524008231cf4b2
-    plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
-               levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
-               exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910
+    spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
+    key        dacbf529ec3cf0b0dc7c099e72ea52727c8e4c5c2b0c5301f4b46172f789f9de
+    generator  sigcodegen 0.1.0, generator sources efb6b89b7908c6db
+    plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
+               38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
+               exp_steps_wide 156
 
 Layout: batch first, as Keras layers see tensors. A degree-k level for N paths is
 (N, DIM**k); with a time axis, (N, T, DIM**k). Only keras.ops is used, so the module runs on
@@ -20,13 +20,13 @@ import math
 
 from keras import backend, ops, tree
 
-DIM = 5
-DEPTH = 4
-LEVEL_SIZES = (5, 25, 125, 625)
-SIGLEN = 780
+DIM = 2
+DEPTH = 3
+LEVEL_SIZES = (2, 4, 8)
+SIGLEN = 14
 STRATEGIES = ("horner", "chunked", "levelwise")
 #: The strategies' parameters for this target, from the plan: see
-#: `sigcodegen plan --dim 5 --depth 4 --target keras`.
+#: `sigcodegen plan --dim 2 --depth 3 --target keras`.
 CHUNKED_LANES = 256
 CHUNKED_MIN_STEPS = 64
 LEVELWISE_BLOCK_ELEMENTS = 4194304
@@ -78,148 +78,107 @@ def _cumsum(x):
     return x
 
 
-def exp_step(a1, a2, a3, a4, dx):
+def exp_step(a1, a2, a3, dx):
     """One Chen step, state ⊗ exp(dx), in fused Horner form (levels updated top-down).
 
-    985 multiply-adds per path per time step; shapes per path in comments.
+    26 multiply-adds per path per time step; shapes per path in comments.
     """
     # scaled increments dx/k
-    dx2 = dx * (1 / 2)                  # (N, 5)
-    dx3 = dx * (1 / 3)                  # (N, 5)
-    dx4 = dx * (1 / 4)                  # (N, 5)
-    # degree 4: Horner chain on the old levels 1..3
-    t1 = a1 + dx4                       # (N, 5)
-    t2 = a2 + _outer(t1, dx3)           # (N, 25)
-    t3 = a3 + _outer(t2, dx2)           # (N, 125)
-    a4 = a4 + _outer(t3, dx)            # (N, 625)
+    dx2 = dx * (1 / 2)                  # (N, 2)
+    dx3 = dx * (1 / 3)                  # (N, 2)
     # degree 3: Horner chain on the old levels 1..2
-    t1 = a1 + dx3                       # (N, 5)
-    t2 = a2 + _outer(t1, dx2)           # (N, 25)
-    a3 = a3 + _outer(t2, dx)            # (N, 125)
+    t1 = a1 + dx3                       # (N, 2)
+    t2 = a2 + _outer(t1, dx2)           # (N, 4)
+    a3 = a3 + _outer(t2, dx)            # (N, 8)
     # degree 2: Horner chain on the old levels 1..1
-    t1 = a1 + dx2                       # (N, 5)
-    a2 = a2 + _outer(t1, dx)            # (N, 25)
+    t1 = a1 + dx2                       # (N, 2)
+    a2 = a2 + _outer(t1, dx)            # (N, 4)
     # degree 1
-    a1 = a1 + dx                        # (N, 5)
-    return a1, a2, a3, a4
+    a1 = a1 + dx                        # (N, 2)
+    return a1, a2, a3
 
 
-def chen(a1, a2, a3, a4, b1, b2, b3, b4):
+def chen(a1, a2, a3, b1, b2, b3):
     """Truncated product a ⊗ b of two signatures (Chen's identity).
 
-    2930 multiply-adds per path per product; shapes per path in comments.
+    34 multiply-adds per path per product; shapes per path in comments.
     """
     # degree 1
-    c1 = a1 + b1                        # (N, 5)
+    c1 = a1 + b1                        # (N, 2)
     # degree 2
-    c2 = a2 + b2                        # (N, 25)
-    c2 = c2 + _outer(a1, b1)            # (N, 25)
+    c2 = a2 + b2                        # (N, 4)
+    c2 = c2 + _outer(a1, b1)            # (N, 4)
     # degree 3
-    c3 = a3 + b3                        # (N, 125)
-    c3 = c3 + _outer(a1, b2)            # (N, 125)
-    c3 = c3 + _outer(a2, b1)            # (N, 125)
-    # degree 4
-    c4 = a4 + b4                        # (N, 625)
-    c4 = c4 + _outer(a1, b3)            # (N, 625)
-    c4 = c4 + _outer(a2, b2)            # (N, 625)
-    c4 = c4 + _outer(a3, b1)            # (N, 625)
-    return c1, c2, c3, c4
+    c3 = a3 + b3                        # (N, 8)
+    c3 = c3 + _outer(a1, b2)            # (N, 8)
+    c3 = c3 + _outer(a2, b1)            # (N, 8)
+    return c1, c2, c3
 
 
 def levelwise_block(dx):
     """Signatures of every prefix of a block of increments, degree by degree.
 
-    1760 multiply-adds per path per time step; shapes per path per time step in comments.
+    38 multiply-adds per path per time step; shapes per path per time step in comments.
     """
     # scaled increments dx/k
-    dx2 = dx * (1 / 2)                  # (N, T, 5)
-    dx3 = dx * (1 / 3)                  # (N, T, 5)
-    dx4 = dx * (1 / 4)                  # (N, T, 5)
+    dx2 = dx * (1 / 2)                  # (N, T, 2)
+    dx3 = dx * (1 / 3)                  # (N, T, 2)
     # degree 1: running sum of the increments
-    s1 = _cumsum(dx)                    # (N, T, 5)
+    s1 = _cumsum(dx)                    # (N, T, 2)
     # degree 2: increments from levels 1..1 at t-1, then cumsum
-    p1 = _shift(s1)                     # (N, T, 5)
-    t1 = p1 + dx2                       # (N, T, 5)
-    i2 = _outer(t1, dx)                 # (N, T, 25)
-    s2 = _cumsum(i2)                    # (N, T, 25)
+    p1 = _shift(s1)                     # (N, T, 2)
+    t1 = p1 + dx2                       # (N, T, 2)
+    i2 = _outer(t1, dx)                 # (N, T, 4)
+    s2 = _cumsum(i2)                    # (N, T, 4)
     # degree 3: increments from levels 1..2 at t-1, then cumsum
-    p2 = _shift(s2)                     # (N, T, 25)
-    t1 = p1 + dx3                       # (N, T, 5)
-    t2 = p2 + _outer(t1, dx2)           # (N, T, 25)
-    i3 = _outer(t2, dx)                 # (N, T, 125)
-    s3 = _cumsum(i3)                    # (N, T, 125)
-    # degree 4: increments from levels 1..3 at t-1, then cumsum
-    p3 = _shift(s3)                     # (N, T, 125)
-    t1 = p1 + dx4                       # (N, T, 5)
-    t2 = p2 + _outer(t1, dx3)           # (N, T, 25)
-    t3 = p3 + _outer(t2, dx2)           # (N, T, 125)
-    i4 = _outer(t3, dx)                 # (N, T, 625)
-    s4 = _cumsum(i4)                    # (N, T, 625)
-    return s1, s2, s3, s4
+    p2 = _shift(s2)                     # (N, T, 4)
+    t1 = p1 + dx3                       # (N, T, 2)
+    t2 = p2 + _outer(t1, dx2)           # (N, T, 4)
+    i3 = _outer(t2, dx)                 # (N, T, 8)
+    s3 = _cumsum(i3)                    # (N, T, 8)
+    return s1, s2, s3
 
 
-def log_series(x1, x2, x3, x4):
+def log_series(x1, x2, x3):
     """Tensor logarithm log(1 + x) = x - x^2/2 + x^3/3 - ... of a signature x.
 
-    3420 multiply-adds per path per element; shapes per path in comments.
+    46 multiply-adds per path per element; shapes per path in comments.
     """
-    # r = 1/3 + x ⊗ r (levels 1..1)
-    r1 = x1 * (-1 / 4)                  # (N, 5)
-    # r = -1/2 + x ⊗ r (levels 1..2)
-    r2 = x2 * (1 / 3)                   # (N, 25)
-    r2 = r2 + _outer(x1, r1)            # (N, 25)
-    r1 = x1 * (1 / 3)                   # (N, 5)
-    # r = 1 + x ⊗ r (levels 1..3)
-    r3 = x3 * (-1 / 2)                  # (N, 125)
-    r3 = r3 + _outer(x1, r2)            # (N, 125)
-    r3 = r3 + _outer(x2, r1)            # (N, 125)
-    r2 = x2 * (-1 / 2)                  # (N, 25)
-    r2 = r2 + _outer(x1, r1)            # (N, 25)
-    r1 = x1 * (-1 / 2)                  # (N, 5)
+    # r = -1/2 + x ⊗ r (levels 1..1)
+    r1 = x1 * (1 / 3)                   # (N, 2)
+    # r = 1 + x ⊗ r (levels 1..2)
+    r2 = x2 * (-1 / 2)                  # (N, 4)
+    r2 = r2 + _outer(x1, r1)            # (N, 4)
+    r1 = x1 * (-1 / 2)                  # (N, 2)
     # result = x ⊗ r
-    y4 = x4                             # (N, 625)
-    y4 = y4 + _outer(x1, r3)            # (N, 625)
-    y4 = y4 + _outer(x2, r2)            # (N, 625)
-    y4 = y4 + _outer(x3, r1)            # (N, 625)
-    y3 = x3                             # (N, 125)
-    y3 = y3 + _outer(x1, r2)            # (N, 125)
-    y3 = y3 + _outer(x2, r1)            # (N, 125)
-    y2 = x2                             # (N, 25)
-    y2 = y2 + _outer(x1, r1)            # (N, 25)
-    y1 = x1                             # (N, 5)
-    return y1, y2, y3, y4
+    y3 = x3                             # (N, 8)
+    y3 = y3 + _outer(x1, r2)            # (N, 8)
+    y3 = y3 + _outer(x2, r1)            # (N, 8)
+    y2 = x2                             # (N, 4)
+    y2 = y2 + _outer(x1, r1)            # (N, 4)
+    y1 = x1                             # (N, 2)
+    return y1, y2, y3
 
 
-def exp_series(x1, x2, x3, x4):
+def exp_series(x1, x2, x3):
     """Tensor exponential exp(x) - 1 = x + x^2/2 + x^3/6 + ... of a Lie element x.
 
-    3420 multiply-adds per path per element; shapes per path in comments.
+    46 multiply-adds per path per element; shapes per path in comments.
     """
-    # r = 1/6 + x ⊗ r (levels 1..1)
-    r1 = x1 * (1 / 24)                  # (N, 5)
-    # r = 1/2 + x ⊗ r (levels 1..2)
-    r2 = x2 * (1 / 6)                   # (N, 25)
-    r2 = r2 + _outer(x1, r1)            # (N, 25)
-    r1 = x1 * (1 / 6)                   # (N, 5)
-    # r = 1 + x ⊗ r (levels 1..3)
-    r3 = x3 * (1 / 2)                   # (N, 125)
-    r3 = r3 + _outer(x1, r2)            # (N, 125)
-    r3 = r3 + _outer(x2, r1)            # (N, 125)
-    r2 = x2 * (1 / 2)                   # (N, 25)
-    r2 = r2 + _outer(x1, r1)            # (N, 25)
-    r1 = x1 * (1 / 2)                   # (N, 5)
+    # r = 1/2 + x ⊗ r (levels 1..1)
+    r1 = x1 * (1 / 6)                   # (N, 2)
+    # r = 1 + x ⊗ r (levels 1..2)
+    r2 = x2 * (1 / 2)                   # (N, 4)
+    r2 = r2 + _outer(x1, r1)            # (N, 4)
+    r1 = x1 * (1 / 2)                   # (N, 2)
     # result = x ⊗ r
-    y4 = x4                             # (N, 625)
-    y4 = y4 + _outer(x1, r3)            # (N, 625)
-    y4 = y4 + _outer(x2, r2)            # (N, 625)
-    y4 = y4 + _outer(x3, r1)            # (N, 625)
-    y3 = x3                             # (N, 125)
-    y3 = y3 + _outer(x1, r2)            # (N, 125)
-    y3 = y3 + _outer(x2, r1)            # (N, 125)
-    y2 = x2                             # (N, 25)
-    y2 = y2 + _outer(x1, r1)            # (N, 25)
-    y1 = x1                             # (N, 5)
-    return y1, y2, y3, y4
+    y3 = x3                             # (N, 8)
+    y3 = y3 + _outer(x1, r2)            # (N, 8)
+    y3 = y3 + _outer(x2, r1)            # (N, 8)
+    y2 = x2                             # (N, 4)
+    y2 = y2 + _outer(x1, r1)            # (N, 4)
+    y1 = x1                             # (N, 2)
+    return y1, y2, y3
 
 
 # ---- drivers: how each strategy walks time --------------------------------------------------
@@ -228,10 +187,9 @@ def exp_series(x1, x2, x3, x4):
 def _identity(n, dtype):
     """Levels 1..DEPTH of the identity (all zero) for n paths (n may be a symbolic size)."""
     return (
-        ops.zeros((n, 5), dtype),
-        ops.zeros((n, 25), dtype),
-        ops.zeros((n, 125), dtype),
-        ops.zeros((n, 625), dtype),
+        ops.zeros((n, 2), dtype),
+        ops.zeros((n, 4), dtype),
+        ops.zeros((n, 8), dtype),
     )
 
 
@@ -435,10 +393,9 @@ def signature(path, stream=False, strategy="horner", chunks=None, block_steps=No
 def _levels(flat):
     """The flat signature (..., SIGLEN) as levels 1..DEPTH."""
     return (
-        flat[..., 0:5],
-        flat[..., 5:30],
-        flat[..., 30:155],
-        flat[..., 155:780],
+        flat[..., 0:2],
+        flat[..., 2:6],
+        flat[..., 6:14],
     )
 
 

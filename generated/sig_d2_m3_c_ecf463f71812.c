@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        0032bad688c16e99143d608df04dcb4cadf92a31bdac7ef693d5103476414bfa
- *     generator  sigcodegen 0.1.0, generator sources d72af92e8310b151
+ *     key        ecf463f718128d34c55cf7315df6155c7f87a49254fef342e8b3db5a05eb152c
+ *     generator  sigcodegen 0.1.0, generator sources 8116bc6a9740698c
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10, exp_steps_wide 156
@@ -338,7 +338,6 @@ static void *pool_worker(void *arg)
         pool_help(id);
         uint32_t now = pool_spin_while(id, &pool.wake_seq, seen);
         if (now == seen) {
-            atomic_store(&pool.cpu[id], POOL_CPU()); /* where it sleeps */
             pthread_mutex_lock(&pool.sleep_lock);
             atomic_fetch_add(&pool.sleepers, 1);
             while ((now = atomic_load(&pool.wake_seq)) == seen)
@@ -427,7 +426,7 @@ POOL_VISIBLE int64_t sigcodegen_pool_straggles(int reset)
 
 /* Counters for tests and benchmarks: which = 0, the spins the pool's threads gave up to a
  * thread on their CPU; 1, the workers moved off their caller's CPU; 2, the tasks workers ran. */
-POOL_VISIBLE int64_t sigcodegen_pool_yields(int which)
+POOL_VISIBLE int64_t sigcodegen_pool_counter(int which)
 {
     return atomic_load(which == 2 ? &pool.helped : which ? &pool.moves : &pool.yields);
 }

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        73f93cedd32dea490fd51ea9c9db48c0b8b7d4b0a73650efb9b13ef7bf0afe35
- *     generator  sigcodegen 0.1.0, generator sources d72af92e8310b151
+ *     key        fcb67d68295650b93a43762e9490f8ea5fc048534a029ebb8e468fa58b66f975
+ *     generator  sigcodegen 0.1.0, generator sources 8116bc6a9740698c
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910
@@ -338,7 +338,6 @@ static void *pool_worker(void *arg)
         pool_help(id);
         uint32_t now = pool_spin_while(id, &pool.wake_seq, seen);
         if (now == seen) {
-            atomic_store(&pool.cpu[id], POOL_CPU()); /* where it sleeps */
             pthread_mutex_lock(&pool.sleep_lock);
             atomic_fetch_add(&pool.sleepers, 1);
             while ((now = atomic_load(&pool.wake_seq)) == seen)
@@ -427,7 +426,7 @@ POOL_VISIBLE int64_t sigcodegen_pool_straggles(int reset)
 
 /* Counters for tests and benchmarks: which = 0, the spins the pool's threads gave up to a
  * thread on their CPU; 1, the workers moved off their caller's CPU; 2, the tasks workers ran. */
-POOL_VISIBLE int64_t sigcodegen_pool_yields(int which)
+POOL_VISIBLE int64_t sigcodegen_pool_counter(int which)
 {
     return atomic_load(which == 2 ? &pool.helped : which ? &pool.moves : &pool.yields);
 }

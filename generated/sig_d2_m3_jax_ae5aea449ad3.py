@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target jax`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target jax`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=jax (every strategy, stream mode and float dtype)
-    key        2ea71964e33780fccd2fd0929722d3a99b46b6d8a34f4ec834404428c5d5080e
-    generator  sigcodegen 0.1.0, generator sources 1d32740fd5939d92
+    key        ae5aea449ad3c8ae7d7e0901861304026bdb4c91f34f837a6ab4545cf0029778
+    generator  sigcodegen 0.1.0, generator sources 12b2a20732b6f22a
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
                exp_steps_wide 156
