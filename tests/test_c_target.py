@@ -4,6 +4,7 @@ custom op, and the fallback when no compiler works."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -210,6 +211,37 @@ def test_missing_compiler_falls_back_to_jax_with_one_warning(tmp_path):
         got = np.load(os.path.join(os.getcwd(), name))
         os.remove(name)
         assert relative_error(got, reference_signature(x, 3), 3, 3) <= 1e-12
+
+
+def test_the_toolchain_names_the_cpu_the_compiler_targets(tmp_path, monkeypatch):
+    """The toolchain (the kernels' cache key) holds the CPU the compiler's -march names (its
+    lower-case macros, __znver3__ and the like, not the platform's): the sigkernel kind's
+    emitted code chooses its products by them, so one cache shared by two CPU families builds
+    for each. A probe memo from before the field existed is probed again."""
+    from sigcodegen.jit import toolchain as tc
+    monkeypatch.setenv("SIGCODEGEN_CACHE_DIR", str(tmp_path / "cache"))
+    archs = {}
+    for name, macros in (("zen", "__znver4__ __tune_znver4__"), ("intel", "__sapphirerapids__")):
+        fake = tmp_path / name
+        defines = "".join(f"echo '#define {m} 1'; " for m in
+                          (*macros.split(), "__x86_64__", "__linux__", "__AVX2__", "__GNUC__"))
+        fake.write_text(f"#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = --version ] && echo fakecc 1.0 "
+                        f"&& exit 0; [ \"$a\" = -E ] && {{ {defines}exit 0; }}; done\nexit 1\n")
+        fake.chmod(0o755)
+        monkeypatch.setenv("SIGCODEGEN_CC", str(fake))
+        archs[name] = tc.toolchain()
+    assert archs["zen"].arch == "tune_znver4,znver4" and archs["intel"].arch == "sapphirerapids"
+    assert archs["zen"].key() != {**archs["intel"].key(), "compiler": archs["zen"].compiler}
+    memos = list((tmp_path / "cache").glob("toolchain-*.json"))  # one per fake compiler
+    assert len(memos) == 2
+    for memo in memos:
+        stale = json.loads(memo.read_text())
+        stale.pop("arch")
+        memo.write_text(json.dumps(stale))
+    tc._probe.cache_clear()
+    for name in archs:
+        monkeypatch.setenv("SIGCODEGEN_CC", str(tmp_path / name))
+        assert tc.toolchain().arch == archs[name].arch
 
 
 def test_broken_compiler_keeps_its_log_for_show(tmp_path):

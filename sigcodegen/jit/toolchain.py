@@ -3,8 +3,8 @@ into a shared library (one per precision). Loading and binding the library is
 ``sigcodegen.runtime.bindings``.
 
 The toolchain identity (compiler path and version, flags, the vector width the CPU offers, the
-XLA FFI header version) is part of the library's cache key, so a new compiler or machine builds
-anew. The TensorFlow op shim has a toolchain of its own (:func:`tensorflow_toolchain`): the C++
+CPU family the compiler targets, the XLA FFI header version) is part of the library's cache
+key, so a new compiler or machine builds anew. The TensorFlow op shim has a toolchain of its own (:func:`tensorflow_toolchain`): the C++
 compiler and the installed tensorflow's version and ``tf.sysconfig`` flags.
 """
 
@@ -48,6 +48,11 @@ class Toolchain:
     vector_bytes: int
     ffi_include: str | None
     jaxlib: str | None
+    #: the CPU the compiler targets with these flags, as its lower-case macros name it
+    #: ("tune_znver3,znver3"; "" where none): emitted code chooses by them (the sigkernel kind's
+    #: products on AMD Zen), so machines of two CPU families sharing a cache build apart. No
+    #: default: a probe memo written before this field existed is probed again.
+    arch: str
 
     def key(self) -> dict:
         return asdict(self)
@@ -131,7 +136,21 @@ def _probe_compiler(path: str, flags: tuple[str, ...], include: str | None,
             f"{macros.stderr.strip()[:500]} (set SIGCODEGEN_CFLAGS)")
     defined = set(line.split()[1] for line in macros.stdout.splitlines() if line.startswith("#define"))
     vector_bytes = 64 if "__AVX512F__" in defined else 32 if "__AVX__" in defined else 16
-    return Toolchain(path, version, flags, vector_bytes, include, jaxlib)
+    return Toolchain(path, version, flags, vector_bytes, include, jaxlib, _arch(defined))
+
+
+#: the lower-case macros __name__ the compiler defines name the CPU it targets (GCC and clang:
+#: __znver3__, __tune_znver3__, __skylake_avx512__, __sapphirerapids__, ...) besides these,
+#: which name the platform; the feature macros (__AVX2__, __FMA__, ...) are upper case
+_LOWER_MACRO = re.compile(r"^__([a-z][a-z0-9_]*)__$")
+_PLATFORM = {"amd64", "x86_64", "i386", "aarch64", "arm", "code_model_small", "gnu_linux", "linux",
+             "unix", "pic", "pie", "clang", "llvm", "apple", "mach", "elf"}
+
+
+def _arch(defined: set[str]) -> str:
+    """The CPU the macros ``defined`` name (see _LOWER_MACRO), sorted and joined by commas."""
+    names = (m.group(1) for m in map(_LOWER_MACRO.match, defined) if m)
+    return ",".join(sorted(n for n in names if n not in _PLATFORM))
 
 
 def toolchain() -> Toolchain:
