@@ -12,6 +12,7 @@ import math
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,59 @@ def test_grid_shapes(name, order):
             want = [reference_pde(a, b, pair_orders(order), kappa) for a, b in zip(x, y)]
             got = sc.signature_kernel(x, y, dyadic_order=order, static_kernel=ours)
             assert relative(got, want) <= 1e-12, (lx, ly)
+
+
+#: (dim, x length, y length, pairs) for both product layouts of the linear kernel at orders (0, 0):
+#: 1 to 8 grid rows (the fused sweep's 2 and the 4-row chunks with and without remainders), a
+#: column, and 9 pairs (a block's lanes not all used)
+FUSED_CASES = [(1, 6, 7, 9), (2, 2, 5, 9), (2, 4, 2, 9), (3, 9, 70, 9), (5, 8, 6, 9), (5, 5, 9, 9)]
+
+
+@pytest.mark.parametrize("fused", [0, 1], ids=["products-pass", "products-in-sweep"])
+def test_both_product_layouts_of_the_linear_sweep(tmp_path, fused):
+    """The c target's linear kernel at orders (0, 0) makes its products in a pass before the
+    sweep, or in the sweep itself where the compiler targets AMD Zen (the plan's fused_tunes).
+    Both are built here, the choice forced by -DSIGCODEGEN_FUSED_PRODUCTS (sigcodegen_info(7)
+    reports it), and checked against the reference PDE in both precisions, pairs and Gram
+    layouts, with k(x, y) = k(y, x) to the last bit (the cell's left + up is symmetric)."""
+    code = f"""
+        import numpy as np, sigcodegen as sc
+        from sigcodegen.ops import sigkernel as sk
+        for dim, lx, ly, batch in {FUSED_CASES!r}:
+            rng = np.random.default_rng(dim * 100 + lx)
+            x = rng.standard_normal((batch, lx, dim)) * 0.3
+            y = rng.standard_normal((batch, ly, dim)) * 0.3
+            out = {{"layout": sk._module(dim).linear_products()}}
+            for dt in ("float64", "float32"):
+                a, b = x.astype(dt), y.astype(dt)
+                out[dt] = sc.signature_kernel(a, b)
+                out[dt + "_swapped"] = sc.signature_kernel(b, a)
+                out[dt + "_gram"] = sc.signature_kernel_gram(a[:3], b[:4])
+                out[dt + "_sym"] = sc.signature_kernel_gram(a[:5])
+            np.savez(f"fused_{{dim}}_{{lx}}_{{ly}}.npz", **out)
+        """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                            text=True, timeout=600, cwd=tmp_path, env={
+                                **os.environ, "SIGCODEGEN_CACHE_DIR": str(tmp_path / "cache"),
+                                "SIGCODEGEN_PREBUILT": "0",
+                                "SIGCODEGEN_CFLAGS": f"-O1 -march=native "
+                                                     f"-DSIGCODEGEN_FUSED_PRODUCTS={fused}"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    for dim, lx, ly, batch in FUSED_CASES:
+        got = np.load(tmp_path / f"fused_{dim}_{lx}_{ly}.npz")
+        assert str(got["layout"]) == ("sweep" if fused else "pass")
+        rng = np.random.default_rng(dim * 100 + lx)
+        x = rng.standard_normal((batch, lx, dim)) * 0.3
+        y = rng.standard_normal((batch, ly, dim)) * 0.3
+        want = np.array([reference_pde(a, b) for a, b in zip(x, y)])
+        want_gram = np.array([[reference_pde(a, b) for b in y[:4]] for a in x[:3]])
+        want_sym = np.array([[reference_pde(a, b) for b in x[:5]] for a in x[:5]])
+        for dt, tol in (("float64", 1e-12), ("float32", 1e-5)):
+            case = (dim, lx, ly, dt)
+            assert got[dt].dtype == np.dtype(dt) and relative(got[dt], want) <= tol, case
+            assert (got[dt + "_swapped"] == got[dt]).all(), case
+            assert relative(got[dt + "_gram"], want_gram) <= tol, case
+            assert relative(got[dt + "_sym"], want_sym) <= tol, case
 
 
 @pytest.mark.parametrize("order", ORDERS, ids=str)

@@ -299,6 +299,8 @@ def sigkernel_context(plan, prov: Provenance) -> dict:
     rows, columns = params.param("rows_per_sweep"), params.param("shared_sweep_columns")
     return {
         "shared_orders": [lam for lam in range(1, 8) if rows <= 2**lam <= columns],
+        "fused_tunes": plan.fused_tunes,
+        "fused_rows": params.param("fused_rows"),
         "plan": plan,
         "prov": prov,
         "target": "c",

@@ -26,6 +26,11 @@ constants of each target:
   its checkpoint and walks them back with two adjoint rows. Memory per block of pairs:
   (ceil(M/S) + S + 1)·(N + 1) + O(L1 + L2) vectors, about 2·sqrt(M)·N; work about 3x the
   forward pass.
+- **Products** (c, the linear kernel at orders (0, 0)): each cell's h = <dx, dy> in a pass of
+  its own before the sweep, stored and read back; or, where the compiler targets one of
+  :data:`FUSED_TUNES` (AMD Zen), in the sweep itself, :data:`FUSED_ROWS` rows at a time, with
+  the cell written as (w − u[i][j]) + h (w + (h/3)(w + u[i][j])), w = u[i+1][j] + u[i][j+1]:
+  the same scheme in one multiply-unit operation fewer per cell, and no store and load of h.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from .ir import TargetParams
 from .rules import POOL_GLOSSARY, POOL_PARAMS
 
 __all__ = ["StaticKernelForm", "SigKernelPlan", "sigkernel_plan", "STATIC_KERNELS",
-           "MAX_DYADIC_ORDER", "MAX_GRID_ROW", "cell_flops"]
+           "MAX_DYADIC_ORDER", "MAX_GRID_ROW", "FUSED_TUNES", "cell_flops"]
 
 #: Largest dyadic order per path, and most grid steps per side (the leaves hold them, so that
 #: validating a call needs no planner): see sigcodegen.spec.
@@ -62,6 +67,16 @@ SHARED_SWEEP_COLUMNS = 8
 #: 5), one Xeon core (AVX-512, float32, median of 100 calls), tiles of 16 / 32 / 64 / all
 #: steps: 0.232 / 0.227 / 0.222 / 0.295 ms (0.273 before the tiles).
 PRODUCT_TILE = 64
+#: c: the compiler targets (GCC's and clang's -march names, the macros __NAME__) whose linear
+#: kernel at orders (0, 0) makes the products in the sweep: AMD Zen, whose stores move 32 bytes
+#: a cycle (an AVX-512 vector in two), so the products pass's store and the sweep's load of
+#: every cell's product cost more than the FMAs they spare the sweep. At (128, 100, 5), one core
+#: of an AMD EPYC (Zen 4, GCC 12 -march=native = znver3, AVX-512, float32, best of 20 x 100
+#: calls): 0.241 ms with the products pass, 0.217 ms in the sweep (2 rows; 0.215 with 3, 0.218
+#: with 6 in two sweeps of 3). Not measured on Intel cores: they keep the products pass.
+FUSED_TUNES = ("znver1", "znver2", "znver3", "znver4", "znver5")
+#: c: grid rows of one sweep that makes its products (divides ROWS_PER_SWEEP)
+FUSED_ROWS = 2
 #: flops of one grid-cell update: 2 adds, 2 multiplies (the coefficients are per coarse cell)
 CELL_FLOPS = 4
 
@@ -72,6 +87,8 @@ GLOSSARY = POOL_GLOSSARY + (
                      "columns' products made just before it"),
     ("shared_sweep_columns", "c: the most fine columns per coarse column (2^lam2) whose sweep "
                              "keeps a coarse column's coefficients in registers"),
+    ("fused_rows", "c: grid rows per sweep of the linear kernel at orders (0, 0) where the "
+                   "compiler targets AMD Zen (its products made in the sweep)"),
     ("checkpoints", "the backward pass keeps every S-th grid row, S = ceil(sqrt(M))"),
 )
 
@@ -133,6 +150,7 @@ class SigKernelPlan:
     depth: None = None
     max_dyadic_order: int = MAX_DYADIC_ORDER
     max_grid_row: int = MAX_GRID_ROW
+    fused_tunes: tuple[str, ...] = FUSED_TUNES
 
     def target_params(self, target: str) -> TargetParams:
         for params in self.targets:
@@ -189,9 +207,11 @@ class SigKernelPlan:
             "place; the coarse row's",
             "             coefficients once per coarse row (the linear kernel at orders (0, 0): "
             "the products <dx, dy> of",
-            "             the sweep's rows in a pass before it, two columns at a time); the "
-            "paths' points onto the lanes by",
-            "             LANES x LANES transposes;",
+            "             the sweep's rows in a pass before it, two columns at a time; where "
+            "the compiler targets",
+            f"             {self.fused_tunes[0]}..{self.fused_tunes[-1]} (AMD Zen): in the "
+            "sweep, fused_rows rows at a time); the paths' points onto",
+            "             the lanes by LANES x LANES transposes;",
             "             the thread pool runs the blocks; a Gram matrix is tiled into blocks "
             "of (x_a, y_b) pairs, the",
             "             symmetric gram(x) into the pairs a <= b only",
@@ -237,11 +257,13 @@ def sigkernel_plan(dim: int, depth: None = None) -> SigKernelPlan:
     """The plan of the signature-kernel module for paths in R^dim (``depth`` must be None:
     the signature kernel has none)."""
     assert depth is None, "signature kernels have no depth"
+    assert ROWS_PER_SWEEP % FUSED_ROWS == 0, "a fused sweep's rows divide rows_per_sweep"
     targets = (
         TargetParams("c", ("pde",), (("rows_per_sweep", ROWS_PER_SWEEP),
                                      ("team_min_cells", TEAM_MIN_CELLS),
                                      ("shared_sweep_columns", SHARED_SWEEP_COLUMNS),
                                      ("product_tile", PRODUCT_TILE),
+                                     ("fused_rows", FUSED_ROWS),
                                      *POOL_PARAMS)),
         TargetParams("jax", ("antidiagonal",), ()),
         TargetParams("triton", ("wavefront",), ()),

@@ -63,6 +63,11 @@ class SigKernelModule(Libraries):
                 self._params[key] = found
         return found
 
+    def linear_products(self, dtype="float32") -> str:
+        """Where this build makes the linear kernel's increment products at orders (0, 0):
+        "sweep" (in the sweep itself) or "pass" (in a pass before it); sigcodegen_info(7)."""
+        return "sweep" if self.lib(BITS[np.dtype(dtype)]).sigcodegen_info(7) else "pass"
+
     @staticmethod
     def _args(x, y, layout):
         nx, lx, _ = x.shape

@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target keras`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=keras (every strategy, stream mode and float dtype)
-    key        dacbf529ec3cf0b0dc7c099e72ea52727c8e4c5c2b0c5301f4b46172f789f9de
-    generator  sigcodegen 0.1.0, generator sources efb6b89b7908c6db
+    key        fc7c59c6303e999ce4720a701dceb2e89f86a6da8c7a0cd9c62f12d5a23bcc96
+    generator  sigcodegen 0.1.0, generator sources 44f759f15e4b872f
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
                exp_steps_wide 156

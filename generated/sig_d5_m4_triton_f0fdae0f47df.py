@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target triton`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=triton (every strategy, stream mode and float dtype)
-    key        3867516ef55b61035ef190c71c6622535a0112f11cae7c1768068318cf1b4987
-    generator  sigcodegen 0.1.0, generator sources a13341b6adbc90ea
+    key        f0fdae0f47dfd5f02784e4f948ee950333cf2bcd458a12f274be982642a740dd
+    generator  sigcodegen 0.1.0, generator sources 492bb6fde9a3f326
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910

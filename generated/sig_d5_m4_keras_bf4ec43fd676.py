@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 5 --depth 4 --target keras`; explain with
 `sigcodegen plan --dim 5 --depth 4 --target keras`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=5 depth=4 target=keras (every strategy, stream mode and float dtype)
-    key        8679bc7db940e5ece9af897b794551363c75342b8f164eda2f85dd474f3f2c58
-    generator  sigcodegen 0.1.0, generator sources efb6b89b7908c6db
+    key        bf4ec43fd6760302e0e15a29502ab84487ade2a368ed23d82570398b36ac64a9
+    generator  sigcodegen 0.1.0, generator sources 44f759f15e4b872f
     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen 2,930,
                levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series 3,420,
                exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910

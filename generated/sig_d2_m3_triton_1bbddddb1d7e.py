@@ -5,8 +5,8 @@ print with `sigcodegen show --dim 2 --depth 3 --target triton`; explain with
 `sigcodegen plan --dim 2 --depth 3 --target triton`. Run this file on its own for a self-check.
 
     spec       kind=signature dim=2 depth=3 target=triton (every strategy, stream mode and float dtype)
-    key        cd65349c07a501925b9b38d8111bfb7b542d3f5f1f2c51a61497bb8896dff49c
-    generator  sigcodegen 0.1.0, generator sources a13341b6adbc90ea
+    key        1bbddddb1d7e00aad58de3dd417f4e2139d40cfceecb3d1b221544c479465553
+    generator  sigcodegen 0.1.0, generator sources 492bb6fde9a3f326
     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34, levelwise_block
                38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46, exp_step_lower 10,
                exp_steps_wide 156

@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        fcb67d68295650b93a43762e9490f8ea5fc048534a029ebb8e468fa58b66f975
- *     generator  sigcodegen 0.1.0, generator sources 8116bc6a9740698c
+ *     key        e17c7b5d308b345752e101833c9ac5b072bad1744dedbc5b757babee0a3013e8
+ *     generator  sigcodegen 0.1.0, generator sources b3ccdb4c26742c80
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910
