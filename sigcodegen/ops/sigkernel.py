@@ -23,7 +23,7 @@ import numpy as np
 
 from ..runtime.bindings.sigkernel import SigKernelModule
 from ..runtime.dispatch import load_module, loaded
-from ..runtime.frameworks import framework_of, x64
+from ..runtime.frameworks import framework_named, framework_of, x64
 from ..spec import SIGKERNEL_MAX_DYADIC_ORDER as MAX_DYADIC_ORDER
 from ..spec import SIGKERNEL_MAX_GRID_ROW as MAX_GRID_ROW
 from ..spec import SIGKERNEL_TARGETS, KernelSpec
@@ -150,11 +150,14 @@ class Matern52(StaticKernel):
 
 _BY_NAME = {"linear": Linear, "rbf": RBF, "polynomial": Polynomial, "matern32": Matern32,
             "matern52": Matern52}
+_LINEAR = Linear()  # static_kernel=None (frozen: one instance serves every call)
+_NUMPY = framework_named("numpy")
+_NUMPY_FLOATS = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
 
 
 def _static(static_kernel, owner: str) -> StaticKernel:
     if static_kernel is None:
-        return Linear()
+        return _LINEAR
     if isinstance(static_kernel, StaticKernel):
         return static_kernel
     if isinstance(static_kernel, str) and static_kernel in _BY_NAME:
@@ -170,6 +173,9 @@ def _static(static_kernel, owner: str) -> StaticKernel:
 
 
 def _orders(dyadic_order, lengths, owner: str) -> tuple[int, int]:
+    if (type(dyadic_order) is int and 0 <= dyadic_order <= MAX_DYADIC_ORDER
+            and max(lengths[0] - 1, lengths[1] - 1, 0) << dyadic_order <= MAX_GRID_ROW):
+        return dyadic_order, dyadic_order  # the common call: one plain int within the limits
     pair = dyadic_order if isinstance(dyadic_order, (tuple, list)) else (dyadic_order,) * 2
     if len(pair) != 2:
         raise ValueError(f"{owner}: dyadic_order is an int or a pair (λ1, λ2), got {dyadic_order!r}")
@@ -194,6 +200,10 @@ def _orders(dyadic_order, lengths, owner: str) -> tuple[int, int]:
 
 def _prepare(x, y, owner: str):
     """(framework, x, y, dtype): both adopted, shapes checked, in one compute dtype."""
+    if (type(x) is np.ndarray and type(y) is np.ndarray and x.dtype == y.dtype
+            and x.dtype in _NUMPY_FLOATS and x.ndim >= 2 and y.ndim >= 2 and x.shape[-2] >= 1
+            and y.shape[-2] >= 1 and x.shape[-1] >= 1 and x.shape[-1] == y.shape[-1]):
+        return _NUMPY, x, y, _NUMPY_FLOATS[x.dtype]  # numpy floats of one dtype: as they are
     fx, fy = framework_of(x), framework_of(y)
     if fx.name != fy.name:
         raise TypeError(f"{owner}: x and y must be arrays of one framework, got {fx.name} and "
@@ -322,6 +332,8 @@ def _ragged(framework, x, y, lengths, owner: str):
 
 def _flat(framework, v):
     shape = framework.shape(v)
+    if len(shape) == 3:
+        return v
     return v.reshape((math.prod(shape[:-2]),) + tuple(shape[-2:]))
 
 
