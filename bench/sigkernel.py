@@ -9,7 +9,9 @@ sigkerax when it is installed, at the configurations of issue 16:
 
 Targets: forward <= 0.05 x pysiglib, forward + backward <= 0.1 x pysiglib. Prints the CPU
 (lscpu model and flags), the achieved grid cells per second and the fraction of the float32 FMA
-peak (bench/fma_peak.py; the solver does 4 flops per grid cell). Values are checked against
+peak (bench/fma_peak.py; a grid cell is 4 flops, plus the product <dx, dy>, 2 d, at order 0),
+and the FMA-peak floor: the time those flops take at the peak, as a ratio to pysiglib's time
+(a target below it cannot be met on this machine). Values are checked against
 pysiglib before timing. Run on an otherwise idle machine:
 
     python bench/sigkernel.py [--repeat 7] [--rounds 3] [--out bench/results] [--sigkerax-python PATH]
@@ -48,6 +50,13 @@ import sigcodegen as sc  # noqa: E402
 from rounds import interleaved, steal_ticks  # noqa: E402
 
 CELL_FLOPS = 4  # sigcodegen.plan.sigkernel.CELL_FLOPS: 2 adds and 2 multiplies per grid cell
+
+
+def cell_flops(dim: int, order: int) -> int:
+    """Flops of one grid cell of the linear kernel: the scheme's 4, and at order 0, where every
+    cell is its own coarse cell, the increments' product <dx, dy> (2 dim) too (at order 2 it is
+    made once per 16 cells)."""
+    return CELL_FLOPS + (2 * dim if order == 0 else 0)
 
 
 def cpu_description() -> str:
@@ -151,22 +160,25 @@ def main() -> int:
 
     rows = []
 
-    def report(name, ours_fn, theirs_fn, cells, target, calls=None):
+    def report(name, ours_fn, theirs_fn, cells, target, flops_per_cell, calls=None):
         """Time ours against pysiglib's two settings (theirs_fn(n_jobs), or None) and print."""
         ours_ms, theirs, spread, steal = compare(ours_fn, theirs_fn if have_pysiglib else None,
                                                  calls or args.repeat, args.rounds)
         theirs_ms, jobs = theirs if theirs else (float("nan"), 0)
         ratio = ours_ms / theirs_ms if theirs else float("nan")
         rate = cells / (ours_ms / 1e3)
-        fraction = CELL_FLOPS * rate / 1e9 / peak_gflops
+        fraction = flops_per_cell * rate / 1e9 / peak_gflops
+        floor_ms = cells * flops_per_cell / (peak_gflops * 1e9) * 1e3
         verdict = "met" if ratio <= target else "NOT met"
         print(f"{name:<34} ours {ours_ms:9.2f} ms   pysiglib {theirs_ms:9.2f} ms (n_jobs={jobs:>2})"
               f"   ratio {ratio:6.3f} (target <= {target}: {verdict})   "
-              f"{rate / 1e9:6.2f} Gcells/s, {100 * fraction:5.1f}% of the FMA peak   "
-              f"rounds spread {spread:4.2f}, steal {steal} ticks")
+              f"{rate / 1e9:6.2f} Gcells/s, {100 * fraction:5.1f}% of the FMA peak at "
+              f"{flops_per_cell} flops/cell (floor {floor_ms:.3f} ms = ratio "
+              f"{floor_ms / theirs_ms:.3f})   rounds spread {spread:4.2f}, steal {steal} ticks")
         rows.append({"case": name, "ours_ms": ours_ms, "pysiglib_ms": theirs_ms,
                      "pysiglib_n_jobs": jobs, "ratio": ratio, "target": target,
-                     "gcells_per_s": rate / 1e9, "fma_fraction": fraction,
+                     "gcells_per_s": rate / 1e9, "flops_per_cell": flops_per_cell,
+                     "fma_fraction": fraction, "fma_floor_ms": floor_ms,
                      "rounds_spread": spread, "steal_ticks": steal})
 
     forward_cases = [((128, 100, 5), 0), ((128, 100, 5), 2), ((32, 1000, 3), 0)]
@@ -182,7 +194,8 @@ def main() -> int:
             print(f"check ({batch}, {length}, {dim}) order {order}: relative error vs "
                   f"pysiglib (float64) {error:.1e}")
         report(f"forward ({batch},{length},{dim}) λ={order}", ours,
-               lambda j: pysiglib.sig_kernel(x, y, dyadic_order=order, n_jobs=j), cells, 0.05)
+               lambda j: pysiglib.sig_kernel(x, y, dyadic_order=order, n_jobs=j), cells, 0.05,
+               cell_flops(dim, order))
         ones = np.ones(batch, np.float32)
         grad = lambda: sc.signature_kernel_vjp(x, y, ones, dyadic_order=order)  # noqa: E731
 
@@ -195,23 +208,23 @@ def main() -> int:
             sc.signature_kernel(x, y, dyadic_order=order)
             grad()
         report(f"fwd+bwd ({batch},{length},{dim}) λ={order}", forward_backward, backprop,
-               4 * cells, 0.1)
+               4 * cells, 0.1, cell_flops(dim, order))
 
     x = brownian(2, 32, 1000, 3)
     y = brownian(3, 32, 1000, 3)
     report("gram 32x32 (1000,3)", lambda: sc.signature_kernel_gram(x, y),
            lambda j: pysiglib.sig_kernel_gram(x, y, dyadic_order=0, n_jobs=j),
-           32 * 32 * 999 * 999, 0.05, calls=max(1, args.repeat // 3))
+           32 * 32 * 999 * 999, 0.05, cell_flops(3, 0), calls=max(1, args.repeat // 3))
 
     xs = brownian(4, 256, 100, 5)
     report("symmetric gram 256x256 (100,5)", lambda: sc.signature_kernel_gram(xs),
            lambda j: pysiglib.sig_kernel_gram(xs, xs, dyadic_order=0, n_jobs=j),
-           256 * 257 // 2 * 99 * 99, 0.05)
+           256 * 257 // 2 * 99 * 99, 0.05, cell_flops(5, 0))
 
     xm, ym = brownian(5, 128, 100, 5), brownian(6, 128, 100, 5)
     report("mmd 128 vs 128 (100,5)", lambda: sc.signature_mmd(xm, ym),
            lambda j: pysiglib.sig_mmd(xm, ym, dyadic_order=0, n_jobs=j),
-           (128 * 129 + 128 * 128) * 99 * 99, 0.05)
+           (128 * 129 + 128 * 128) * 99 * 99, 0.05, cell_flops(5, 0))
 
     if args.sigkerax_python or have_sigkerax:
         sigkerax_table(args, args.sigkerax_python or Path(sys.executable))
