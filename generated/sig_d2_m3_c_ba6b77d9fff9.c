@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 2 --depth 3 --target c`.
  *
  *     spec       kind=signature dim=2 depth=3 target=c (float and double, final and stream, forward and backward)
- *     key        e83b56df026538cf9ca837b818d83e7181a60346674b2c3691e75af9c9fa9cd5
- *     generator  sigcodegen 0.1.0, generator sources b3ccdb4c26742c80
+ *     key        ba6b77d9fff96114bf8394823c349168d022d540b8a69ba443f1acb8e709fce0
+ *     generator  sigcodegen 0.1.0, generator sources 8d8bcf1bc9921c23
  *     plan       siglen 14 (2 + 4 + 8); multiply-adds per path: exp_step 26, chen 34,
  *                levelwise_block 38, exp_step_vjp 58, exp_steps 78, log_series 46, exp_series 46,
  *                exp_step_lower 10, exp_steps_wide 156

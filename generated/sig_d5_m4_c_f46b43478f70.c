@@ -5,8 +5,8 @@
  * `sigcodegen plan --dim 5 --depth 4 --target c`.
  *
  *     spec       kind=signature dim=5 depth=4 target=c (float and double, final and stream, forward and backward)
- *     key        e17c7b5d308b345752e101833c9ac5b072bad1744dedbc5b757babee0a3013e8
- *     generator  sigcodegen 0.1.0, generator sources b3ccdb4c26742c80
+ *     key        f46b43478f70bbdb7b157f7a300014bbf6648746df4efa763a364531bf2ddeeb
+ *     generator  sigcodegen 0.1.0, generator sources 8d8bcf1bc9921c23
  *     plan       siglen 780 (5 + 25 + 125 + 625); multiply-adds per path: exp_step 985, chen
  *                2,930, levelwise_block 1,760, exp_step_vjp 2,315, exp_steps 2,955, log_series
  *                3,420, exp_series 3,420, exp_step_lower 200, exp_steps_wide 5,910
