@@ -4,8 +4,9 @@ into a shared library (one per precision). Loading and binding the library is
 
 The toolchain identity (compiler path and version, flags, the vector width the CPU offers, the
 CPU family the compiler targets, the XLA FFI header version) is part of the library's cache
-key, so a new compiler or machine builds anew. The TensorFlow op shim has a toolchain of its own (:func:`tensorflow_toolchain`): the C++
-compiler and the installed tensorflow's version and ``tf.sysconfig`` flags.
+key, so a new compiler or machine builds anew. The TensorFlow op shim has a toolchain of its
+own (:func:`tensorflow_toolchain`): the C++ compiler and the installed tensorflow's version and
+``tf.sysconfig`` flags.
 """
 
 from __future__ import annotations
